@@ -1,0 +1,360 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * bpfgate: bpf() is a privilege of trusted loaders, not of root.
+ *
+ * Trust model
+ *   A task is trusted when the file it last exec'ed has fs-verity enabled and carries, in an xattr, a PKCS#7
+ *   signature (as made by `fsverity sign`) of its fs-verity digest that verifies against the gate's keyring: the
+ *   certificates baked into bpfgate at build time, in a keyring that is closed to later additions. Trust is decided
+ *   at exec, inherited at fork, and reset at every exec. Tasks that existed before the gate was loaded have no
+ *   verdict and are untrusted (PID 1 included).
+ *
+ * Hooks
+ *   lsm.s/bprm_committed_creds  decides the verdict of the new program (sleepable: reads the xattr, verifies).
+ *                               Every exec writes the verdict, so trust never survives an exec of something else.
+ *                               A #! script or binfmt_misc exec (bprm->interp != bprm->filename) is never trusted:
+ *                               its code is the script, not the signed interpreter.
+ *   lsm/task_alloc              hands a trusted parent's verdict to the child (storage created on the child).
+ *   lsm/bpf                     the gate: untrusted tasks get -EPERM for every command not in the read-only
+ *                               bitmap cfg.untrusted_cmds; unknown future commands are denied.
+ *   lsm/inode_{,post_}{set,remove}xattr
+ *                               drop an inode's cached verdict on any xattr change (before and after the change,
+ *                               so an exec racing with the change cannot re-cache the old verdict).
+ *   iter/bpf_map_elem           the pinned status stream: counters summed over CPUs, readable with read(2), so
+ *                               `bpfgate status` needs no bpf() call and no fd to any of the gate's objects.
+ *
+ * Verdict cache
+ *   fs-verity content is immutable, so a verity file's verdict depends only on its content and its xattrs. It is
+ *   cached in inode storage and dropped on any xattr change. Files without verity are not cached (verity can be
+ *   enabled later), nor are outcomes that depend on the exec'ing task or on transient state.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include "bpfgate.h"
+
+#define EPERM 1
+#define ENOMEM 12
+#define EINVAL 22
+#define ERANGE 34
+#define ENODATA 61
+#define ENOPKG 65
+#define EBADMSG 74
+#define ENOKEY 126
+#define EKEYREJECTED 129
+
+#define FS_VERITY_HASH_ALG_SHA256 1
+#define FS_VERITY_HASH_ALG_SHA512 2
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* kfuncs (bookworm's bpftool emits no kfunc prototypes into vmlinux.h). */
+extern int bpf_get_fsverity_digest(struct file *file, struct bpf_dynptr *digest_ptr) __ksym;
+extern int bpf_get_file_xattr(struct file *file, const char *name, struct bpf_dynptr *value_ptr) __ksym;
+extern struct bpf_key *bpf_lookup_user_key(__u32 serial, __u64 flags) __ksym;
+extern void bpf_key_put(struct bpf_key *key) __ksym;
+extern int bpf_verify_pkcs7_signature(struct bpf_dynptr *data_ptr, struct bpf_dynptr *sig_ptr,
+				      struct bpf_key *trusted_keyring) __ksym;
+extern int bpf_dynptr_adjust(const struct bpf_dynptr *ptr, __u32 start, __u32 end) __ksym;
+
+const volatile struct gate_config cfg = {};
+
+/* Exports the shared types to the skeleton's `types` module; never read. */
+const volatile struct {
+	struct status_header header;
+	struct status_counter counter;
+	enum exec_reason reason;
+	enum gate_counter counter_slot;
+	struct task_trust task;
+	struct inode_verdict inode;
+} __types = {};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct task_trust);
+} task_trust SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_INODE_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct inode_verdict);
+} inode_verdicts SEC(".maps");
+
+/*
+ * Scratch for one verification. Sleepable programs can block in the xattr read and in the signature check, so a
+ * per-CPU buffer could be reused under us; task storage is per task, and is deleted as soon as the check is done.
+ */
+struct verify_scratch {
+	__u8 digest[BPFGATE_FORMATTED_DIGEST_MAX];
+	__u8 _pad[4];
+	__u8 sig[BPFGATE_SIG_MAX];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct verify_scratch);
+} scratch SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, CNT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} counters SEC(".maps");
+
+static __always_inline void count(__u32 slot)
+{
+	__u64 *c = bpf_map_lookup_elem(&counters, &slot);
+
+	/* Atomic even on a per-CPU slot: a sleepable program can be preempted mid-update by another on this CPU. */
+	if (c)
+		__sync_fetch_and_add(c, 1);
+}
+
+static __always_inline bool task_is_trusted(struct task_struct *task)
+{
+	struct task_trust *t = bpf_task_storage_get(&task_trust, task, 0, 0);
+
+	return t && t->trusted;
+}
+
+/* Reads the signature xattr into s->sig; returns its length, or a negative exec_reason. */
+static __always_inline int read_signature(struct file *file, struct bpf_dynptr *sig)
+{
+	int ret = -ENODATA;
+
+	if (cfg.xattr_security) {
+		ret = bpf_get_file_xattr(file, BPFGATE_XATTR_SECURITY, sig);
+		if (ret >= 0)
+			count(CNT_SIG_SECURITY_XATTR);
+	}
+	if (ret == -ENODATA) {
+		ret = bpf_get_file_xattr(file, BPFGATE_XATTR_USER, sig);
+		if (ret >= 0)
+			count(CNT_SIG_USER_XATTR);
+	}
+	if (ret == -ENODATA)
+		return -EXEC_NO_SIG;
+	if (ret == -ERANGE)
+		return -EXEC_SIG_TOO_BIG;
+	if (ret < 0)
+		return -EXEC_SIG_UNREADABLE;
+	if (ret == 0)
+		return -EXEC_BAD_SIG;
+	return ret;
+}
+
+/* Verifies the signature of a verity file; returns an exec_reason. */
+static __always_inline __u32 verify_file(struct file *file, struct verify_scratch *s)
+{
+	struct bpf_dynptr digest, data, sig;
+	struct bpf_key *keyring;
+	__u16 alg, size;
+	__u32 len;
+	int ret;
+
+	/* struct fsverity_digest goes right after the 8-byte "FSVerity" magic: the fsverity_formatted_digest. */
+	if (bpf_dynptr_from_mem(s->digest + 8, sizeof(s->digest) - 8, 0, &digest))
+		return EXEC_NO_MEMORY;
+	if (bpf_get_fsverity_digest(file, &digest))
+		return EXEC_NO_VERITY;
+	alg = *(__u16 *)(s->digest + 8);
+	size = *(__u16 *)(s->digest + 10);
+	if (alg == FS_VERITY_HASH_ALG_SHA256 && size == 32)
+		len = 8 + 4 + 32;
+	else if (alg == FS_VERITY_HASH_ALG_SHA512 && size == 64)
+		len = 8 + 4 + 64;
+	else
+		return EXEC_BAD_DIGEST;
+	__builtin_memcpy(s->digest, "FSVerity", 8);
+
+	if (bpf_dynptr_from_mem(s->sig, sizeof(s->sig), 0, &sig))
+		return EXEC_NO_MEMORY;
+	ret = read_signature(file, &sig);
+	if (ret < 0)
+		return -ret;
+	if (bpf_dynptr_adjust(&sig, 0, ret))
+		return EXEC_BAD_SIG;
+	if (bpf_dynptr_from_mem(s->digest, len, 0, &data))
+		return EXEC_NO_MEMORY;
+
+	keyring = bpf_lookup_user_key(cfg.keyring_serial, 0);
+	if (!keyring)
+		return EXEC_NO_KEYRING;
+	ret = bpf_verify_pkcs7_signature(&data, &sig, keyring);
+	bpf_key_put(keyring);
+	if (ret == 0)
+		return EXEC_TRUSTED_VERIFIED;
+	/* Only failures that follow from the content, the xattr and the (closed) keyring are final. */
+	if (ret == -EKEYREJECTED || ret == -ENOKEY || ret == -EBADMSG || ret == -EINVAL || ret == -ENOPKG)
+		return EXEC_BAD_SIG;
+	return ret == -ENOMEM ? EXEC_NO_MEMORY : EXEC_NO_KEYRING;
+}
+
+static __always_inline bool cacheable(__u32 reason)
+{
+	return reason == EXEC_TRUSTED_VERIFIED || reason == EXEC_BAD_DIGEST || reason == EXEC_NO_SIG ||
+	       reason == EXEC_SIG_TOO_BIG || reason == EXEC_BAD_SIG;
+}
+
+static __always_inline __u32 judge(const struct linux_binprm *bprm, struct task_struct *task)
+{
+	struct file *file = bprm->file;
+	struct inode *inode = file->f_inode;
+	struct inode_verdict *cached;
+	struct verify_scratch *s;
+	__u32 reason;
+
+	if (bprm->interp != bprm->filename)
+		return EXEC_SCRIPT;
+
+	cached = bpf_inode_storage_get(&inode_verdicts, inode, 0, 0);
+	if (cached)
+		return cached->trusted ? EXEC_TRUSTED_CACHED : EXEC_UNTRUSTED_CACHED;
+
+	s = bpf_task_storage_get(&scratch, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!s)
+		return EXEC_NO_MEMORY;
+	reason = verify_file(file, s);
+	bpf_task_storage_delete(&scratch, task);
+
+	if (cacheable(reason)) {
+		cached = bpf_inode_storage_get(&inode_verdicts, inode, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+		if (cached) {
+			cached->reason = reason;
+			cached->trusted = reason == EXEC_TRUSTED_VERIFIED;
+		}
+	}
+	return reason;
+}
+
+SEC("lsm.s/bprm_committed_creds")
+void BPF_PROG(gate_exec, const struct linux_binprm *bprm)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct task_trust *t;
+	__u32 reason = judge(bprm, task);
+	bool trusted = reason == EXEC_TRUSTED_VERIFIED || reason == EXEC_TRUSTED_CACHED;
+
+	if (trusted) {
+		t = bpf_task_storage_get(&task_trust, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+		if (!t)
+			reason = EXEC_NO_MEMORY; /* no storage: stays untrusted */
+	} else {
+		/* An untrusted task keeps no entry: absent means untrusted, and forks stay cheap. */
+		t = bpf_task_storage_get(&task_trust, task, 0, 0);
+		if (t)
+			bpf_task_storage_delete(&task_trust, task);
+		t = NULL;
+	}
+	if (t) {
+		t->reason = reason;
+		t->trusted = 1;
+	}
+	count(CNT_EXEC + (reason < EXEC_REASONS ? reason : EXEC_NO_MEMORY));
+}
+
+SEC("lsm/task_alloc")
+int BPF_PROG(gate_fork, struct task_struct *task, unsigned long clone_flags)
+{
+	struct task_trust *parent = bpf_task_storage_get(&task_trust, bpf_get_current_task_btf(), 0, 0);
+	struct task_trust *child;
+
+	if (!parent || !parent->trusted)
+		return 0;
+	child = bpf_task_storage_get(&task_trust, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (child) {
+		child->reason = parent->reason;
+		child->trusted = 1;
+		count(CNT_FORK_TRUSTED);
+	}
+	return 0;
+}
+
+SEC("lsm/bpf")
+int BPF_PROG(gate_bpf, int cmd, union bpf_attr *attr, unsigned int size)
+{
+	__u32 slot = cmd >= 0 && cmd < BPFGATE_CMD_OTHER ? cmd : BPFGATE_CMD_OTHER;
+	bool allowed;
+
+	allowed = (slot < BPFGATE_CMD_OTHER && (cfg.untrusted_cmds >> slot) & 1) ||
+		  task_is_trusted(bpf_get_current_task_btf());
+	count((allowed ? CNT_CMD_ALLOWED : CNT_CMD_DENIED) + slot);
+	return allowed ? 0 : -EPERM;
+}
+
+static __always_inline void drop_cached(struct dentry *dentry)
+{
+	struct inode *inode = dentry->d_inode;
+
+	if (inode && bpf_inode_storage_delete(&inode_verdicts, inode) == 0)
+		count(CNT_CACHE_DROPPED);
+}
+
+SEC("lsm/inode_setxattr")
+int BPF_PROG(gate_setxattr, struct mnt_idmap *idmap, struct dentry *dentry)
+{
+	drop_cached(dentry);
+	return 0;
+}
+
+SEC("lsm/inode_post_setxattr")
+void BPF_PROG(gate_post_setxattr, struct dentry *dentry)
+{
+	drop_cached(dentry);
+}
+
+SEC("lsm/inode_removexattr")
+int BPF_PROG(gate_removexattr, struct mnt_idmap *idmap, struct dentry *dentry)
+{
+	drop_cached(dentry);
+	return 0;
+}
+
+SEC("lsm/inode_post_removexattr")
+void BPF_PROG(gate_post_removexattr, struct dentry *dentry)
+{
+	drop_cached(dentry);
+}
+
+/* The status stream: one status_header, then one status_counter per slot, summed over CPUs. */
+SEC("iter/bpf_map_elem")
+int gate_status(struct bpf_iter__bpf_map_elem *ctx)
+{
+	struct seq_file *seq = ctx->meta->seq;
+	struct status_counter rec = {};
+	__u32 *key = ctx->key;
+	__u32 k, cpu;
+
+	if (!key)
+		return 0;
+	k = *key;
+	if (ctx->meta->seq_num == 0) {
+		struct status_header hdr = {
+			.magic = BPFGATE_STATUS_MAGIC,
+			.version = BPFGATE_STATUS_VERSION,
+			.counters = CNT_MAX,
+			.config = {
+				.untrusted_cmds = cfg.untrusted_cmds,
+				.keyring_serial = cfg.keyring_serial,
+				.nr_cpus = cfg.nr_cpus,
+				.xattr_security = cfg.xattr_security,
+			},
+		};
+		bpf_seq_write(seq, &hdr, sizeof(hdr));
+	}
+	rec.index = k;
+	for (cpu = 0; cpu < BPFGATE_MAX_CPUS && cpu < cfg.nr_cpus; cpu++) {
+		__u64 *v = bpf_map_lookup_percpu_elem(&counters, &k, cpu);
+
+		if (v)
+			rec.value += *v;
+	}
+	bpf_seq_write(seq, &rec, sizeof(rec));
+	return 0;
+}

@@ -1,0 +1,1 @@
+vmlinux-6.12.107+deb13-cloud-amd64.h

@@ -1,0 +1,165 @@
+//! Command-line parsing: hand-rolled to keep the static binary small; every mistake names the argument.
+
+use std::path::PathBuf;
+
+use crate::error::Error;
+use crate::logging::Sink;
+
+pub const HELP: &str = "\
+bpfgate: bpf() for signed, fs-verity-protected loaders only, not for root
+
+Usage: bpfgate [-v] [--log stderr|syslog|kmsg] COMMAND
+
+Commands:
+  load                   Load the gate: mount securityfs and bpffs if missing, check the kernel, put the
+                         baked certificates into a closed keyring, attach, pin under /sys/fs/bpf/bpfgate, exit.
+                         A second run reports the active gate and changes nothing.
+  status [--json]        Show whether the gate is active, the features in use and per-command decision counts.
+                         Works for any root process, trusted or not (reads the pinned status iterator).
+                         Exit status 3 when no gate is active.
+  enroll --sig SIG FILE  Enable fs-verity on FILE (sha256, 4096-byte blocks) and store SIG, made by
+                         `fsverity sign FILE SIG --key KEY --cert CERT`, in the xattrs the gate reads
+                         (security.bpf.bpfgate.sig and user.bpfgate.sig).
+  digest FILE...         Print each file's fs-verity digest, computed in userspace (same output as
+                         `fsverity digest`): sha256:HEX FILE.
+
+Options:
+  -v, --verbose          Debug messages, including libbpf's (the verifier log on a failed load).
+  --log SINK             Where messages go. Default: stderr on a terminal, else syslog when /dev/log exists,
+                         else /dev/kmsg (initramfs).
+  -h, --help             This help.
+  -V, --version          Version and the number of baked certificates.
+";
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Command {
+    Load,
+    Status { json: bool },
+    Enroll { sig: PathBuf, file: PathBuf },
+    Digest { files: Vec<PathBuf> },
+    Help,
+    Version,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub struct Args {
+    pub verbose: bool,
+    pub log: Option<Sink>,
+    pub command: Command,
+}
+
+fn usage(msg: impl Into<String>) -> Error {
+    Error::Usage(msg.into())
+}
+
+/// Parses arguments (without argv\[0\]).
+pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Args, Error> {
+    let mut it = args.into_iter();
+    let (mut verbose, mut log) = (false, None);
+    let command = loop {
+        let Some(a) = it.next() else { return Err(usage("no command given")) };
+        match a.as_str() {
+            "-v" | "--verbose" => verbose = true,
+            "--log" => {
+                let v = it.next().ok_or_else(|| usage("--log needs a value: stderr, syslog or kmsg"))?;
+                log = Some(Sink::parse(&v).ok_or_else(|| usage(format!("--log {v:?}: use stderr, syslog or kmsg")))?);
+            }
+            "-h" | "--help" | "help" => break Command::Help,
+            "-V" | "--version" => break Command::Version,
+            "load" => {
+                no_more(&mut it, "load")?;
+                break Command::Load;
+            }
+            "status" => {
+                let mut json = false;
+                for a in it.by_ref() {
+                    match a.as_str() {
+                        "--json" => json = true,
+                        _ => return Err(usage(format!("status: unexpected argument {a:?}"))),
+                    }
+                }
+                break Command::Status { json };
+            }
+            "enroll" => {
+                let (mut sig, mut file) = (None, None);
+                while let Some(a) = it.next() {
+                    match a.as_str() {
+                        "--sig" => sig = Some(it.next().ok_or_else(|| usage("enroll: --sig needs a file"))?),
+                        s if s.starts_with('-') => return Err(usage(format!("enroll: unknown option {s:?}"))),
+                        _ if file.is_none() => file = Some(a),
+                        _ => return Err(usage(format!("enroll: one FILE at a time (extra {a:?})"))),
+                    }
+                }
+                let sig = sig.ok_or_else(|| usage("enroll: --sig SIG is required (make it with `fsverity sign`)"))?;
+                let file = file.ok_or_else(|| usage("enroll: FILE is required"))?;
+                break Command::Enroll { sig: sig.into(), file: file.into() };
+            }
+            "digest" => {
+                let files: Vec<PathBuf> = it.by_ref().map(PathBuf::from).collect();
+                if files.is_empty() {
+                    return Err(usage("digest: at least one FILE is required"));
+                }
+                break Command::Digest { files };
+            }
+            other => return Err(usage(format!("unknown command or option {other:?}"))),
+        }
+    };
+    Ok(Args { verbose, log, command })
+}
+
+fn no_more(it: &mut impl Iterator<Item = String>, cmd: &str) -> Result<(), Error> {
+    match it.next() {
+        Some(a) => Err(usage(format!("{cmd}: unexpected argument {a:?}"))),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(s: &str) -> Result<Args, String> {
+        parse(s.split_whitespace().map(String::from)).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn table() {
+        let ok: &[(&str, Command)] = &[
+            ("load", Command::Load),
+            ("status", Command::Status { json: false }),
+            ("status --json", Command::Status { json: true }),
+            ("enroll --sig a.sig f", Command::Enroll { sig: "a.sig".into(), file: "f".into() }),
+            ("enroll f --sig a.sig", Command::Enroll { sig: "a.sig".into(), file: "f".into() }),
+            ("digest a b", Command::Digest { files: vec!["a".into(), "b".into()] }),
+            ("--help", Command::Help),
+            ("-V", Command::Version),
+        ];
+        for (line, want) in ok {
+            assert_eq!(&p(line).unwrap().command, want, "{line}");
+        }
+        let a = p("-v --log kmsg load").unwrap();
+        assert!(a.verbose);
+        assert_eq!(a.log, Some(Sink::Kmsg));
+    }
+
+    #[test]
+    fn errors_name_the_argument() {
+        let bad: &[(&str, &str)] = &[
+            ("", "no command"),
+            ("frobnicate", "\"frobnicate\""),
+            ("load now", "\"now\""),
+            ("status --yaml", "\"--yaml\""),
+            ("enroll f", "--sig SIG is required"),
+            ("enroll --sig", "--sig needs a file"),
+            ("enroll --sig s", "FILE is required"),
+            ("enroll --sig s a b", "extra \"b\""),
+            ("digest", "at least one FILE"),
+            ("--log", "--log needs a value"),
+            ("--log tty load", "\"tty\""),
+        ];
+        for (line, want) in bad {
+            let e = p(line).unwrap_err();
+            assert!(e.contains(want), "{line:?}: {e:?} should contain {want:?}");
+        }
+    }
+}

@@ -1,0 +1,54 @@
+//! The gate's keyring: the baked certificates, in a keyring linked into root's user keyring (`_uid.0`, which
+//! lives as long as the initial user namespace, so it outlives the loader), closed to later additions and with
+//! write, link and setattr permissions removed so its contents and permissions cannot change.
+
+use crate::error::Error;
+use crate::sys::{self, KEY_SPEC_USER_KEYRING};
+
+const KEYRING_NAME: &str = "bpfgate";
+
+// Key permission bits (linux/keyctl.h): possessor is << 24, user << 16.
+const KEY_VIEW: u32 = 0x01;
+const KEY_READ: u32 = 0x02;
+const KEY_SEARCH: u32 = 0x08;
+/// View, read and search for the possessor and the owner: enough for the kernel to verify against it (the
+/// signature check searches the keyring as possessor), nothing that changes it.
+const READ_ONLY: u32 = ((KEY_VIEW | KEY_READ | KEY_SEARCH) << 24) | ((KEY_VIEW | KEY_READ | KEY_SEARCH) << 16);
+
+/// Creates the keyring from DER certificates and returns its serial.
+///
+/// A keyring of the same name in `_uid.0` is replaced (the kernel's add_key semantics); the caller only gets here
+/// when no gate is active, so no running gate holds the old serial.
+pub fn create(certs: &[(&str, &[u8])]) -> Result<i32, Error> {
+    let ring = sys::add_key("keyring", Some(KEYRING_NAME), &[], KEY_SPEC_USER_KEYRING)
+        .map_err(|e| Error::Keyring("creating keyring \"bpfgate\" in root's user keyring", e))?;
+    let fill = || -> Result<(), Error> {
+        for (name, der) in certs {
+            let key = sys::add_key("asymmetric", None, der, ring).map_err(|e| {
+                Error::Keyring(
+                    if e.raw_os_error() == Some(libc::EBADMSG) || e.raw_os_error() == Some(libc::ENOPKG) {
+                        "adding a certificate (the kernel could not parse it as X.509, or lacks its algorithm)"
+                    } else {
+                        "adding a certificate"
+                    },
+                    std::io::Error::new(e.kind(), format!("{name}: {e}")),
+                )
+            })?;
+            sys::key_setperm(key, READ_ONLY).map_err(|e| Error::Keyring("making a certificate read-only", e))?;
+        }
+        sys::keyring_close(ring).map_err(|e| Error::Keyring("closing the keyring to new keys", e))?;
+        sys::key_setperm(ring, READ_ONLY).map_err(|e| Error::Keyring("making the keyring read-only", e))
+    };
+    if let Err(e) = fill() {
+        discard(ring);
+        return Err(e);
+    }
+    Ok(ring)
+}
+
+/// Unlinks a keyring this run made, so a failed load leaves nothing behind (the kernel frees it).
+pub fn discard(ring: i32) {
+    if let Err(e) = sys::key_unlink(ring, KEY_SPEC_USER_KEYRING) {
+        log::warn!("could not remove keyring {ring} after a failed load: {e}");
+    }
+}

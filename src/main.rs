@@ -1,0 +1,59 @@
+//! bpfgate: bpf() is a privilege of signed, fs-verity-protected loaders, not of root.
+
+mod cli;
+mod commands;
+mod error;
+mod gate;
+mod kernel;
+mod keyring;
+mod logging;
+mod sha256;
+mod skel;
+mod status;
+mod sys;
+mod verity;
+
+use std::process::ExitCode;
+
+use cli::Command;
+use error::Error;
+
+fn main() -> ExitCode {
+    let args = match cli::parse(std::env::args().skip(1)) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("bpfgate: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    logging::init(args.log.unwrap_or_else(logging::Sink::detect), args.verbose);
+    match run(args.command) {
+        Ok(code) => code,
+        Err(e) => {
+            log::error!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cmd: Command) -> Result<ExitCode, Error> {
+    match cmd {
+        Command::Help => print!("{}", cli::HELP),
+        Command::Version => println!("bpfgate {} ({} baked certificate(s))", env!("CARGO_PKG_VERSION"), skel::certs::CERTS.len()),
+        Command::Load => log::info!("{}", gate::load()?),
+        Command::Status { json } => match status::read(&gate::status_pin())? {
+            Some(st) => print!("{}", if json { st.json() + "\n" } else { st.text() }),
+            None => {
+                println!("{}", if json { "{\"active\":false}" } else { "bpfgate: not active" });
+                return Ok(ExitCode::from(3));
+            }
+        },
+        Command::Enroll { sig, file } => println!("{}: {}", file.display(), verity::enroll(&file, &sig)?),
+        Command::Digest { files } => {
+            for f in files {
+                println!("sha256:{} {}", sha256::hex(&verity::digest_file(&f)?), f.display());
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

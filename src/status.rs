@@ -1,0 +1,214 @@
+//! `bpfgate status`: reads the pinned status iterator with plain read(2). No bpf() call and no fd to any of the
+//! gate's maps, programs or links is involved, so it works for untrusted root (the initramfs copy of bpfgate is
+//! never signed) and there is nothing in it to widen into a write.
+
+use std::fmt::Write as _;
+use std::io::Read;
+use std::path::Path;
+
+use crate::commands;
+use crate::error::Error;
+use crate::gate;
+use crate::skel::types::{exec_reason, gate_config, gate_counter, status_counter, status_header};
+
+const MAGIC: u32 = 0x4250_4647; // BPFGATE_STATUS_MAGIC
+const VERSION: u32 = 1;
+
+/// Decoded status stream.
+#[derive(Debug, Default)]
+pub struct Status {
+    pub config: gate_config,
+    pub counters: Vec<u64>,
+}
+
+/// Reads a plain-old-data record from the front of `buf`.
+fn read_record<T: Copy + Default>(buf: &[u8]) -> Option<T> {
+    if buf.len() < size_of::<T>() {
+        return None;
+    }
+    let mut out = T::default();
+    // SAFETY: T is one of the #[repr(C)] integer-only records generated from bpf/bpfgate.h (every bit pattern is
+    // valid), and buf holds at least size_of::<T>() bytes.
+    unsafe { std::ptr::copy_nonoverlapping(buf.as_ptr(), (&mut out as *mut T).cast::<u8>(), size_of::<T>()) };
+    Some(out)
+}
+
+/// Parses the iterator's output: one status_header, then status_counter records.
+pub fn parse(buf: &[u8]) -> Result<Status, Error> {
+    let bad = |why: &str| Error::Status(format!("the gate's status stream is malformed: {why}"));
+    let hdr: status_header = read_record(buf).ok_or_else(|| bad("shorter than its header"))?;
+    if hdr.magic != MAGIC || hdr.version != VERSION {
+        return Err(bad(&format!("magic {:#x} version {} (this bpfgate reads version {VERSION})", hdr.magic, hdr.version)));
+    }
+    let n = hdr.counters as usize;
+    if n > 4096 {
+        return Err(bad(&format!("{n} counters")));
+    }
+    let mut counters = vec![0u64; n];
+    for rec in buf[size_of::<status_header>()..].chunks(size_of::<status_counter>()) {
+        let c: status_counter = read_record(rec).ok_or_else(|| bad("truncated counter record"))?;
+        *counters.get_mut(c.index as usize).ok_or_else(|| bad("counter index out of range"))? = c.value;
+    }
+    Ok(Status { config: hdr.config, counters })
+}
+
+/// Reads the status of the running gate; `Ok(None)` when no gate is active.
+pub fn read(pin: &Path) -> Result<Option<Status>, Error> {
+    let mut f = match std::fs::File::open(pin) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::File(pin.into(), e)),
+    };
+    let mut buf = Vec::new();
+    f.read_to_end(&mut buf).map_err(|e| Error::File(pin.into(), e))?;
+    parse(&buf).map(Some)
+}
+
+/// Exec verdict reasons, in `enum exec_reason` order, as printed.
+const REASONS: &[(exec_reason, &str)] = &[
+    (exec_reason::EXEC_TRUSTED_VERIFIED, "trusted_verified"),
+    (exec_reason::EXEC_TRUSTED_CACHED, "trusted_cached"),
+    (exec_reason::EXEC_UNTRUSTED_CACHED, "untrusted_cached"),
+    (exec_reason::EXEC_SCRIPT, "script"),
+    (exec_reason::EXEC_NO_VERITY, "no_verity"),
+    (exec_reason::EXEC_BAD_DIGEST, "bad_digest"),
+    (exec_reason::EXEC_NO_SIG, "no_signature"),
+    (exec_reason::EXEC_SIG_UNREADABLE, "signature_unreadable"),
+    (exec_reason::EXEC_SIG_TOO_BIG, "signature_too_big"),
+    (exec_reason::EXEC_BAD_SIG, "bad_signature"),
+    (exec_reason::EXEC_NO_KEYRING, "no_keyring"),
+    (exec_reason::EXEC_NO_MEMORY, "no_memory"),
+];
+
+const OTHER: &[(gate_counter, &str)] = &[
+    (gate_counter::CNT_FORK_TRUSTED, "fork_trusted"),
+    (gate_counter::CNT_CACHE_DROPPED, "cache_dropped"),
+    (gate_counter::CNT_SIG_SECURITY_XATTR, "sig_from_security_xattr"),
+    (gate_counter::CNT_SIG_USER_XATTR, "sig_from_user_xattr"),
+];
+
+impl Status {
+    fn get(&self, slot: u32) -> u64 {
+        self.counters.get(slot as usize).copied().unwrap_or(0)
+    }
+
+    /// (name, allowed, denied) for each bpf() command seen at least once.
+    fn commands(&self) -> Vec<(String, u64, u64)> {
+        let slots = gate_counter::CNT_CMD_DENIED.0;
+        (0..slots)
+            .map(|c| {
+                let name = if c == slots - 1 { "other".to_string() } else { commands::name(c as usize) };
+                (name, self.get(gate_counter::CNT_CMD_ALLOWED.0 + c), self.get(gate_counter::CNT_CMD_DENIED.0 + c))
+            })
+            .filter(|(_, a, d)| a + d > 0)
+            .collect()
+    }
+
+    fn xattrs(&self) -> &'static str {
+        if self.config.xattr_security != 0 {
+            "security.bpf.bpfgate.sig,user.bpfgate.sig"
+        } else {
+            "user.bpfgate.sig"
+        }
+    }
+
+    fn untrusted_cmds(&self) -> Vec<String> {
+        (0..64).filter(|i| self.config.untrusted_cmds >> i & 1 == 1).map(commands::name).collect()
+    }
+
+    /// Human-readable report.
+    pub fn text(&self) -> String {
+        let mut s = String::new();
+        let _ = writeln!(s, "bpfgate: active (pinned at {})", gate::pin_dir().display());
+        let _ = writeln!(s, "keyring: {}", self.config.keyring_serial);
+        let _ = writeln!(s, "signature xattrs read: {}", self.xattrs().replace(',', ", then "));
+        let _ = writeln!(s, "untrusted tasks keep: {}", self.untrusted_cmds().join(" "));
+        let _ = writeln!(s, "exec verdicts:");
+        for (r, name) in REASONS {
+            let _ = writeln!(s, "  {name:<22} {}", self.get(gate_counter::CNT_EXEC.0 + r.0));
+        }
+        for (c, name) in OTHER {
+            let _ = writeln!(s, "{name:<24} {}", self.get(c.0));
+        }
+        let _ = writeln!(s, "bpf() commands:            allowed     denied");
+        for (name, a, d) in self.commands() {
+            let _ = writeln!(s, "  {name:<22} {a:>10} {d:>10}");
+        }
+        s
+    }
+
+    /// JSON report (stable keys; counters always present).
+    pub fn json(&self) -> String {
+        let mut s = String::from("{\"active\":true");
+        let _ = write!(s, ",\"pin_dir\":\"{}\"", gate::pin_dir().display());
+        let _ = write!(s, ",\"keyring\":{}", self.config.keyring_serial);
+        let _ = write!(s, ",\"nr_cpus\":{}", self.config.nr_cpus);
+        let list = |v: Vec<String>| v.iter().map(|x| format!("\"{x}\"")).collect::<Vec<_>>().join(",");
+        let _ = write!(s, ",\"signature_xattrs\":[{}]", list(self.xattrs().split(',').map(String::from).collect()));
+        let _ = write!(s, ",\"untrusted_commands\":[{}]", list(self.untrusted_cmds()));
+        let exec: Vec<String> =
+            REASONS.iter().map(|(r, n)| format!("\"{n}\":{}", self.get(gate_counter::CNT_EXEC.0 + r.0))).collect();
+        let _ = write!(s, ",\"exec\":{{{}}}", exec.join(","));
+        for (c, name) in OTHER {
+            let _ = write!(s, ",\"{name}\":{}", self.get(c.0));
+        }
+        let cmds: Vec<String> = self
+            .commands()
+            .iter()
+            .map(|(n, a, d)| format!("\"{n}\":{{\"allowed\":{a},\"denied\":{d}}}"))
+            .collect();
+        let _ = write!(s, ",\"bpf\":{{{}}}}}", cmds.join(","));
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stream(counters: &[(u32, u64)], n: u32) -> Vec<u8> {
+        let mut b = Vec::new();
+        b.extend_from_slice(&MAGIC.to_ne_bytes());
+        b.extend_from_slice(&VERSION.to_ne_bytes());
+        b.extend_from_slice(&n.to_ne_bytes());
+        b.extend_from_slice(&0u32.to_ne_bytes());
+        b.extend_from_slice(&(1u64 << 1).to_ne_bytes()); // untrusted: map_lookup_elem
+        b.extend_from_slice(&77u32.to_ne_bytes()); // keyring
+        b.extend_from_slice(&2u32.to_ne_bytes()); // cpus
+        b.extend_from_slice(&1u32.to_ne_bytes()); // xattr_security
+        b.extend_from_slice(&0u32.to_ne_bytes());
+        for (i, v) in counters {
+            b.extend_from_slice(&i.to_ne_bytes());
+            b.extend_from_slice(&0u32.to_ne_bytes());
+            b.extend_from_slice(&v.to_ne_bytes());
+        }
+        b
+    }
+
+    #[test]
+    fn parses_and_reports() {
+        let denied_map_create = gate_counter::CNT_CMD_DENIED.0;
+        let st = parse(&stream(&[(denied_map_create, 3), (gate_counter::CNT_EXEC.0 + 1, 9)], 144)).unwrap();
+        assert_eq!(st.config.keyring_serial, 77);
+        let j = st.json();
+        assert!(j.contains("\"map_create\":{\"allowed\":0,\"denied\":3}"), "{j}");
+        assert!(j.contains("\"trusted_cached\":9"), "{j}");
+        assert!(j.contains("\"untrusted_commands\":[\"map_lookup_elem\"]"), "{j}");
+        assert!(st.text().contains("map_create"));
+    }
+
+    #[test]
+    fn rejects_malformed_streams() {
+        let cases: Vec<(Vec<u8>, &str)> = vec![
+            (vec![], "shorter than its header"),
+            (vec![0; 40], "magic"),
+            (stream(&[(5000, 1)], 144), "out of range"),
+            (stream(&[], 100_000), "counters"),
+            ({ let mut s = stream(&[(1, 1)], 144); s.pop(); s }, "truncated"),
+        ];
+        for (buf, want) in cases {
+            let err = parse(&buf).unwrap_err().to_string();
+            assert!(err.contains(want), "{err:?} should mention {want:?}");
+        }
+    }
+}

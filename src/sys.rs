@@ -1,0 +1,143 @@
+//! Thin wrappers over the raw system calls bpfgate needs, each returning `io::Result`.
+
+use std::ffi::{CStr, CString};
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::path::Path;
+
+/// `KEY_SPEC_USER_KEYRING`: the caller's user keyring (`_uid.N`), which lives as long as its user namespace.
+pub const KEY_SPEC_USER_KEYRING: i32 = -4;
+const KEYCTL_SETPERM: libc::c_int = 5;
+const KEYCTL_UNLINK: libc::c_int = 9;
+const KEYCTL_RESTRICT_KEYRING: libc::c_int = 29;
+
+/// Filesystem magic numbers (`statfs.f_type`).
+pub const BPF_FS_MAGIC: i64 = 0xcafe_4a11;
+pub const SECURITYFS_MAGIC: i64 = 0x7363_6673;
+pub const SYSFS_MAGIC: i64 = 0x6265_6572;
+
+fn cstr(s: &str) -> io::Result<CString> {
+    CString::new(s).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, format!("{s:?} contains a NUL byte")))
+}
+
+fn cpath(p: &Path) -> io::Result<CString> {
+    use std::os::unix::ffi::OsStrExt;
+    CString::new(p.as_os_str().as_bytes())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, format!("{} contains a NUL byte", p.display())))
+}
+
+fn check(ret: libc::c_long) -> io::Result<libc::c_long> {
+    if ret < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret)
+    }
+}
+
+/// `add_key(2)`: adds a key of `kind` to `keyring`; `desc` None lets the key type describe it.
+pub fn add_key(kind: &str, desc: Option<&str>, payload: &[u8], keyring: i32) -> io::Result<i32> {
+    let kind = cstr(kind)?;
+    let desc = desc.map(cstr).transpose()?;
+    let desc_ptr = desc.as_ref().map_or(std::ptr::null(), |d| d.as_ptr());
+    let payload_ptr = if payload.is_empty() { std::ptr::null() } else { payload.as_ptr() };
+    // SAFETY: every pointer is valid for the call (NUL-terminated strings, payload of payload.len() bytes, or null
+    // with length 0); the kernel copies them and keeps no reference.
+    let ret = unsafe { libc::syscall(libc::SYS_add_key, kind.as_ptr(), desc_ptr, payload_ptr, payload.len(), keyring) };
+    check(ret).map(|s| s as i32)
+}
+
+fn keyctl(op: libc::c_int, a2: libc::c_ulong, a3: libc::c_ulong, a4: libc::c_ulong) -> io::Result<libc::c_long> {
+    // SAFETY: keyctl takes integers or pointers that the callers below pass valid (or null) for the operation.
+    check(unsafe { libc::syscall(libc::SYS_keyctl, op, a2, a3, a4, 0 as libc::c_ulong) })
+}
+
+/// `KEYCTL_SETPERM`.
+pub fn key_setperm(key: i32, perm: u32) -> io::Result<()> {
+    keyctl(KEYCTL_SETPERM, key as libc::c_ulong, perm.into(), 0).map(drop)
+}
+
+/// `KEYCTL_RESTRICT_KEYRING` with no type: the keyring takes no further links at all.
+pub fn keyring_close(keyring: i32) -> io::Result<()> {
+    keyctl(KEYCTL_RESTRICT_KEYRING, keyring as libc::c_ulong, 0, 0).map(drop)
+}
+
+/// `KEYCTL_UNLINK`: removes `key` from `keyring`.
+pub fn key_unlink(key: i32, keyring: i32) -> io::Result<()> {
+    keyctl(KEYCTL_UNLINK, key as libc::c_ulong, keyring as libc::c_ulong, 0).map(drop)
+}
+
+/// `pidfd_open(2)` on this process.
+pub fn pidfd_self() -> io::Result<OwnedFd> {
+    // SAFETY: plain integer arguments.
+    let fd = check(unsafe { libc::syscall(libc::SYS_pidfd_open, libc::getpid(), 0) })?;
+    // SAFETY: the kernel just returned this fd and nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+}
+
+/// `mount(2)` of a pseudo filesystem.
+pub fn mount(fstype: &str, target: &Path, flags: libc::c_ulong, data: Option<&str>) -> io::Result<()> {
+    let (src, fs, tgt) = (cstr(fstype)?, cstr(fstype)?, cpath(target)?);
+    let data = data.map(cstr).transpose()?;
+    let data_ptr = data.as_ref().map_or(std::ptr::null(), |d| d.as_ptr().cast());
+    // SAFETY: NUL-terminated strings valid for the call; data is null or a string.
+    check(unsafe { libc::mount(src.as_ptr(), tgt.as_ptr(), fs.as_ptr(), flags, data_ptr) }.into()).map(drop)
+}
+
+/// `statfs(2)`'s filesystem type of `path`.
+pub fn fs_type(path: &Path) -> io::Result<i64> {
+    let p = cpath(path)?;
+    let mut st = std::mem::MaybeUninit::<libc::statfs>::zeroed();
+    // SAFETY: p is a valid string; st is a writable statfs.
+    check(unsafe { libc::statfs(p.as_ptr(), st.as_mut_ptr()) }.into())?;
+    // SAFETY: statfs succeeded and filled the struct.
+    Ok(unsafe { st.assume_init() }.f_type as i64)
+}
+
+/// `FS_IOC_ENABLE_VERITY` with sha256 and `block_size`, no salt, no builtin signature.
+pub fn enable_verity(fd: BorrowedFd<'_>, block_size: u32) -> io::Result<()> {
+    #[repr(C)]
+    struct FsverityEnableArg {
+        version: u32,
+        hash_algorithm: u32,
+        block_size: u32,
+        salt_size: u32,
+        salt_ptr: u64,
+        sig_size: u32,
+        reserved1: u32,
+        sig_ptr: u64,
+        reserved2: [u64; 11],
+    }
+    const FS_IOC_ENABLE_VERITY: libc::c_ulong = 0x4080_6685; // _IOW('f', 133, struct fsverity_enable_arg)
+    let arg = FsverityEnableArg {
+        version: 1,
+        hash_algorithm: 1,
+        block_size,
+        salt_size: 0,
+        salt_ptr: 0,
+        sig_size: 0,
+        reserved1: 0,
+        sig_ptr: 0,
+        reserved2: [0; 11],
+    };
+    // SAFETY: arg is a fully initialised struct fsverity_enable_arg that outlives the call.
+    check(unsafe { libc::ioctl(fd.as_raw_fd(), FS_IOC_ENABLE_VERITY, &arg) }.into()).map(drop)
+}
+
+/// `FS_IOC_MEASURE_VERITY`: (algorithm, digest), or ENODATA when the file has no fs-verity.
+pub fn measure_verity(fd: BorrowedFd<'_>) -> io::Result<(u16, Vec<u8>)> {
+    const FS_IOC_MEASURE_VERITY: libc::c_ulong = 0xc004_6686; // _IOWR('f', 134, struct fsverity_digest)
+    let mut buf = [0u8; 4 + 64];
+    buf[2..4].copy_from_slice(&64u16.to_ne_bytes());
+    // SAFETY: buf is a struct fsverity_digest header followed by room for digest_size (64) bytes.
+    check(unsafe { libc::ioctl(fd.as_raw_fd(), FS_IOC_MEASURE_VERITY, buf.as_mut_ptr()) }.into())?;
+    let alg = u16::from_ne_bytes([buf[0], buf[1]]);
+    let size = usize::from(u16::from_ne_bytes([buf[2], buf[3]])).min(64);
+    Ok((alg, buf[4..4 + size].to_vec()))
+}
+
+/// `fsetxattr(2)`.
+pub fn fsetxattr(fd: BorrowedFd<'_>, name: &CStr, value: &[u8]) -> io::Result<()> {
+    // SAFETY: name is NUL-terminated, value valid for value.len() bytes.
+    check(unsafe { libc::fsetxattr(fd.as_raw_fd(), name.as_ptr(), value.as_ptr().cast(), value.len(), 0) }.into())
+        .map(drop)
+}

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+#! Fetches the test kernels (trixie's 6.12 LTS and the newest kernel in sid) as Debian .deb packages into a cache,
+#! with a private apt configuration: its own sources list, lists and cache directories. The machine's own apt sources
+#! are never touched (installing from trixie or sid would replace the machine's libc).
+#! Output: $CACHE/<suite>/{vmlinuz,modules/,version} for suite in trixie, sid. Prints the kernel versions.
+set -euo pipefail
+CACHE=${BPFGATE_KERNEL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/bpfgate/kernels}
+APT=$CACHE/apt
+mkdir -p "$APT/lists/partial" "$APT/cache/archives/partial" "$APT/etc/preferences.d"
+cat >"$APT/sources.list" <<SRC
+deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian trixie main
+deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian sid main
+SRC
+opts=(-o Dir::Etc::SourceList="$APT/sources.list" -o Dir::Etc::SourceParts=/dev/null
+      -o Dir::Etc::Preferences=/dev/null -o Dir::Etc::PreferencesParts="$APT/etc/preferences.d"
+      -o Dir::State::Lists="$APT/lists" -o Dir::Cache="$APT/cache" -o Dir::State::Status=/dev/null
+      -o APT::Architecture=amd64 -o APT::Sandbox::User=root -o Debug::NoLocking=1 -o Acquire::Languages=none)
+
+# Refresh the lists at most once a day: kernels move slowly and CI has a time budget.
+if [ -z "$(find "$APT/lists" -maxdepth 1 -name '*Packages*' -mmin -1440 2>/dev/null | head -1)" ]; then
+    apt-get "${opts[@]}" -qq update
+fi
+
+# Highest version of a package name in a suite.
+newest() { # suite pkg
+    apt-cache "${opts[@]}" madison "$2" | awk -v s="$1" '$0 ~ "/"s"[/ ]" || $0 ~ " "s"/" {print $3}' | sort -V | tail -1
+}
+# The concrete kernel package a cloud metapackage points to in a suite.
+kernel_pkg() { # suite
+    local v; v=$(newest "$1" linux-image-cloud-amd64)
+    [ -n "$v" ] || { echo "fetch-kernels: no linux-image-cloud-amd64 in $1" >&2; exit 1; }
+    apt-cache "${opts[@]}" show "linux-image-cloud-amd64=$v" | sed -n 's/^Depends: //p' | head -1 |
+        tr ',' '\n' | sed 's/^ *//; s/ .*//' | grep -E '^linux-image-[0-9]' | head -1
+}
+
+for suite in trixie sid; do
+    dest=$CACHE/$suite
+    pkg=$(kernel_pkg "$suite")
+    if [ -f "$dest/package" ] && [ "$(cat "$dest/package")" = "$pkg" ] && [ -f "$dest/vmlinuz" ]; then
+        echo "$suite: $(cat "$dest/version") (cached)"; continue
+    fi
+    work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
+    # 7.x splits the image into linux-binary-* and linux-modules-*: take every linux-{image,binary,modules} dependency.
+    pkgs=("$pkg")
+    deps=$(apt-cache "${opts[@]}" depends "$pkg" 2>/dev/null | sed -n 's/^ *\(Pre\)\{0,1\}Depends: //p' |
+           grep -E '^linux-(binary|modules|image)-[0-9]' | sort -u || true)
+    for d in $deps; do pkgs+=("$d"); done
+    (cd "$work" && apt-get "${opts[@]}" -qq download "${pkgs[@]}")
+    rm -rf "$dest.new"; mkdir -p "$dest.new/root"
+    for deb in "$work"/*.deb; do dpkg-deb -x "$deb" "$dest.new/root"; done
+    first() { for f in "$@"; do [ -e "$f" ] && { echo "$f"; return; }; done; }
+    vmlinuz=$(first "$dest.new"/root/boot/vmlinuz-* "$dest.new"/root/usr/lib/modules/*/vmlinuz)
+    [ -n "$vmlinuz" ] || { echo "fetch-kernels: no vmlinuz in ${pkgs[*]}" >&2; exit 1; }
+    moddir=$(first "$dest.new"/root/usr/lib/modules/* "$dest.new"/root/lib/modules/*)
+    [ -n "$moddir" ] || { echo "fetch-kernels: no modules directory in ${pkgs[*]}" >&2; exit 1; }
+    ver=$(basename "$moddir")
+    cp "$vmlinuz" "$dest.new/vmlinuz"
+    mv "$moddir" "$dest.new/modules"
+    rm -rf "$dest.new/root"
+    echo "$ver" >"$dest.new/version"; echo "$pkg" >"$dest.new/package"
+    rm -rf "$dest"; mv "$dest.new" "$dest"
+    rm -rf "$work"; trap - EXIT
+    echo "$suite: $ver"
+done

@@ -6,6 +6,18 @@
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 
+# --if-missing: do nothing when every tool is already there (make runs this before each build).
+if [ "${1:-}" = "--if-missing" ]; then
+    missing=0
+    for t in clang llvm-strip autoreconf autopoint flex bison gawk pkg-config bpftool busybox fsverity openssl \
+             cpio mkfs.ext4 zstd file python3 gcc; do
+        command -v "$t" >/dev/null 2>&1 || { missing=1; break; }
+    done
+    qemu-system-x86_64 --version 2>/dev/null | grep -qE 'version (9|[1-9][0-9])\.' || missing=1
+    [ "$missing" = 1 ] || exit 0
+fi
+command -v cargo >/dev/null || { echo "install-deps: cargo (Rust >= 1.82) is required and not on PATH" >&2; exit 1; }
+
 if ! grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/; then
     cat >/etc/apt/sources.list.d/bpfgate-bookworm-backports.sources <<'SRC'
 Types: deb
@@ -19,7 +31,7 @@ apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
     clang llvm make gcc libc6-dev pkg-config autoconf autopoint automake libtool flex bison gawk m4 \
     zlib1g-dev libelf-dev libzstd-dev \
-    bpftool busybox-static fsverity openssl cpio e2fsprogs zstd xz-utils kmod file ca-certificates \
+    bpftool busybox-static fsverity openssl cpio e2fsprogs zstd xz-utils kmod file ca-certificates python3 \
     >/dev/null
 apt-get install -y -qq --no-install-recommends -t bookworm-backports qemu-system-x86 >/dev/null
 qemu-system-x86_64 --version | head -1

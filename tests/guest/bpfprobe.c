@@ -1,0 +1,267 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * bpfprobe: the guest-side actor of the VM tests. Each subcommand performs one bpf() operation or one attack and
+ * prints one line "OP=ok" or "OP=ERRNAME" (plus counts for the attacks), exit 0 on success. Copies of this one
+ * static binary play the signed loader, the unsigned one, the foreign-signed one, and so on.
+ *
+ *   map | prog | btf          create a map / load a socket filter / load a minimal BTF blob
+ *   fork OP                   fork; the child (no exec) does OP; prints the child's line
+ *   exec PATH ARGS...         does `map` itself, then execs PATH ARGS (trust must not survive the exec)
+ *   steal PINDIR              the attacks on the gate's own objects: every map/prog/link by id, every pin by path,
+ *                             and a write of its own trust entry into any task-storage map it can open
+ *   setxattr FILE NAME SRC    SRC: a file, or empty:, or random:N, or zero:N
+ *   rmxattr FILE NAME
+ *   verity FILE               enable fs-verity (sha256, 4096)
+ *   writefile PATH            try to open PATH for writing and write a byte
+ *   Used as a #! interpreter: "#!/path/bpfprobe map" runs `map` (the script path arrives as an extra argument).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/bpf.h>
+#include <linux/btf.h>
+#include <linux/fsverity.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <sys/xattr.h>
+#include <dirent.h>
+#include <unistd.h>
+
+static long sys_bpf(int cmd, union bpf_attr *attr)
+{
+	return syscall(__NR_bpf, cmd, attr, sizeof(*attr));
+}
+
+static const char *errname(int e)
+{
+	switch (e) {
+	case EPERM: return "EPERM";
+	case EACCES: return "EACCES";
+	case EINVAL: return "EINVAL";
+	case ENOENT: return "ENOENT";
+	case EBADF: return "EBADF";
+	case ENOTSUP: return "EOPNOTSUPP";
+	case E2BIG: return "E2BIG";
+	case ENODATA: return "ENODATA";
+	case EEXIST: return "EEXIST";
+	default: {
+		static char buf[32];
+		snprintf(buf, sizeof(buf), "E%d", e);
+		return buf;
+	}
+	}
+}
+
+static int report(const char *op, long ret)
+{
+	if (ret < 0) {
+		printf("%s=%s\n", op, errname(errno));
+		return 1;
+	}
+	printf("%s=ok\n", op);
+	return 0;
+}
+
+static long map_create(void)
+{
+	union bpf_attr a = { .map_type = BPF_MAP_TYPE_ARRAY, .key_size = 4, .value_size = 4, .max_entries = 1 };
+	return sys_bpf(BPF_MAP_CREATE, &a);
+}
+
+static long prog_load(void)
+{
+	struct bpf_insn insns[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = 0, .imm = 0 },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	union bpf_attr a = {
+		.prog_type = BPF_PROG_TYPE_SOCKET_FILTER,
+		.insns = (uint64_t)(uintptr_t)insns,
+		.insn_cnt = 2,
+		.license = (uint64_t)(uintptr_t)"GPL",
+	};
+	return sys_bpf(BPF_PROG_LOAD, &a);
+}
+
+static long btf_load(void)
+{
+	/* One type: int, 32 bits, signed. */
+	struct {
+		struct btf_header hdr;
+		struct btf_type t;
+		uint32_t int_info;
+		char strings[8];
+	} __attribute__((packed)) blob = {
+		.hdr = { .magic = BTF_MAGIC, .version = BTF_VERSION, .hdr_len = sizeof(struct btf_header),
+			 .type_off = 0, .type_len = sizeof(struct btf_type) + 4,
+			 .str_off = sizeof(struct btf_type) + 4, .str_len = 5 },
+		.t = { .name_off = 1, .info = BTF_KIND_INT << 24, .size = 4 },
+		.int_info = (BTF_INT_SIGNED << 24) | 32,
+		.strings = "\0int",
+	};
+	/* The kernel wants the sections to end exactly at btf_size. */
+	union bpf_attr a = { .btf = (uint64_t)(uintptr_t)&blob,
+			     .btf_size = sizeof(struct btf_header) + blob.hdr.str_off + blob.hdr.str_len };
+	return sys_bpf(BPF_BTF_LOAD, &a);
+}
+
+static int do_op(const char *op)
+{
+	if (!strcmp(op, "map"))
+		return report("map", map_create());
+	if (!strcmp(op, "prog"))
+		return report("prog", prog_load());
+	if (!strcmp(op, "btf"))
+		return report("btf", btf_load());
+	fprintf(stderr, "bpfprobe: unknown op %s\n", op);
+	return 2;
+}
+
+/* Walks ids with GET_NEXT_ID (allowed to all) and tries GET_FD_BY_ID on each. */
+static void walk_ids(const char *what, int next_cmd, int fd_cmd, int *seen, int *opened, int *trust_written)
+{
+	uint32_t id = 0;
+
+	*seen = *opened = 0;
+	for (;;) {
+		union bpf_attr a = { .start_id = id };
+		if (sys_bpf(next_cmd, &a) < 0)
+			break;
+		id = a.next_id;
+		(*seen)++;
+		union bpf_attr g = { .map_id = id }; /* prog_id/link_id/btf_id share the slot */
+		long fd = sys_bpf(fd_cmd, &g);
+		if (fd < 0)
+			continue;
+		(*opened)++;
+		if (trust_written && fd_cmd == BPF_MAP_GET_FD_BY_ID) {
+			struct bpf_map_info info = {};
+			union bpf_attr i = { .info = { .bpf_fd = fd, .info_len = sizeof(info),
+						       .info = (uint64_t)(uintptr_t)&info } };
+			if (sys_bpf(BPF_OBJ_GET_INFO_BY_FD, &i) == 0 && info.type == BPF_MAP_TYPE_TASK_STORAGE &&
+			    info.value_size == 8 && !strcmp(info.name, "task_trust")) {
+				int pidfd = syscall(SYS_pidfd_open, getpid(), 0);
+				uint32_t val[2] = { 1, 0 };
+				union bpf_attr u = { .map_fd = fd, .key = (uint64_t)(uintptr_t)&pidfd,
+						     .value = (uint64_t)(uintptr_t)val, .flags = BPF_ANY };
+				if (pidfd >= 0 && sys_bpf(BPF_MAP_UPDATE_ELEM, &u) == 0)
+					*trust_written = 1;
+			}
+		}
+		close(fd);
+	}
+	(void)what;
+}
+
+static int steal(const char *pindir)
+{
+	int ms, mo, ps, po, ls, lo, pins = 0, pins_opened = 0, written = 0;
+	DIR *d;
+	struct dirent *e;
+
+	walk_ids("map", BPF_MAP_GET_NEXT_ID, BPF_MAP_GET_FD_BY_ID, &ms, &mo, &written);
+	walk_ids("prog", BPF_PROG_GET_NEXT_ID, BPF_PROG_GET_FD_BY_ID, &ps, &po, NULL);
+	walk_ids("link", BPF_LINK_GET_NEXT_ID, BPF_LINK_GET_FD_BY_ID, &ls, &lo, NULL);
+	d = opendir(pindir);
+	while (d && (e = readdir(d))) {
+		char path[512];
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", pindir, e->d_name);
+		pins++;
+		for (int flags = 0; flags <= BPF_F_RDONLY; flags += BPF_F_RDONLY) {
+			union bpf_attr a = { .pathname = (uint64_t)(uintptr_t)path, .file_flags = flags };
+			long fd = sys_bpf(BPF_OBJ_GET, &a);
+			if (fd >= 0) {
+				pins_opened++;
+				close(fd);
+			}
+		}
+	}
+	if (d)
+		closedir(d);
+	/* After the attempted trust write, does this process now pass the gate? */
+	long m = map_create();
+	printf("steal maps_seen=%d maps_opened=%d progs_seen=%d progs_opened=%d links_seen=%d links_opened=%d "
+	       "pins=%d pins_opened=%d trust_written=%d map_after=%s\n",
+	       ms, mo, ps, po, ls, lo, pins, pins_opened, written, m < 0 ? errname(errno) : "ok");
+	return 0;
+}
+
+static int set_xattr(const char *file, const char *name, const char *src)
+{
+	static char buf[65536];
+	size_t len = 0;
+
+	if (!strcmp(src, "empty:")) {
+		len = 0;
+	} else if (!strncmp(src, "random:", 7) || !strncmp(src, "zero:", 5)) {
+		len = strtoul(strchr(src, ':') + 1, NULL, 10);
+		if (len > sizeof(buf))
+			len = sizeof(buf);
+		for (size_t i = 0; i < len; i++)
+			buf[i] = src[0] == 'r' ? (char)(rand() ^ (i * 131)) : 0;
+	} else {
+		int fd = open(src, O_RDONLY);
+		ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf));
+		if (n < 0)
+			return report("setxattr", -1);
+		len = n;
+		close(fd);
+	}
+	return report("setxattr", setxattr(file, name, buf, len, 0));
+}
+
+static int enable_verity(const char *file)
+{
+	struct fsverity_enable_arg arg = { .version = 1, .hash_algorithm = FS_VERITY_HASH_ALG_SHA256,
+					   .block_size = 4096 };
+	int fd = open(file, O_RDONLY);
+	if (fd < 0)
+		return report("verity", -1);
+	return report("verity", ioctl(fd, FS_IOC_ENABLE_VERITY, &arg));
+}
+
+int main(int argc, char **argv)
+{
+	setvbuf(stdout, NULL, _IONBF, 0);
+	if (argc < 2) {
+		fprintf(stderr, "usage: bpfprobe map|prog|btf|fork OP|exec PATH...|steal DIR|setxattr F N SRC|"
+				"rmxattr F N|verity F|writefile P\n");
+		return 2;
+	}
+	const char *op = argv[1];
+	if (!strcmp(op, "fork") && argc >= 3) {
+		pid_t pid = fork();
+		if (pid == 0)
+			_exit(do_op(argv[2]));
+		int st = 0;
+		waitpid(pid, &st, 0);
+		return WIFEXITED(st) ? WEXITSTATUS(st) : 1;
+	}
+	if (!strcmp(op, "exec") && argc >= 3) {
+		report("before_exec_map", map_create());
+		execv(argv[2], argv + 2);
+		return report("exec", -1);
+	}
+	if (!strcmp(op, "steal") && argc >= 3)
+		return steal(argv[2]);
+	if (!strcmp(op, "setxattr") && argc >= 5)
+		return set_xattr(argv[2], argv[3], argv[4]);
+	if (!strcmp(op, "rmxattr") && argc >= 4)
+		return report("rmxattr", removexattr(argv[2], argv[3]));
+	if (!strcmp(op, "verity") && argc >= 3)
+		return enable_verity(argv[2]);
+	if (!strcmp(op, "writefile") && argc >= 3) {
+		int fd = open(argv[2], O_WRONLY);
+		if (fd < 0)
+			return report("writefile", -1);
+		return report("writefile", write(fd, "x", 1));
+	}
+	return do_op(op);
+}

@@ -1,0 +1,99 @@
+# Guest side of the VM tests (busybox sh, as root, untrusted). Performs each scenario and prints observations as
+# "@@ NAME VALUE..."; the host (tests/vm.rs) asserts on them. Nothing here decides pass or fail.
+T=/mnt/t
+S=/mnt/sig
+PIN=/sys/fs/bpf/bpfgate
+obs() { echo "@@ $*"; }
+# run NAME CMD...: one observation with the command's output lines joined, and its exit status.
+run() { n=$1; shift; out=$("$@" 2>&1 | tr '\n' ' '); obs "$n $out"; }
+status_json() { obs "$1 $(bpfgate --log stderr status --json 2>&1)"; }
+
+# --- Enrolment (bpfgate enroll), and the bad signatures ---
+for f in signed signed2 cache secxattr corrupt truncated foreign wrongfile; do
+    run enroll_$f bpfgate --log stderr enroll --sig $S/probe-$f.sig $T/probe-$f
+done
+run enroll_bpftool bpfgate --log stderr enroll --sig $S/bpftool-signed.sig $T/bpftool-signed
+run enroll_rejects_garbage_sig bpfgate --log stderr enroll --sig /init $T/probe-garbage
+# Bad xattrs on verity files (bpfprobe sets them raw; enroll would refuse them).
+for f in empty garbage big; do bpfprobe verity $T/probe-$f >/dev/null; done
+bpfprobe setxattr $T/probe-empty user.bpfgate.sig empty: >/dev/null
+bpfprobe setxattr $T/probe-garbage user.bpfgate.sig random:700 >/dev/null
+run big_xattr_set bpfprobe setxattr $T/probe-big user.bpfgate.sig random:65536
+# Signature but no fs-verity.
+bpfprobe setxattr $T/probe-noverity user.bpfgate.sig $S/probe-noverity.sig >/dev/null
+# Only the security.bpf.* name left.
+bpfprobe rmxattr $T/probe-secxattr user.bpfgate.sig >/dev/null
+run digest_userspace bpfgate digest $T/probe-signed
+
+# --- Controls: the gate is off, the same operations succeed ---
+run control_unsigned_map $T/probe-unsigned map
+run control_unsigned_prog $T/probe-unsigned prog
+run control_unsigned_btf $T/probe-unsigned btf
+run control_bpftool_unsigned $T/bpftool map create /sys/fs/bpf/control type array key 4 value 4 entries 1 name control
+rm -f /sys/fs/bpf/control
+bpfgate --log stderr status >/dev/null 2>&1; obs "status_inactive_rc $?"
+
+# --- Load the gate ---
+t0=$(cut -d' ' -f1 /proc/uptime)
+bpfgate --log stderr load > /tmp/load.out 2>&1; rc=$?
+t1=$(cut -d' ' -f1 /proc/uptime)
+obs "load rc=$rc t0=$t0 t1=$t1 $(tr '\n' ' ' </tmp/load.out)"
+obs "loader_running $(pidof bpfgate || echo none)"
+obs "pins $(ls $PIN | tr '\n' ' ')"
+obs "lsm $(cat /sys/kernel/security/lsm)"
+obs "keyring $(cat /proc/keys | grep -E ' keyring +bpfgate: ' | awk '{print $1, $5}')"
+status_json status_first
+
+# --- Trusted and untrusted loaders ---
+run signed_map $T/probe-signed map
+run signed_prog $T/probe-signed prog
+run signed_btf $T/probe-signed btf
+run unsigned_map $T/probe-unsigned map
+run unsigned_prog $T/probe-unsigned prog
+run unsigned_btf $T/probe-unsigned btf
+for f in foreign noverity corrupt truncated wrongfile empty garbage big; do run bad_$f $T/probe-$f map; done
+run child_of_trusted $T/probe-signed fork map
+run child_of_untrusted $T/probe-unsigned fork map
+run exec_loses_trust $T/probe-signed exec $T/probe-unsigned map
+run exec_signed_to_signed $T/probe-signed exec $T/probe-signed2 map
+run script_signed_interp $T/script
+run secxattr_only $T/probe-secxattr map
+run root_shell_map bpfprobe map
+
+# --- Third-party client: Debian's bpftool ---
+run bpftool_signed $T/bpftool-signed map create $PIN/../trusted_map type array key 4 value 4 entries 1 name trusted
+run bpftool_unsigned $T/bpftool map create /sys/fs/bpf/untrusted_map type array key 4 value 4 entries 1 name untrusted
+run bpftool_unsigned_list $T/bpftool map list
+
+# --- The gate's own objects ---
+run steal_untrusted $T/probe-unsigned steal $PIN
+run steal_trusted $T/probe-signed steal $PIN
+run status_write bpfprobe writefile $PIN/status
+run status_untrusted bpfgate --log stderr status
+
+# --- Cache: first exec verifies, second hits the cache, an xattr change drops it ---
+status_json cache_0
+$T/probe-cache map >/dev/null
+status_json cache_1
+$T/probe-cache map >/dev/null
+status_json cache_2
+bpfprobe setxattr $T/probe-cache user.bpfgate.sig $S/probe-cache.sig >/dev/null
+status_json cache_3
+run cache_after_change $T/probe-cache map
+status_json cache_4
+
+# --- Counts: three denied map creations by an untrusted task ---
+status_json counts_before
+for i in 1 2 3; do $T/probe-unsigned map >/dev/null; done
+status_json counts_after
+
+# --- Second load: reports the active gate, changes nothing ---
+bpfgate --log stderr load > /tmp/load2.out 2>&1; rc=$?
+obs "load_again rc=$rc $(tr '\n' ' ' </tmp/load2.out)"
+obs "keyring_after $(cat /proc/keys | grep -E ' keyring +bpfgate: ' | awk '{print $1, $5}')"
+run signed_map_after_reload $T/probe-signed map
+status_json status_last
+
+# --- Kernel health ---
+obs "dmesg_warnings $(dmesg | grep -cE 'WARNING:|BUG:|Oops|Call Trace|general protection')"
+dmesg | grep -E 'WARNING:|BUG:|Oops|Call Trace' | head -5 | while read -r l; do obs "dmesg_line $l"; done

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+#! Stages what the VM tests boot: an ext4 disk (-O verity) with the test loaders and their `fsverity sign`
+#! signatures, and an initramfs with busybox, bpfgate, bpftool (+ its libraries) and the guest scripts.
+#! Usage: tests/vm/prepare.sh BPFGATE_BINARY OUTDIR   (keys: $OUTDIR/../keys/{signer,foreign}.{key,pem})
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+bpfgate=$1
+out=$2
+keys=${BPFGATE_TEST_KEYS:-$(dirname "$out")/keys}
+rm -rf "$out"; mkdir -p "$out/disk/t" "$out/disk/sig" "$out/initramfs"
+
+gcc -static -O2 -Wall -o "$out/bpfprobe" "$here/../guest/bpfprobe.c"
+
+sign() { # file key
+    fsverity sign "$out/disk/t/$1" "$out/disk/sig/$1.sig" --key "$keys/$2.key" --cert "$keys/$2.pem" \
+        --hash-alg sha256 --block-size 4096 >/dev/null
+}
+# Loaders: copies of one binary; every copy is its own inode with its own verdict.
+for n in signed signed2 cache secxattr unsigned foreign noverity corrupt empty truncated garbage big wrongfile; do
+    cp "$out/bpfprobe" "$out/disk/t/probe-$n"
+done
+for n in signed signed2 cache secxattr noverity corrupt truncated; do sign "probe-$n" signer; done
+sign probe-foreign foreign
+# A signature over other content: sign a different file, keep its signature for probe-wrongfile.
+cp /bin/busybox "$out/disk/t/other"; sign other signer; cp "$out/disk/sig/other.sig" "$out/disk/sig/probe-wrongfile.sig"
+rm "$out/disk/t/other" "$out/disk/sig/other.sig"
+# Corrupt: flip one byte in the middle of the RSA signature value (near the end of the blob).
+python3 - "$out/disk/sig/probe-corrupt.sig" <<'PY'
+import sys; p=sys.argv[1]; b=bytearray(open(p,'rb').read()); b[len(b)-40]^=0xff; open(p,'wb').write(b)
+PY
+head -c 100 "$out/disk/sig/probe-truncated.sig" >"$out/disk/sig/probe-truncated.sig.cut"
+mv "$out/disk/sig/probe-truncated.sig.cut" "$out/disk/sig/probe-truncated.sig"
+# A #! script whose interpreter is the signed loader.
+printf '#!/mnt/t/probe-signed map\n' >"$out/disk/t/script"; chmod +x "$out/disk/t/script"
+# Debian's bpftool, as a real third-party client: one signed copy, one not.
+cp /usr/sbin/bpftool "$out/disk/t/bpftool-signed"; sign bpftool-signed signer
+cp /usr/sbin/bpftool "$out/disk/t/bpftool"
+
+rm -f "$out/disk.img"
+mkfs.ext4 -q -O verity,ea_inode -b 4096 -L bpfgate-test -d "$out/disk" "$out/disk.img" 64M
+
+# Initramfs.
+ir=$out/initramfs
+mkdir -p "$ir"/{bin,sbin,proc,sys,dev,mnt,tmp,lib64,lib/x86_64-linux-gnu}
+cp /bin/busybox "$ir/bin/busybox"
+cp "$bpfgate" "$ir/bin/bpfgate"
+cp "$out/bpfprobe" "$ir/bin/bpfprobe"
+for lib in $(ldd /usr/sbin/bpftool | awk '/=>/ {print $3} /ld-linux/ {print $1}'); do
+    cp -L "$lib" "$ir$lib"
+done
+cp "$here/../guest/init.sh" "$ir/init"; chmod +x "$ir/init"
+cp "$here/../guest/scenarios.sh" "$here/../guest/demo.sh" "$ir/"
+(cd "$ir" && find . | cpio -o -H newc --quiet) >"$out/initramfs.cpio"
+echo "prepared $out: disk.img $(du -h "$out/disk.img" | cut -f1), initramfs.cpio $(du -h "$out/initramfs.cpio" | cut -f1)"

@@ -83,8 +83,9 @@ impl Log for Logger {
                     Level::Debug | Level::Trace => 7,
                 };
                 if let Ok(mut f) = f.lock() {
+                    // One write(2) per record: /dev/kmsg turns every write into a log entry of its own.
                     for line in msg.lines() {
-                        let _ = writeln!(f, "<{prio}>bpfgate: {line}");
+                        let _ = f.write_all(format!("<{prio}>bpfgate: {line}\n").as_bytes());
                     }
                 }
             }

@@ -90,7 +90,16 @@ fn kernel_dir(suite: &str) -> PathBuf {
     cache.join(suite)
 }
 
-fn boot(suite: &str) -> Result<Guest, String> {
+/// How a guest is booted: the scenario set and the kernel command line that selects it.
+#[derive(Clone, Copy)]
+enum Variant {
+    /// tests/guest/scenarios.sh with the kernel's default LSM list.
+    Scenarios,
+    /// tests/guest/nolsm.sh with an `lsm=` list that leaves out bpf.
+    NoBpfLsm,
+}
+
+fn boot(suite: &str, variant: Variant) -> Result<Guest, String> {
     let vm = vm_dir();
     let kdir = kernel_dir(suite);
     let vmlinuz = kdir.join("vmlinuz");
@@ -99,6 +108,14 @@ fn boot(suite: &str) -> Result<Guest, String> {
             return Err(format!("{} is missing: run `make test` (it fetches kernels and stages the guest)", p.display()));
         }
     }
+    let (tag, append) = match variant {
+        Variant::Scenarios => (suite.to_string(), "console=ttyS0 panic=-1 loglevel=4".to_string()),
+        Variant::NoBpfLsm => (
+            format!("{suite}-nolsm"),
+            "console=ttyS0 panic=-1 loglevel=4 lsm=capability,landlock,yama bpfgate_nolsm".to_string(),
+        ),
+    };
+    let suite = tag.as_str();
     let disk = vm.join(format!("disk-{suite}.img"));
     std::fs::copy(vm.join("disk.img"), &disk).map_err(|e| format!("copying the disk image: {e}"))?;
     let log_path = vm.join(format!("guest-{suite}.log"));
@@ -110,7 +127,7 @@ fn boot(suite: &str) -> Result<Guest, String> {
         .arg(&vmlinuz)
         .arg("-initrd")
         .arg(vm.join("initramfs.cpio"))
-        .args(["-append", "console=ttyS0 panic=-1 loglevel=4"])
+        .args(["-append", &append])
         .arg("-drive")
         .arg(format!("file={},format=raw,if=none,id=d0", disk.display()))
         .args(["-device", "nvme,drive=d0,serial=bpfgate"])
@@ -153,17 +170,22 @@ fn boot(suite: &str) -> Result<Guest, String> {
     Ok(Guest { kernel: suite.to_string(), obs, log })
 }
 
-fn guest(suite: &str) -> &'static Guest {
-    static TRIXIE: OnceLock<Result<Guest, String>> = OnceLock::new();
-    static SID: OnceLock<Result<Guest, String>> = OnceLock::new();
-    let cell = match suite {
-        "trixie" => &TRIXIE,
-        _ => &SID,
-    };
-    match cell.get_or_init(|| boot(suite)) {
+fn guest_variant(suite: &str, variant: Variant) -> &'static Guest {
+    type Cell = OnceLock<Result<Guest, String>>;
+    static CELLS: [Cell; 4] = [const { OnceLock::new() }; 4];
+    let i = usize::from(suite != "trixie") * 2 + variant as usize;
+    match CELLS[i].get_or_init(|| boot(suite, variant)) {
         Ok(g) => g,
         Err(e) => panic!("{e}"),
     }
+}
+
+fn guest(suite: &str) -> &'static Guest {
+    guest_variant(suite, Variant::Scenarios)
+}
+
+fn guest_nolsm(suite: &str) -> &'static Guest {
+    guest_variant(suite, Variant::NoBpfLsm)
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -338,11 +360,40 @@ fn enroll_and_digest(g: &Guest) {
     assert!(want.starts_with("sha256:") && got == want, "[{}] guest {got} host {want}", g.kernel);
 }
 
+/// Booted with `lsm=` leaving out bpf: load fails with the fix named, logs to /dev/kmsg, leaves nothing behind.
+fn load_without_bpf_lsm_fails_cleanly(g: &Guest) {
+    g.assert_eq("nolsm_load", "rc=1");
+    let kmsg = g.get("nolsm_kmsg");
+    assert!(kmsg.contains("the BPF LSM is not active"), "[{}] kmsg: {kmsg}", g.kernel);
+    // The fix named: the active list with bpf added.
+    let active = g.get("nolsm_lsm").trim().to_string();
+    assert!(!active.split(',').any(|l| l == "bpf"), "[{}] bpf should be inactive: {active}", g.kernel);
+    assert!(kmsg.contains(&format!("lsm={active},bpf ")), "[{}] the fix is named: {kmsg}", g.kernel);
+    assert_eq!(g.get("nolsm_output").trim(), "", "[{}] nothing on stderr when logging to kmsg", g.kernel);
+    g.assert_eq("nolsm_keyrings", "0");
+    g.assert_eq("nolsm_pins", "0");
+    g.assert_eq("nolsm_unsigned_map", "map=ok");
+}
+
 macro_rules! per_kernel {
     ($($t:ident),* $(,)?) => {
         mod trixie_6_12 { $( #[test] fn $t() { super::$t(super::guest("trixie")) } )* }
         mod sid_newest { $( #[test] fn $t() { super::$t(super::guest("sid")) } )* }
     };
+}
+
+mod trixie_6_12_without_bpf_lsm {
+    #[test]
+    fn load_without_bpf_lsm_fails_cleanly() {
+        super::load_without_bpf_lsm_fails_cleanly(super::guest_nolsm("trixie"))
+    }
+}
+
+mod sid_newest_without_bpf_lsm {
+    #[test]
+    fn load_without_bpf_lsm_fails_cleanly() {
+        super::load_without_bpf_lsm_fails_cleanly(super::guest_nolsm("sid"))
+    }
 }
 
 per_kernel!(

@@ -11,6 +11,7 @@ for i in 1 2 3 4 5 6 7 8 9 10; do [ -b /dev/nvme0n1 ] && break; sleep 0.5; done
 if mount -t ext4 /dev/nvme0n1 /mnt; then
     case " $(cat /proc/cmdline) " in
         *" bpfgate_demo "*) sh /demo.sh ;;
+        *" bpfgate_nolsm "*) sh /nolsm.sh ;;
         *) sh /scenarios.sh ;;
     esac
 else

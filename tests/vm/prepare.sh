@@ -49,6 +49,6 @@ for lib in $(ldd /usr/sbin/bpftool | awk '/=>/ {print $3} /ld-linux/ {print $1}'
     cp -L "$lib" "$ir$lib"
 done
 cp "$here/../guest/init.sh" "$ir/init"; chmod +x "$ir/init"
-cp "$here/../guest/scenarios.sh" "$here/../guest/demo.sh" "$ir/"
+cp "$here/../guest/scenarios.sh" "$here/../guest/demo.sh" "$here/../guest/nolsm.sh" "$ir/"
 (cd "$ir" && find . | cpio -o -H newc --quiet) >"$out/initramfs.cpio"
 echo "prepared $out: disk.img $(du -h "$out/disk.img" | cut -f1), initramfs.cpio $(du -h "$out/initramfs.cpio" | cut -f1)"

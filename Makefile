@@ -10,7 +10,7 @@ BUILD     ?= build
 # Static glibc, non-PIE: `file` reports "statically linked"; build scripts stay dynamic thanks to --target.
 STATIC_RUSTFLAGS := -C target-feature=+crt-static -C relocation-model=static
 BIN       := target/$(TARGET)/release/bpfgate
-# Test and demo builds bake a throwaway test certificate: they live in their own target dir, never in $(BIN).
+# Test and demo builds bake throwaway test certificates (PEM + DER, as for a key rotation): they live in their own target dir, never in $(BIN).
 TEST_TARGET_DIR := $(BUILD)/target-test
 TEST_BIN  := $(TEST_TARGET_DIR)/$(TARGET)/release/bpfgate
 KEYS      := $(BUILD)/keys
@@ -32,7 +32,7 @@ keys:
 	tests/make-test-keys.sh $(KEYS)
 
 test-bin: deps keys
-	BPFGATE_CERTS=$(abspath $(KEYS))/signer.pem RUSTFLAGS="$(STATIC_RUSTFLAGS)" \
+	BPFGATE_CERTS=$(abspath $(KEYS))/signer.pem:$(abspath $(KEYS))/second.der RUSTFLAGS="$(STATIC_RUSTFLAGS)" \
 		CARGO_TARGET_DIR=$(TEST_TARGET_DIR) cargo build --release --target $(TARGET)
 
 stage: test-bin

@@ -222,6 +222,8 @@ fn load_pins_and_exits(g: &Guest) {
 
 fn signed_loader_allowed(g: &Guest) {
     g.assert_eq("signed_map", "map=ok");
+    // Signed with the second baked certificate (DER, as for a key rotation).
+    g.assert_eq("second_key_map", "map=ok");
     g.assert_eq("signed_prog", "prog=ok");
     g.assert_eq("signed_btf", "btf=ok");
 }
@@ -375,6 +377,12 @@ fn load_without_bpf_lsm_fails_cleanly(g: &Guest) {
     g.assert_eq("nolsm_unsigned_map", "map=ok");
 }
 
+fn keyring_closed_and_read_only(g: &Guest) {
+    g.assert_eq("keyring_attack", "add=EACCES setperm=EACCES revoke=EACCES");
+    // Control: on a keyring without the gate's restrictions the same calls work.
+    g.assert_eq("keyring_attack_control", "add=ok setperm=ok revoke=ok");
+}
+
 macro_rules! per_kernel {
     ($($t:ident),* $(,)?) => {
         mod trixie_6_12 { $( #[test] fn $t() { super::$t(super::guest("trixie")) } )* }
@@ -418,4 +426,5 @@ per_kernel!(
     second_load_leaves_gate_and_keyring_intact,
     bpftool_signed_allowed_unsigned_denied,
     enroll_and_digest,
+    keyring_closed_and_read_only,
 );

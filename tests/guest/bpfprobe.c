@@ -13,6 +13,8 @@
  *   rmxattr FILE NAME
  *   verity FILE               enable fs-verity (sha256, 4096)
  *   writefile PATH            try to open PATH for writing and write a byte
+ *   keyattack SERIAL|new      add a key to keyring SERIAL, reopen its permissions, revoke it; "new" first makes a
+ *                             fresh keyring of its own (the control: the same calls succeed there)
  *   Used as a #! interpreter: "#!/path/bpfprobe map" runs `map` (the script path arrives as an extra argument).
  */
 #define _GNU_SOURCE
@@ -227,6 +229,24 @@ static int enable_verity(const char *file)
 	return report("verity", ioctl(fd, FS_IOC_ENABLE_VERITY, &arg));
 }
 
+static int keyattack(const char *arg)
+{
+	long ring = strtol(arg, NULL, 10);
+
+	if (!strcmp(arg, "new"))
+		ring = syscall(SYS_add_key, "keyring", "bpfprobe-control", NULL, 0, -4 /* KEY_SPEC_USER_KEYRING */);
+	long add = syscall(SYS_add_key, "user", "intruder", "x", 1, ring);
+	int add_err = errno;
+	long perm = syscall(SYS_keyctl, 5 /* KEYCTL_SETPERM */, ring, 0x3f3f0000);
+	int perm_err = errno;
+	long revoke = syscall(SYS_keyctl, 3 /* KEYCTL_REVOKE */, ring);
+	int revoke_err = errno;
+	printf("add=%s ", add < 0 ? errname(add_err) : "ok");
+	printf("setperm=%s ", perm < 0 ? errname(perm_err) : "ok");
+	printf("revoke=%s\n", revoke < 0 ? errname(revoke_err) : "ok");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IONBF, 0);
@@ -257,6 +277,8 @@ int main(int argc, char **argv)
 		return report("rmxattr", removexattr(argv[2], argv[3]));
 	if (!strcmp(op, "verity") && argc >= 3)
 		return enable_verity(argv[2]);
+	if (!strcmp(op, "keyattack") && argc >= 3)
+		return keyattack(argv[2]);
 	if (!strcmp(op, "writefile") && argc >= 3) {
 		int fd = open(argv[2], O_WRONLY);
 		if (fd < 0)

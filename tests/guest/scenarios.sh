@@ -9,7 +9,7 @@ run() { n=$1; shift; out=$("$@" 2>&1 | tr '\n' ' '); obs "$n $out"; }
 status_json() { obs "$1 $(bpfgate --log stderr status --json 2>&1)"; }
 
 # --- Enrolment (bpfgate enroll), and the bad signatures ---
-for f in signed signed2 cache secxattr corrupt truncated foreign wrongfile; do
+for f in signed signed2 second cache secxattr corrupt truncated foreign wrongfile; do
     run enroll_$f bpfgate --log stderr enroll --sig $S/probe-$f.sig $T/probe-$f
 done
 run enroll_bpftool bpfgate --log stderr enroll --sig $S/bpftool-signed.sig $T/bpftool-signed
@@ -48,6 +48,7 @@ status_json status_first
 run signed_map $T/probe-signed map
 run signed_prog $T/probe-signed prog
 run signed_btf $T/probe-signed btf
+run second_key_map $T/probe-second map
 run unsigned_map $T/probe-unsigned map
 run unsigned_prog $T/probe-unsigned prog
 run unsigned_btf $T/probe-unsigned btf
@@ -93,6 +94,11 @@ obs "load_again rc=$rc $(tr '\n' ' ' </tmp/load2.out)"
 obs "keyring_after $(cat /proc/keys | grep -E ' keyring +bpfgate: ' | awk '{print $1, $5}')"
 run signed_map_after_reload $T/probe-signed map
 status_json status_last
+
+# --- The keyring: closed to additions, permissions fixed (attacks last: a success would disarm the gate) ---
+ring=$(grep -E ' keyring +bpfgate: ' /proc/keys | awk '{print $1}')
+run keyring_attack bpfprobe keyattack $((0x$ring))
+run keyring_attack_control bpfprobe keyattack new
 
 # --- Kernel health ---
 obs "dmesg_warnings $(dmesg | grep -cE 'WARNING:|BUG:|Oops|Call Trace|general protection')"

@@ -16,11 +16,12 @@ sign() { # file key
         --hash-alg sha256 --block-size 4096 >/dev/null
 }
 # Loaders: copies of one binary; every copy is its own inode with its own verdict.
-for n in signed signed2 cache secxattr unsigned foreign noverity corrupt empty truncated garbage big wrongfile; do
+for n in signed signed2 second cache secxattr unsigned foreign noverity corrupt empty truncated garbage big wrongfile; do
     cp "$out/bpfprobe" "$out/disk/t/probe-$n"
 done
 for n in signed signed2 cache secxattr noverity corrupt truncated; do sign "probe-$n" signer; done
 sign probe-foreign foreign
+sign probe-second second
 # A signature over other content: sign a different file, keep its signature for probe-wrongfile.
 cp /bin/busybox "$out/disk/t/other"; sign other signer; cp "$out/disk/sig/other.sig" "$out/disk/sig/probe-wrongfile.sig"
 rm "$out/disk/t/other" "$out/disk/sig/other.sig"

@@ -41,7 +41,8 @@ fn main() {
             .filter(|p| !p.is_empty())
             .flat_map(|p| {
                 println!("cargo:rerun-if-changed={p}");
-                certfile::read(Path::new(p)).unwrap_or_else(|e| fail(&format!("BPFGATE_CERTS: {p}: {e}")))
+                certfile::read(Path::new(p))
+                    .unwrap_or_else(|e| fail(&format!("BPFGATE_CERTS: {p}: {e}")))
             })
             .collect(),
         Err(_) => Vec::new(),
@@ -51,11 +52,11 @@ fn main() {
         let _ = writeln!(src, "    ({name:?}, &{der:?}),");
     }
     src.push_str("];\n");
-    fs::write(out.join("certs.rs"), src).unwrap_or_else(|e| fail(&format!("writing certs.rs: {e}")));
+    fs::write(out.join("certs.rs"), src)
+        .unwrap_or_else(|e| fail(&format!("writing certs.rs: {e}")));
 }
 
 fn fail(msg: &str) -> ! {
     eprintln!("error: {msg}");
     exit(1)
 }
-

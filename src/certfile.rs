@@ -6,7 +6,10 @@ use std::path::Path;
 /// Reads one file of certificates: DER, or PEM with one or more CERTIFICATE blocks.
 pub fn read(path: &Path) -> Result<Vec<(String, Vec<u8>)>, String> {
     let data = std::fs::read(path).map_err(|e| e.to_string())?;
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     parse(&name, &data)
 }
 
@@ -23,7 +26,8 @@ pub fn parse(name: &str, data: &[u8]) -> Result<Vec<(String, Vec<u8>)>, String> 
     ders.into_iter()
         .enumerate()
         .map(|(i, der)| {
-            check_der_sequence(&der).map_err(|e| format!("certificate {i}: not DER X.509 ({e})"))?;
+            check_der_sequence(&der)
+                .map_err(|e| format!("certificate {i}: not DER X.509 ({e})"))?;
             Ok((format!("{name}#{i}"), der))
         })
         .collect()
@@ -82,12 +86,19 @@ fn check_der_sequence(der: &[u8]) -> Result<(), String> {
         Some(&l) if (0x81..=0x84).contains(&l) => {
             let n = usize::from(l & 0x7f);
             let bytes = der.get(2..2 + n).ok_or("truncated length")?;
-            (bytes.iter().fold(0usize, |a, b| (a << 8) | usize::from(*b)), 2 + n)
+            (
+                bytes.iter().fold(0usize, |a, b| (a << 8) | usize::from(*b)),
+                2 + n,
+            )
         }
         _ => return Err("bad length".into()),
     };
     if hdr + len != der.len() {
-        return Err(format!("length {} does not match file size {}", hdr + len, der.len()));
+        return Err(format!(
+            "length {} does not match file size {}",
+            hdr + len,
+            der.len()
+        ));
     }
     Ok(())
 }
@@ -98,7 +109,11 @@ mod tests {
 
     /// A minimal DER SEQUENCE standing in for a certificate (the kernel parses the real thing at load).
     fn der(len: usize) -> Vec<u8> {
-        let mut v = if len < 0x80 { vec![0x30, len as u8] } else { vec![0x30, 0x82, (len >> 8) as u8, len as u8] };
+        let mut v = if len < 0x80 {
+            vec![0x30, len as u8]
+        } else {
+            vec![0x30, 0x82, (len >> 8) as u8, len as u8]
+        };
         v.extend((0..len).map(|i| i as u8));
         v
     }
@@ -107,9 +122,15 @@ mod tests {
         const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
         let mut s = String::new();
         for c in data.chunks(3) {
-            let n = (u32::from(c[0]) << 16) | (u32::from(*c.get(1).unwrap_or(&0)) << 8) | u32::from(*c.get(2).unwrap_or(&0));
+            let n = (u32::from(c[0]) << 16)
+                | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
+                | u32::from(*c.get(2).unwrap_or(&0));
             for i in 0..4 {
-                s.push(if i <= c.len() { A[(n >> (18 - 6 * i) & 63) as usize] as char } else { '=' });
+                s.push(if i <= c.len() {
+                    A[(n >> (18 - 6 * i) & 63) as usize] as char
+                } else {
+                    '='
+                });
             }
         }
         s
@@ -134,7 +155,10 @@ mod tests {
         let got = parse("c.der", &a).unwrap();
         assert_eq!(got, vec![("c.der#0".to_string(), a.clone())]);
         let got = parse("bundle.pem", &pem(&[&a, &b])).unwrap();
-        assert_eq!(got.iter().map(|(_, d)| d.clone()).collect::<Vec<_>>(), vec![a, b]);
+        assert_eq!(
+            got.iter().map(|(_, d)| d.clone()).collect::<Vec<_>>(),
+            vec![a, b]
+        );
         assert_eq!(got[1].0, "bundle.pem#1");
     }
 
@@ -147,9 +171,18 @@ mod tests {
             (trailing, "does not match"),
             (vec![0x30], "bad length"),
             (vec![0x30, 0x82, 0x01], "truncated"),
-            (b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n".to_vec(), "no CERTIFICATE"),
-            (b"-----BEGIN CERTIFICATE-----\nAAAA\n".to_vec(), "unterminated"),
-            (b"-----BEGIN CERTIFICATE-----\n@@@@\n-----END CERTIFICATE-----\n".to_vec(), "base64"),
+            (
+                b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n".to_vec(),
+                "no CERTIFICATE",
+            ),
+            (
+                b"-----BEGIN CERTIFICATE-----\nAAAA\n".to_vec(),
+                "unterminated",
+            ),
+            (
+                b"-----BEGIN CERTIFICATE-----\n@@@@\n-----END CERTIFICATE-----\n".to_vec(),
+                "base64",
+            ),
         ];
         for (data, want) in cases {
             let e = parse("x", &data).unwrap_err();

@@ -57,12 +57,19 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Args, Error> {
     let mut it = args.into_iter();
     let (mut verbose, mut log) = (false, None);
     let command = loop {
-        let Some(a) = it.next() else { return Err(usage("no command given")) };
+        let Some(a) = it.next() else {
+            return Err(usage("no command given"));
+        };
         match a.as_str() {
             "-v" | "--verbose" => verbose = true,
             "--log" => {
-                let v = it.next().ok_or_else(|| usage("--log needs a value: stderr, syslog or kmsg"))?;
-                log = Some(Sink::parse(&v).ok_or_else(|| usage(format!("--log {v:?}: use stderr, syslog or kmsg")))?);
+                let v = it
+                    .next()
+                    .ok_or_else(|| usage("--log needs a value: stderr, syslog or kmsg"))?;
+                log =
+                    Some(Sink::parse(&v).ok_or_else(|| {
+                        usage(format!("--log {v:?}: use stderr, syslog or kmsg"))
+                    })?);
             }
             "-h" | "--help" | "help" => break Command::Help,
             "-V" | "--version" => break Command::Version,
@@ -84,15 +91,29 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Args, Error> {
                 let (mut sig, mut file) = (None, None);
                 while let Some(a) = it.next() {
                     match a.as_str() {
-                        "--sig" => sig = Some(it.next().ok_or_else(|| usage("enroll: --sig needs a file"))?),
-                        s if s.starts_with('-') => return Err(usage(format!("enroll: unknown option {s:?}"))),
+                        "--sig" => {
+                            sig = Some(
+                                it.next()
+                                    .ok_or_else(|| usage("enroll: --sig needs a file"))?,
+                            )
+                        }
+                        s if s.starts_with('-') => {
+                            return Err(usage(format!("enroll: unknown option {s:?}")))
+                        }
                         _ if file.is_none() => file = Some(a),
-                        _ => return Err(usage(format!("enroll: one FILE at a time (extra {a:?})"))),
+                        _ => {
+                            return Err(usage(format!("enroll: one FILE at a time (extra {a:?})")))
+                        }
                     }
                 }
-                let sig = sig.ok_or_else(|| usage("enroll: --sig SIG is required (make it with `fsverity sign`)"))?;
+                let sig = sig.ok_or_else(|| {
+                    usage("enroll: --sig SIG is required (make it with `fsverity sign`)")
+                })?;
                 let file = file.ok_or_else(|| usage("enroll: FILE is required"))?;
-                break Command::Enroll { sig: sig.into(), file: file.into() };
+                break Command::Enroll {
+                    sig: sig.into(),
+                    file: file.into(),
+                };
             }
             "digest" => {
                 let files: Vec<PathBuf> = it.by_ref().map(PathBuf::from).collect();
@@ -104,7 +125,11 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Args, Error> {
             other => return Err(usage(format!("unknown command or option {other:?}"))),
         }
     };
-    Ok(Args { verbose, log, command })
+    Ok(Args {
+        verbose,
+        log,
+        command,
+    })
 }
 
 fn no_more(it: &mut impl Iterator<Item = String>, cmd: &str) -> Result<(), Error> {
@@ -128,9 +153,26 @@ mod tests {
             ("load", Command::Load),
             ("status", Command::Status { json: false }),
             ("status --json", Command::Status { json: true }),
-            ("enroll --sig a.sig f", Command::Enroll { sig: "a.sig".into(), file: "f".into() }),
-            ("enroll f --sig a.sig", Command::Enroll { sig: "a.sig".into(), file: "f".into() }),
-            ("digest a b", Command::Digest { files: vec!["a".into(), "b".into()] }),
+            (
+                "enroll --sig a.sig f",
+                Command::Enroll {
+                    sig: "a.sig".into(),
+                    file: "f".into(),
+                },
+            ),
+            (
+                "enroll f --sig a.sig",
+                Command::Enroll {
+                    sig: "a.sig".into(),
+                    file: "f".into(),
+                },
+            ),
+            (
+                "digest a b",
+                Command::Digest {
+                    files: vec!["a".into(), "b".into()],
+                },
+            ),
             ("--help", Command::Help),
             ("-V", Command::Version),
         ];

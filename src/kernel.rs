@@ -75,7 +75,9 @@ pub fn active_lsms() -> Result<String, Error> {
 
 /// Checks everything the gate needs and reports the features it can use.
 pub fn probe() -> Result<Features, Error> {
-    let release = fs::read_to_string("/proc/sys/kernel/osrelease").map(|s| s.trim().to_string()).unwrap_or_default();
+    let release = fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default();
     let lsms = active_lsms()?;
     if !lsms.split(',').any(|l| l == "bpf") {
         return Err(Error::Kernel(format!(
@@ -89,13 +91,19 @@ pub fn probe() -> Result<Features, Error> {
              (and sysfs mounted on /sys)."
         )));
     }
-    let btf = Btf::from_vmlinux().map_err(|e| Error::Kernel(format!("reading kernel BTF {VMLINUX_BTF}: {e}")))?;
+    let btf = Btf::from_vmlinux()
+        .map_err(|e| Error::Kernel(format!("reading kernel BTF {VMLINUX_BTF}: {e}")))?;
     let has = |name: &str| btf.type_by_name::<Func<'_>>(name).is_some();
     let missing: Vec<String> = KFUNCS
         .iter()
         .filter(|(n, _)| !has(n))
         .map(|(n, since)| format!("kfunc {n} (Linux {since})"))
-        .chain(HOOKS.iter().filter(|n| !has(n)).map(|n| format!("LSM hook {}", &n["bpf_lsm_".len()..])))
+        .chain(
+            HOOKS
+                .iter()
+                .filter(|n| !has(n))
+                .map(|n| format!("LSM hook {}", &n["bpf_lsm_".len()..])),
+        )
         .collect();
     if !missing.is_empty() {
         return Err(Error::Kernel(format!(
@@ -104,5 +112,8 @@ pub fn probe() -> Result<Features, Error> {
             missing.join(", ")
         )));
     }
-    Ok(Features { release, security_bpf_xattr: has(SECURITY_BPF_XATTR_MARKER) })
+    Ok(Features {
+        release,
+        security_bpf_xattr: has(SECURITY_BPF_XATTR_MARKER),
+    })
 }

@@ -13,7 +13,8 @@ const KEY_READ: u32 = 0x02;
 const KEY_SEARCH: u32 = 0x08;
 /// View, read and search for the possessor and the owner: enough for the kernel to verify against it (the
 /// signature check searches the keyring as possessor), nothing that changes it.
-const READ_ONLY: u32 = ((KEY_VIEW | KEY_READ | KEY_SEARCH) << 24) | ((KEY_VIEW | KEY_READ | KEY_SEARCH) << 16);
+const READ_ONLY: u32 =
+    ((KEY_VIEW | KEY_READ | KEY_SEARCH) << 24) | ((KEY_VIEW | KEY_READ | KEY_SEARCH) << 16);
 
 /// Creates the keyring from DER certificates and returns its serial.
 ///
@@ -34,10 +35,13 @@ pub fn create(certs: &[(&str, &[u8])]) -> Result<i32, Error> {
                     std::io::Error::new(e.kind(), format!("{name}: {e}")),
                 )
             })?;
-            sys::key_setperm(key, READ_ONLY).map_err(|e| Error::Keyring("making a certificate read-only", e))?;
+            sys::key_setperm(key, READ_ONLY)
+                .map_err(|e| Error::Keyring("making a certificate read-only", e))?;
         }
-        sys::keyring_close(ring).map_err(|e| Error::Keyring("closing the keyring to new keys", e))?;
-        sys::key_setperm(ring, READ_ONLY).map_err(|e| Error::Keyring("making the keyring read-only", e))
+        sys::keyring_close(ring)
+            .map_err(|e| Error::Keyring("closing the keyring to new keys", e))?;
+        sys::key_setperm(ring, READ_ONLY)
+            .map_err(|e| Error::Keyring("making the keyring read-only", e))
     };
     if let Err(e) = fill() {
         discard(ring);

@@ -114,7 +114,9 @@ pub fn init(sink: Sink, verbose: bool) {
                 process: "bpfgate".into(),
                 pid: std::process::id(),
             };
-            syslog::unix(fmt).map(|l| Backend::Syslog(Mutex::new(l))).unwrap_or(Backend::Stderr)
+            syslog::unix(fmt)
+                .map(|l| Backend::Syslog(Mutex::new(l)))
+                .unwrap_or(Backend::Stderr)
         }
         Sink::Kmsg => OpenOptions::new()
             .write(true)
@@ -122,12 +124,20 @@ pub fn init(sink: Sink, verbose: bool) {
             .map(|f| Backend::Kmsg(Mutex::new(f)))
             .unwrap_or(Backend::Stderr),
     };
-    let level = if verbose { LevelFilter::Debug } else { LevelFilter::Info };
+    let level = if verbose {
+        LevelFilter::Debug
+    } else {
+        LevelFilter::Info
+    };
     if log::set_boxed_logger(Box::new(Logger { backend, level })).is_ok() {
         log::set_max_level(level);
     }
     libbpf_rs::set_print(Some((
-        if verbose { libbpf_rs::PrintLevel::Debug } else { libbpf_rs::PrintLevel::Warn },
+        if verbose {
+            libbpf_rs::PrintLevel::Debug
+        } else {
+            libbpf_rs::PrintLevel::Warn
+        },
         libbpf_message,
     )));
 }

@@ -42,19 +42,36 @@ fn main() -> ExitCode {
 fn run(cmd: Command) -> Result<ExitCode, Error> {
     match cmd {
         Command::Help => print!("{}", cli::HELP),
-        Command::Version => println!("bpfgate {} ({} baked certificate(s))", env!("CARGO_PKG_VERSION"), skel::certs::CERTS.len()),
+        Command::Version => println!(
+            "bpfgate {} ({} baked certificate(s))",
+            env!("CARGO_PKG_VERSION"),
+            skel::certs::CERTS.len()
+        ),
         Command::Load => log::info!("{}", gate::load()?),
         Command::Status { json } => match status::read(&gate::status_pin())? {
             Some(st) => print!("{}", if json { st.json() + "\n" } else { st.text() }),
             None => {
-                println!("{}", if json { "{\"active\":false}" } else { "bpfgate: not active" });
+                println!(
+                    "{}",
+                    if json {
+                        "{\"active\":false}"
+                    } else {
+                        "bpfgate: not active"
+                    }
+                );
                 return Ok(ExitCode::from(3));
             }
         },
-        Command::Enroll { sig, file } => println!("{}: {}", file.display(), verity::enroll(&file, &sig)?),
+        Command::Enroll { sig, file } => {
+            println!("{}: {}", file.display(), verity::enroll(&file, &sig)?)
+        }
         Command::Digest { files } => {
             for f in files {
-                println!("sha256:{} {}", sha256::hex(&verity::digest_file(&f)?), f.display());
+                println!(
+                    "sha256:{} {}",
+                    sha256::hex(&verity::digest_file(&f)?),
+                    f.display()
+                );
             }
         }
     }

@@ -29,7 +29,13 @@ fn read_record<T: Copy + Default>(buf: &[u8]) -> Option<T> {
     let mut out = T::default();
     // SAFETY: T is one of the #[repr(C)] integer-only records generated from bpf/bpfgate.h (every bit pattern is
     // valid), and buf holds at least size_of::<T>() bytes.
-    unsafe { std::ptr::copy_nonoverlapping(buf.as_ptr(), (&mut out as *mut T).cast::<u8>(), size_of::<T>()) };
+    unsafe {
+        std::ptr::copy_nonoverlapping(
+            buf.as_ptr(),
+            (&mut out as *mut T).cast::<u8>(),
+            size_of::<T>(),
+        )
+    };
     Some(out)
 }
 
@@ -38,7 +44,10 @@ pub fn parse(buf: &[u8]) -> Result<Status, Error> {
     let bad = |why: &str| Error::Status(format!("the gate's status stream is malformed: {why}"));
     let hdr: status_header = read_record(buf).ok_or_else(|| bad("shorter than its header"))?;
     if hdr.magic != MAGIC || hdr.version != VERSION {
-        return Err(bad(&format!("magic {:#x} version {} (this bpfgate reads version {VERSION})", hdr.magic, hdr.version)));
+        return Err(bad(&format!(
+            "magic {:#x} version {} (this bpfgate reads version {VERSION})",
+            hdr.magic, hdr.version
+        )));
     }
     let n = hdr.counters as usize;
     if n > 4096 {
@@ -47,9 +56,14 @@ pub fn parse(buf: &[u8]) -> Result<Status, Error> {
     let mut counters = vec![0u64; n];
     for rec in buf[size_of::<status_header>()..].chunks(size_of::<status_counter>()) {
         let c: status_counter = read_record(rec).ok_or_else(|| bad("truncated counter record"))?;
-        *counters.get_mut(c.index as usize).ok_or_else(|| bad("counter index out of range"))? = c.value;
+        *counters
+            .get_mut(c.index as usize)
+            .ok_or_else(|| bad("counter index out of range"))? = c.value;
     }
-    Ok(Status { config: hdr.config, counters })
+    Ok(Status {
+        config: hdr.config,
+        counters,
+    })
 }
 
 /// Reads the status of the running gate; `Ok(None)` when no gate is active.
@@ -60,7 +74,8 @@ pub fn read(pin: &Path) -> Result<Option<Status>, Error> {
         Err(e) => return Err(Error::File(pin.into(), e)),
     };
     let mut buf = Vec::new();
-    f.read_to_end(&mut buf).map_err(|e| Error::File(pin.into(), e))?;
+    f.read_to_end(&mut buf)
+        .map_err(|e| Error::File(pin.into(), e))?;
     parse(&buf).map(Some)
 }
 
@@ -83,7 +98,10 @@ const REASONS: &[(exec_reason, &str)] = &[
 const OTHER: &[(gate_counter, &str)] = &[
     (gate_counter::CNT_FORK_TRUSTED, "fork_trusted"),
     (gate_counter::CNT_CACHE_DROPPED, "cache_dropped"),
-    (gate_counter::CNT_SIG_SECURITY_XATTR, "sig_from_security_xattr"),
+    (
+        gate_counter::CNT_SIG_SECURITY_XATTR,
+        "sig_from_security_xattr",
+    ),
     (gate_counter::CNT_SIG_USER_XATTR, "sig_from_user_xattr"),
 ];
 
@@ -97,8 +115,16 @@ impl Status {
         let slots = gate_counter::CNT_CMD_DENIED.0;
         (0..slots)
             .map(|c| {
-                let name = if c == slots - 1 { "other".to_string() } else { commands::name(c as usize) };
-                (name, self.get(gate_counter::CNT_CMD_ALLOWED.0 + c), self.get(gate_counter::CNT_CMD_DENIED.0 + c))
+                let name = if c == slots - 1 {
+                    "other".to_string()
+                } else {
+                    commands::name(c as usize)
+                };
+                (
+                    name,
+                    self.get(gate_counter::CNT_CMD_ALLOWED.0 + c),
+                    self.get(gate_counter::CNT_CMD_DENIED.0 + c),
+                )
             })
             .filter(|(_, a, d)| a + d > 0)
             .collect()
@@ -113,19 +139,38 @@ impl Status {
     }
 
     fn untrusted_cmds(&self) -> Vec<String> {
-        (0..64).filter(|i| self.config.untrusted_cmds >> i & 1 == 1).map(commands::name).collect()
+        (0..64)
+            .filter(|i| self.config.untrusted_cmds >> i & 1 == 1)
+            .map(commands::name)
+            .collect()
     }
 
     /// Human-readable report.
     pub fn text(&self) -> String {
         let mut s = String::new();
-        let _ = writeln!(s, "bpfgate: active (pinned at {})", gate::pin_dir().display());
+        let _ = writeln!(
+            s,
+            "bpfgate: active (pinned at {})",
+            gate::pin_dir().display()
+        );
         let _ = writeln!(s, "keyring: {}", self.config.keyring_serial);
-        let _ = writeln!(s, "signature xattrs read: {}", self.xattrs().replace(',', ", then "));
-        let _ = writeln!(s, "untrusted tasks keep: {}", self.untrusted_cmds().join(" "));
+        let _ = writeln!(
+            s,
+            "signature xattrs read: {}",
+            self.xattrs().replace(',', ", then ")
+        );
+        let _ = writeln!(
+            s,
+            "untrusted tasks keep: {}",
+            self.untrusted_cmds().join(" ")
+        );
         let _ = writeln!(s, "exec verdicts:");
         for (r, name) in REASONS {
-            let _ = writeln!(s, "  {name:<22} {}", self.get(gate_counter::CNT_EXEC.0 + r.0));
+            let _ = writeln!(
+                s,
+                "  {name:<22} {}",
+                self.get(gate_counter::CNT_EXEC.0 + r.0)
+            );
         }
         for (c, name) in OTHER {
             let _ = writeln!(s, "{name:<24} {}", self.get(c.0));
@@ -143,11 +188,26 @@ impl Status {
         let _ = write!(s, ",\"pin_dir\":\"{}\"", gate::pin_dir().display());
         let _ = write!(s, ",\"keyring\":{}", self.config.keyring_serial);
         let _ = write!(s, ",\"nr_cpus\":{}", self.config.nr_cpus);
-        let list = |v: Vec<String>| v.iter().map(|x| format!("\"{x}\"")).collect::<Vec<_>>().join(",");
-        let _ = write!(s, ",\"signature_xattrs\":[{}]", list(self.xattrs().split(',').map(String::from).collect()));
-        let _ = write!(s, ",\"untrusted_commands\":[{}]", list(self.untrusted_cmds()));
-        let exec: Vec<String> =
-            REASONS.iter().map(|(r, n)| format!("\"{n}\":{}", self.get(gate_counter::CNT_EXEC.0 + r.0))).collect();
+        let list = |v: Vec<String>| {
+            v.iter()
+                .map(|x| format!("\"{x}\""))
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        let _ = write!(
+            s,
+            ",\"signature_xattrs\":[{}]",
+            list(self.xattrs().split(',').map(String::from).collect())
+        );
+        let _ = write!(
+            s,
+            ",\"untrusted_commands\":[{}]",
+            list(self.untrusted_cmds())
+        );
+        let exec: Vec<String> = REASONS
+            .iter()
+            .map(|(r, n)| format!("\"{n}\":{}", self.get(gate_counter::CNT_EXEC.0 + r.0)))
+            .collect();
         let _ = write!(s, ",\"exec\":{{{}}}", exec.join(","));
         for (c, name) in OTHER {
             let _ = write!(s, ",\"{name}\":{}", self.get(c.0));
@@ -188,12 +248,22 @@ mod tests {
     #[test]
     fn parses_and_reports() {
         let denied_map_create = gate_counter::CNT_CMD_DENIED.0;
-        let st = parse(&stream(&[(denied_map_create, 3), (gate_counter::CNT_EXEC.0 + 1, 9)], 144)).unwrap();
+        let st = parse(&stream(
+            &[(denied_map_create, 3), (gate_counter::CNT_EXEC.0 + 1, 9)],
+            144,
+        ))
+        .unwrap();
         assert_eq!(st.config.keyring_serial, 77);
         let j = st.json();
-        assert!(j.contains("\"map_create\":{\"allowed\":0,\"denied\":3}"), "{j}");
+        assert!(
+            j.contains("\"map_create\":{\"allowed\":0,\"denied\":3}"),
+            "{j}"
+        );
         assert!(j.contains("\"trusted_cached\":9"), "{j}");
-        assert!(j.contains("\"untrusted_commands\":[\"map_lookup_elem\"]"), "{j}");
+        assert!(
+            j.contains("\"untrusted_commands\":[\"map_lookup_elem\"]"),
+            "{j}"
+        );
         assert!(st.text().contains("map_create"));
     }
 
@@ -204,7 +274,14 @@ mod tests {
             (vec![0; 40], "magic"),
             (stream(&[(5000, 1)], 144), "out of range"),
             (stream(&[], 100_000), "counters"),
-            ({ let mut s = stream(&[(1, 1)], 144); s.pop(); s }, "truncated"),
+            (
+                {
+                    let mut s = stream(&[(1, 1)], 144);
+                    s.pop();
+                    s
+                },
+                "truncated",
+            ),
         ];
         for (buf, want) in cases {
             let err = parse(&buf).unwrap_err().to_string();

@@ -17,13 +17,22 @@ pub const SECURITYFS_MAGIC: i64 = 0x7363_6673;
 pub const SYSFS_MAGIC: i64 = 0x6265_6572;
 
 fn cstr(s: &str) -> io::Result<CString> {
-    CString::new(s).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, format!("{s:?} contains a NUL byte")))
+    CString::new(s).map_err(|_| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{s:?} contains a NUL byte"),
+        )
+    })
 }
 
 fn cpath(p: &Path) -> io::Result<CString> {
     use std::os::unix::ffi::OsStrExt;
-    CString::new(p.as_os_str().as_bytes())
-        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, format!("{} contains a NUL byte", p.display())))
+    CString::new(p.as_os_str().as_bytes()).map_err(|_| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{} contains a NUL byte", p.display()),
+        )
+    })
 }
 
 fn check(ret: libc::c_long) -> io::Result<libc::c_long> {
@@ -39,14 +48,32 @@ pub fn add_key(kind: &str, desc: Option<&str>, payload: &[u8], keyring: i32) -> 
     let kind = cstr(kind)?;
     let desc = desc.map(cstr).transpose()?;
     let desc_ptr = desc.as_ref().map_or(std::ptr::null(), |d| d.as_ptr());
-    let payload_ptr = if payload.is_empty() { std::ptr::null() } else { payload.as_ptr() };
+    let payload_ptr = if payload.is_empty() {
+        std::ptr::null()
+    } else {
+        payload.as_ptr()
+    };
     // SAFETY: every pointer is valid for the call (NUL-terminated strings, payload of payload.len() bytes, or null
     // with length 0); the kernel copies them and keeps no reference.
-    let ret = unsafe { libc::syscall(libc::SYS_add_key, kind.as_ptr(), desc_ptr, payload_ptr, payload.len(), keyring) };
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_add_key,
+            kind.as_ptr(),
+            desc_ptr,
+            payload_ptr,
+            payload.len(),
+            keyring,
+        )
+    };
     check(ret).map(|s| s as i32)
 }
 
-fn keyctl(op: libc::c_int, a2: libc::c_ulong, a3: libc::c_ulong, a4: libc::c_ulong) -> io::Result<libc::c_long> {
+fn keyctl(
+    op: libc::c_int,
+    a2: libc::c_ulong,
+    a3: libc::c_ulong,
+    a4: libc::c_ulong,
+) -> io::Result<libc::c_long> {
     // SAFETY: keyctl takes integers or pointers that the callers below pass valid (or null) for the operation.
     check(unsafe { libc::syscall(libc::SYS_keyctl, op, a2, a3, a4, 0 as libc::c_ulong) })
 }
@@ -63,7 +90,13 @@ pub fn keyring_close(keyring: i32) -> io::Result<()> {
 
 /// `KEYCTL_UNLINK`: removes `key` from `keyring`.
 pub fn key_unlink(key: i32, keyring: i32) -> io::Result<()> {
-    keyctl(KEYCTL_UNLINK, key as libc::c_ulong, keyring as libc::c_ulong, 0).map(drop)
+    keyctl(
+        KEYCTL_UNLINK,
+        key as libc::c_ulong,
+        keyring as libc::c_ulong,
+        0,
+    )
+    .map(drop)
 }
 
 /// `pidfd_open(2)` on this process.
@@ -75,12 +108,20 @@ pub fn pidfd_self() -> io::Result<OwnedFd> {
 }
 
 /// `mount(2)` of a pseudo filesystem.
-pub fn mount(fstype: &str, target: &Path, flags: libc::c_ulong, data: Option<&str>) -> io::Result<()> {
+pub fn mount(
+    fstype: &str,
+    target: &Path,
+    flags: libc::c_ulong,
+    data: Option<&str>,
+) -> io::Result<()> {
     let (src, fs, tgt) = (cstr(fstype)?, cstr(fstype)?, cpath(target)?);
     let data = data.map(cstr).transpose()?;
-    let data_ptr = data.as_ref().map_or(std::ptr::null(), |d| d.as_ptr().cast());
+    let data_ptr = data
+        .as_ref()
+        .map_or(std::ptr::null(), |d| d.as_ptr().cast());
     // SAFETY: NUL-terminated strings valid for the call; data is null or a string.
-    check(unsafe { libc::mount(src.as_ptr(), tgt.as_ptr(), fs.as_ptr(), flags, data_ptr) }.into()).map(drop)
+    check(unsafe { libc::mount(src.as_ptr(), tgt.as_ptr(), fs.as_ptr(), flags, data_ptr) }.into())
+        .map(drop)
 }
 
 /// `statfs(2)`'s filesystem type of `path`.
@@ -90,7 +131,9 @@ pub fn fs_type(path: &Path) -> io::Result<i64> {
     // SAFETY: p is a valid string; st is a writable statfs.
     check(unsafe { libc::statfs(p.as_ptr(), st.as_mut_ptr()) }.into())?;
     // SAFETY: statfs succeeded and filled the struct.
-    Ok(unsafe { st.assume_init() }.f_type as i64)
+    let st = unsafe { st.assume_init() };
+    #[allow(clippy::unnecessary_cast)] // f_type's integer type differs between architectures
+    Ok(st.f_type as i64)
 }
 
 /// `FS_IOC_ENABLE_VERITY` with sha256 and `block_size`, no salt, no builtin signature.
@@ -138,6 +181,17 @@ pub fn measure_verity(fd: BorrowedFd<'_>) -> io::Result<(u16, Vec<u8>)> {
 /// `fsetxattr(2)`.
 pub fn fsetxattr(fd: BorrowedFd<'_>, name: &CStr, value: &[u8]) -> io::Result<()> {
     // SAFETY: name is NUL-terminated, value valid for value.len() bytes.
-    check(unsafe { libc::fsetxattr(fd.as_raw_fd(), name.as_ptr(), value.as_ptr().cast(), value.len(), 0) }.into())
-        .map(drop)
+    check(
+        unsafe {
+            libc::fsetxattr(
+                fd.as_raw_fd(),
+                name.as_ptr(),
+                value.as_ptr().cast(),
+                value.len(),
+                0,
+            )
+        }
+        .into(),
+    )
+    .map(drop)
 }

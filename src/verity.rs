@@ -88,11 +88,21 @@ pub fn check_signature_blob(sig: &[u8]) -> Result<(), String> {
         return Err("the file is empty".into());
     }
     if sig.len() > SIG_MAX {
-        return Err(format!("{} bytes is larger than the {SIG_MAX} bytes the gate reads", sig.len()));
+        return Err(format!(
+            "{} bytes is larger than the {SIG_MAX} bytes the gate reads",
+            sig.len()
+        ));
     }
     // ContentInfo ::= SEQUENCE { contentType OID 1.2.840.113549.1.7.2 (signedData), ... }
-    const SIGNED_DATA_OID: &[u8] = &[0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02];
-    if sig[0] != 0x30 || !sig.get(2..24).is_some_and(|h| h.windows(SIGNED_DATA_OID.len()).any(|w| w == SIGNED_DATA_OID)) {
+    const SIGNED_DATA_OID: &[u8] = &[
+        0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02,
+    ];
+    if sig[0] != 0x30
+        || !sig.get(2..24).is_some_and(|h| {
+            h.windows(SIGNED_DATA_OID.len())
+                .any(|w| w == SIGNED_DATA_OID)
+        })
+    {
         return Err("not a DER PKCS#7 signedData message (make it with `fsverity sign FILE SIG --key K --cert C`)".into());
     }
     Ok(())
@@ -107,7 +117,8 @@ pub fn enroll(file: &Path, sig_path: &Path) -> Result<String, Error> {
     match sys::measure_verity(f.as_fd()) {
         Ok(_) => notes.push("fs-verity was already enabled"),
         Err(e) if e.raw_os_error() == Some(libc::ENODATA) => {
-            sys::enable_verity(f.as_fd(), BLOCK_SIZE as u32).map_err(|e| Error::EnableVerity(file.into(), e))?;
+            sys::enable_verity(f.as_fd(), BLOCK_SIZE as u32)
+                .map_err(|e| Error::EnableVerity(file.into(), e))?;
             notes.push("fs-verity enabled (sha256, 4096-byte blocks)");
         }
         Err(e) => return Err(Error::EnableVerity(file.into(), e)),
@@ -120,7 +131,8 @@ pub fn enroll(file: &Path, sig_path: &Path) -> Result<String, Error> {
             Some(libc::EOPNOTSUPP) => Ok(()),
             _ => Err(Error::SetXattr(file.into(), XATTR_SECURITY, e)),
         })?;
-    sys::fsetxattr(f.as_fd(), XATTR_USER, &sig).map_err(|e| Error::SetXattr(file.into(), XATTR_USER, e))?;
+    sys::fsetxattr(f.as_fd(), XATTR_USER, &sig)
+        .map_err(|e| Error::SetXattr(file.into(), XATTR_USER, e))?;
     notes.push("signature stored in user.bpfgate.sig");
     Ok(notes.join("; "))
 }
@@ -133,10 +145,16 @@ mod tests {
     #[test]
     fn signature_blob_checks() {
         assert!(check_signature_blob(b"").unwrap_err().contains("empty"));
-        assert!(check_signature_blob(&[0x30; SIG_MAX + 1]).unwrap_err().contains("larger"));
-        assert!(check_signature_blob(b"garbage that is not DER at all....").unwrap_err().contains("PKCS#7"));
+        assert!(check_signature_blob(&[0x30; SIG_MAX + 1])
+            .unwrap_err()
+            .contains("larger"));
+        assert!(check_signature_blob(b"garbage that is not DER at all....")
+            .unwrap_err()
+            .contains("PKCS#7"));
         let mut ok = vec![0x30, 0x82, 0x01, 0x00];
-        ok.extend_from_slice(&[0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02]);
+        ok.extend_from_slice(&[
+            0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02,
+        ]);
         ok.resize(300, 0);
         assert!(check_signature_blob(&ok).is_ok());
     }
@@ -147,7 +165,10 @@ mod tests {
     fn digests_match_fsverity_utils() {
         let golden = include_str!("../tests/data/verity-digests.txt");
         let mut n = 0;
-        for line in golden.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()) {
+        for line in golden
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        {
             let (size, want) = line.split_once(' ').expect("golden line: SIZE sha256:HEX");
             let size: usize = size.parse().expect("golden size");
             let data: Vec<u8> = (0..size).map(|i| (i * 31 + 7) as u8).collect();

@@ -23,7 +23,11 @@ struct Guest {
 impl Guest {
     fn get(&self, name: &str) -> &str {
         self.obs.get(name).map(String::as_str).unwrap_or_else(|| {
-            panic!("[{}] no observation {name:?}; guest log tail:\n{}", self.kernel, tail(&self.log, 40))
+            panic!(
+                "[{}] no observation {name:?}; guest log tail:\n{}",
+                self.kernel,
+                tail(&self.log, 40)
+            )
         })
     }
 
@@ -38,13 +42,16 @@ impl Guest {
 
     fn num(&self, name: &str, key: &str) -> u64 {
         let f = self.field(name, key);
-        f.parse().unwrap_or_else(|_| panic!("[{}] {name}: {key}={f} is not a number", self.kernel))
+        f.parse()
+            .unwrap_or_else(|_| panic!("[{}] {name}: {key}={f} is not a number", self.kernel))
     }
 
     /// Kernel (major, minor) from the boot line.
     fn version(&self) -> (u32, u32) {
         let k = self.field("booted", "kernel");
-        let mut it = k.split(|c: char| !c.is_ascii_digit()).filter_map(|s| s.parse().ok());
+        let mut it = k
+            .split(|c: char| !c.is_ascii_digit())
+            .filter_map(|s| s.parse().ok());
         (it.next().unwrap_or(0), it.next().unwrap_or(0))
     }
 
@@ -60,10 +67,19 @@ fn tail(s: &str, n: usize) -> String {
 
 /// A number in the status JSON: `"key":N` (the first occurrence after `within`, if given).
 fn json_u64(json: &str, within: Option<&str>, key: &str) -> u64 {
-    let start = within.map_or(0, |w| json.find(&format!("\"{w}\":")).map_or(json.len(), |i| i));
+    let start = within.map_or(0, |w| {
+        json.find(&format!("\"{w}\":")).map_or(json.len(), |i| i)
+    });
     let rest = &json[start..];
-    let Some(i) = rest.find(&format!("\"{key}\":")) else { return 0 };
-    rest[i + key.len() + 3..].chars().take_while(char::is_ascii_digit).collect::<String>().parse().unwrap_or(0)
+    let Some(i) = rest.find(&format!("\"{key}\":")) else {
+        return 0;
+    };
+    rest[i + key.len() + 3..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect::<String>()
+        .parse()
+        .unwrap_or(0)
 }
 
 /// (allowed, denied) of a bpf() command in the status JSON.
@@ -71,7 +87,10 @@ fn cmd_counts(json: &str, cmd: &str) -> (u64, u64) {
     match json.find(&format!("\"{cmd}\":{{")) {
         Some(i) => {
             let obj = &json[i..];
-            (json_u64(obj, None, "allowed"), json_u64(obj, None, "denied"))
+            (
+                json_u64(obj, None, "allowed"),
+                json_u64(obj, None, "denied"),
+            )
         }
         None => (0, 0),
     }
@@ -84,9 +103,12 @@ fn vm_dir() -> PathBuf {
 }
 
 fn kernel_dir(suite: &str) -> PathBuf {
-    let cache = std::env::var_os("BPFGATE_KERNEL_CACHE").map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(std::env::var("HOME").unwrap_or_else(|_| "/root".into())).join(".cache/bpfgate/kernels")
-    });
+    let cache = std::env::var_os("BPFGATE_KERNEL_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var("HOME").unwrap_or_else(|_| "/root".into()))
+                .join(".cache/bpfgate/kernels")
+        });
     cache.join(suite)
 }
 
@@ -105,24 +127,43 @@ fn boot(suite: &str, variant: Variant) -> Result<Guest, String> {
     let vmlinuz = kdir.join("vmlinuz");
     for p in [&vmlinuz, &vm.join("initramfs.cpio"), &vm.join("disk.img")] {
         if !p.exists() {
-            return Err(format!("{} is missing: run `make test` (it fetches kernels and stages the guest)", p.display()));
+            return Err(format!(
+                "{} is missing: run `make test` (it fetches kernels and stages the guest)",
+                p.display()
+            ));
         }
     }
     let (tag, append) = match variant {
-        Variant::Scenarios => (suite.to_string(), "console=ttyS0 panic=-1 loglevel=4".to_string()),
+        Variant::Scenarios => (
+            suite.to_string(),
+            "console=ttyS0 panic=-1 loglevel=4".to_string(),
+        ),
         Variant::NoBpfLsm => (
             format!("{suite}-nolsm"),
-            "console=ttyS0 panic=-1 loglevel=4 lsm=capability,landlock,yama bpfgate_nolsm".to_string(),
+            "console=ttyS0 panic=-1 loglevel=4 lsm=capability,landlock,yama bpfgate_nolsm"
+                .to_string(),
         ),
     };
     let suite = tag.as_str();
     let disk = vm.join(format!("disk-{suite}.img"));
-    std::fs::copy(vm.join("disk.img"), &disk).map_err(|e| format!("copying the disk image: {e}"))?;
+    std::fs::copy(vm.join("disk.img"), &disk)
+        .map_err(|e| format!("copying the disk image: {e}"))?;
     let log_path = vm.join(format!("guest-{suite}.log"));
-    let log_file = std::fs::File::create(&log_path).map_err(|e| format!("{}: {e}", log_path.display()))?;
+    let log_file =
+        std::fs::File::create(&log_path).map_err(|e| format!("{}: {e}", log_path.display()))?;
     let started = Instant::now();
     let mut child = Command::new("qemu-system-x86_64")
-        .args(["-accel", "tcg", "-m", "1024", "-smp", "1", "-nographic", "-no-reboot", "-nodefaults"])
+        .args([
+            "-accel",
+            "tcg",
+            "-m",
+            "1024",
+            "-smp",
+            "1",
+            "-nographic",
+            "-no-reboot",
+            "-nodefaults",
+        ])
         .args(["-serial", "stdio", "-kernel"])
         .arg(&vmlinuz)
         .arg("-initrd")
@@ -135,7 +176,9 @@ fn boot(suite: &str, variant: Variant) -> Result<Guest, String> {
         .stdout(log_file.try_clone().map_err(|e| e.to_string())?)
         .stderr(log_file)
         .spawn()
-        .map_err(|e| format!("starting qemu-system-x86_64 (install it: tests/install-deps.sh): {e}"))?;
+        .map_err(|e| {
+            format!("starting qemu-system-x86_64 (install it: tests/install-deps.sh): {e}")
+        })?;
     loop {
         match child.try_wait() {
             Ok(Some(_)) => break,
@@ -158,16 +201,29 @@ fn boot(suite: &str, variant: Variant) -> Result<Guest, String> {
             obs.entry(k.to_string()).or_insert_with(|| v.to_string());
         }
     }
-    eprintln!("[{suite}] guest ran {:.1}s, {} observations, log {}", started.elapsed().as_secs_f64(), obs.len(), log_path.display());
+    eprintln!(
+        "[{suite}] guest ran {:.1}s, {} observations, log {}",
+        started.elapsed().as_secs_f64(),
+        obs.len(),
+        log_path.display()
+    );
     if !obs.contains_key("booted") || !obs.contains_key("done") {
         return Err(format!(
             "[{suite}] the guest did not {} (timeout {}s); log tail:\n{}",
-            if obs.contains_key("booted") { "finish its scenarios" } else { "boot to /init" },
+            if obs.contains_key("booted") {
+                "finish its scenarios"
+            } else {
+                "boot to /init"
+            },
             BOOT_TIMEOUT.as_secs(),
             tail(&log, 60)
         ));
     }
-    Ok(Guest { kernel: suite.to_string(), obs, log })
+    Ok(Guest {
+        kernel: suite.to_string(),
+        obs,
+        log,
+    })
 }
 
 fn guest_variant(suite: &str, variant: Variant) -> &'static Guest {
@@ -193,15 +249,30 @@ fn guest_nolsm(suite: &str) -> &'static Guest {
 
 fn guest_boots_and_finishes(g: &Guest) {
     assert!(g.obs.contains_key("done"));
-    assert!(!g.obs.contains_key("fatal"), "[{}] {}", g.kernel, g.get("fatal"));
-    assert!(g.get("lsm").split(',').any(|l| l == "bpf"), "[{}] bpf LSM not active: {}", g.kernel, g.get("lsm"));
+    assert!(
+        !g.obs.contains_key("fatal"),
+        "[{}] {}",
+        g.kernel,
+        g.get("fatal")
+    );
+    assert!(
+        g.get("lsm").split(',').any(|l| l == "bpf"),
+        "[{}] bpf LSM not active: {}",
+        g.kernel,
+        g.get("lsm")
+    );
 }
 
 fn controls_succeed_with_gate_off(g: &Guest) {
     g.assert_eq("control_unsigned_map", "map=ok");
     g.assert_eq("control_unsigned_prog", "prog=ok");
     g.assert_eq("control_unsigned_btf", "btf=ok");
-    assert_eq!(g.get("control_bpftool_unsigned").trim(), "", "[{}] bpftool map create before the gate", g.kernel);
+    assert_eq!(
+        g.get("control_bpftool_unsigned").trim(),
+        "",
+        "[{}] bpftool map create before the gate",
+        g.kernel
+    );
     g.assert_eq("status_inactive_rc", "3");
 }
 
@@ -211,13 +282,31 @@ fn load_pins_and_exits(g: &Guest) {
     assert!(load.contains("active:"), "[{}] load: {load}", g.kernel);
     g.assert_eq("loader_running", "none");
     let pins = g.get("pins");
-    for p in ["bpf", "exec", "fork", "setxattr", "post_setxattr", "removexattr", "post_removexattr", "status"] {
-        assert!(pins.split_whitespace().any(|x| x == p), "[{}] pin {p} missing: {pins}", g.kernel);
+    for p in [
+        "bpf",
+        "exec",
+        "fork",
+        "setxattr",
+        "post_setxattr",
+        "removexattr",
+        "post_removexattr",
+        "status",
+    ] {
+        assert!(
+            pins.split_whitespace().any(|x| x == p),
+            "[{}] pin {p} missing: {pins}",
+            g.kernel
+        );
     }
     // Keyring: exists, and is read-only (perm mask: possessor and user view/read/search only).
     let kr = g.get("keyring");
     let fields: Vec<&str> = kr.split_whitespace().collect();
-    assert_eq!(fields.get(1), Some(&"0b0b0000"), "[{}] keyring perms: {kr}", g.kernel);
+    assert_eq!(
+        fields.get(1),
+        Some(&"0b0b0000"),
+        "[{}] keyring perms: {kr}",
+        g.kernel
+    );
 }
 
 fn signed_loader_allowed(g: &Guest) {
@@ -275,11 +364,17 @@ fn script_through_signed_interpreter_denied(g: &Guest) {
 fn security_bpf_xattr_preferred_where_readable(g: &Guest) {
     let st = g.get("status_first");
     if g.version() >= (6, 15) {
-        assert!(st.contains("\"signature_xattrs\":[\"security.bpf.bpfgate.sig\",\"user.bpfgate.sig\"]"), "{st}");
+        assert!(
+            st.contains("\"signature_xattrs\":[\"security.bpf.bpfgate.sig\",\"user.bpfgate.sig\"]"),
+            "{st}"
+        );
         g.assert_eq("secxattr_only", "map=ok");
         assert!(json_u64(g.get("status_last"), None, "sig_from_security_xattr") > 0);
     } else {
-        assert!(st.contains("\"signature_xattrs\":[\"user.bpfgate.sig\"]"), "{st}");
+        assert!(
+            st.contains("\"signature_xattrs\":[\"user.bpfgate.sig\"]"),
+            "{st}"
+        );
         // 6.12 cannot read security.bpf.*: a file signed only there is untrusted.
         g.assert_eq("secxattr_only", "map=EPERM");
     }
@@ -293,8 +388,19 @@ fn enforcement_outlives_the_loader(g: &Guest) {
 
 fn untrusted_root_cannot_reach_gate_objects(g: &Guest) {
     let n = "steal_untrusted";
-    assert!(g.num(n, "maps_seen") >= 4, "[{}] ids are enumerable: {}", g.kernel, g.get(n));
-    for k in ["maps_opened", "progs_opened", "links_opened", "pins_opened", "trust_written"] {
+    assert!(
+        g.num(n, "maps_seen") >= 4,
+        "[{}] ids are enumerable: {}",
+        g.kernel,
+        g.get(n)
+    );
+    for k in [
+        "maps_opened",
+        "progs_opened",
+        "links_opened",
+        "pins_opened",
+        "trust_written",
+    ] {
         assert_eq!(g.num(n, k), 0, "[{}] {n}: {k} in {}", g.kernel, g.get(n));
     }
     assert!(g.num(n, "pins") >= 8, "[{}] {}", g.kernel, g.get(n));
@@ -308,70 +414,165 @@ fn untrusted_root_cannot_reach_gate_objects(g: &Guest) {
 }
 
 fn status_works_untrusted_and_is_read_only(g: &Guest) {
-    assert!(g.get("status_untrusted").contains("bpfgate: active"), "{}", g.get("status_untrusted"));
-    assert!(!g.get("status_write").contains("writefile=ok"), "[{}] status pin writable", g.kernel);
-    assert!(g.get("status_first").starts_with("{\"active\":true"), "{}", g.get("status_first"));
+    assert!(
+        g.get("status_untrusted").contains("bpfgate: active"),
+        "{}",
+        g.get("status_untrusted")
+    );
+    assert!(
+        !g.get("status_write").contains("writefile=ok"),
+        "[{}] status pin writable",
+        g.kernel
+    );
+    assert!(
+        g.get("status_first").starts_with("{\"active\":true"),
+        "{}",
+        g.get("status_first")
+    );
 }
 
 fn second_exec_hits_the_cache_and_xattr_change_drops_it(g: &Guest) {
     let v = |k: &str| json_u64(g.get(k), Some("exec"), "trusted_verified");
     let c = |k: &str| json_u64(g.get(k), Some("exec"), "trusted_cached");
     let d = |k: &str| json_u64(g.get(k), None, "cache_dropped");
-    assert_eq!((v("cache_1") - v("cache_0"), c("cache_1") - c("cache_0")), (1, 0), "[{}] first exec verifies", g.kernel);
-    assert_eq!((v("cache_2") - v("cache_1"), c("cache_2") - c("cache_1")), (0, 1), "[{}] second exec cached", g.kernel);
-    assert!(d("cache_3") > d("cache_2"), "[{}] xattr change drops the verdict", g.kernel);
-    assert_eq!(v("cache_4") - v("cache_3"), 1, "[{}] after the change it verifies again", g.kernel);
+    assert_eq!(
+        (v("cache_1") - v("cache_0"), c("cache_1") - c("cache_0")),
+        (1, 0),
+        "[{}] first exec verifies",
+        g.kernel
+    );
+    assert_eq!(
+        (v("cache_2") - v("cache_1"), c("cache_2") - c("cache_1")),
+        (0, 1),
+        "[{}] second exec cached",
+        g.kernel
+    );
+    assert!(
+        d("cache_3") > d("cache_2"),
+        "[{}] xattr change drops the verdict",
+        g.kernel
+    );
+    assert_eq!(
+        v("cache_4") - v("cache_3"),
+        1,
+        "[{}] after the change it verifies again",
+        g.kernel
+    );
     g.assert_eq("cache_after_change", "map=ok");
 }
 
 fn status_counts_match(g: &Guest) {
     let (a0, d0) = cmd_counts(g.get("counts_before"), "map_create");
     let (a1, d1) = cmd_counts(g.get("counts_after"), "map_create");
-    assert_eq!((a1 - a0, d1 - d0), (0, 3), "[{}] three denied map_create", g.kernel);
+    assert_eq!(
+        (a1 - a0, d1 - d0),
+        (0, 3),
+        "[{}] three denied map_create",
+        g.kernel
+    );
     // Every denial the scenarios caused is counted: at least the EPERMs observed above.
     let last = g.get("status_last");
     let (_, denied_total) = cmd_counts(last, "map_create");
-    assert!(denied_total >= 16, "[{}] map_create denied {denied_total}", g.kernel);
+    assert!(
+        denied_total >= 16,
+        "[{}] map_create denied {denied_total}",
+        g.kernel
+    );
     assert!(cmd_counts(last, "prog_load").1 >= 1 && cmd_counts(last, "btf_load").1 >= 1);
     assert!(json_u64(last, None, "fork_trusted") >= 1);
 }
 
 fn second_load_leaves_gate_and_keyring_intact(g: &Guest) {
     let l = g.get("load_again");
-    assert!(l.starts_with("rc=0 ") && l.contains("already active"), "[{}] {l}", g.kernel);
-    assert_eq!(g.get("keyring_after"), g.get("keyring"), "[{}] keyring changed", g.kernel);
+    assert!(
+        l.starts_with("rc=0 ") && l.contains("already active"),
+        "[{}] {l}",
+        g.kernel
+    );
+    assert_eq!(
+        g.get("keyring_after"),
+        g.get("keyring"),
+        "[{}] keyring changed",
+        g.kernel
+    );
     g.assert_eq("signed_map_after_reload", "map=ok");
 }
 
 fn bpftool_signed_allowed_unsigned_denied(g: &Guest) {
-    assert_eq!(g.get("bpftool_signed").trim(), "", "[{}] signed bpftool map create", g.kernel);
-    assert!(g.get("bpftool_unsigned").contains("Operation not permitted"), "{}", g.get("bpftool_unsigned"));
+    assert_eq!(
+        g.get("bpftool_signed").trim(),
+        "",
+        "[{}] signed bpftool map create",
+        g.kernel
+    );
+    assert!(
+        g.get("bpftool_unsigned")
+            .contains("Operation not permitted"),
+        "{}",
+        g.get("bpftool_unsigned")
+    );
 }
 
 fn enroll_and_digest(g: &Guest) {
-    assert!(g.get("enroll_signed").contains("fs-verity enabled"), "{}", g.get("enroll_signed"));
+    assert!(
+        g.get("enroll_signed").contains("fs-verity enabled"),
+        "{}",
+        g.get("enroll_signed")
+    );
     assert!(g.get("enroll_signed").contains("user.bpfgate.sig"));
-    assert!(g.get("enroll_rejects_garbage_sig").contains("not a usable signature"));
+    assert!(g
+        .get("enroll_rejects_garbage_sig")
+        .contains("not a usable signature"));
     let host = Command::new("fsverity")
         .args(["digest", "--hash-alg=sha256", "--block-size=4096"])
         .arg(vm_dir().join("disk/t/probe-signed"))
         .output()
         .expect("fsverity digest on the host");
-    let want = String::from_utf8_lossy(&host.stdout).split_whitespace().next().unwrap_or("").to_string();
-    let got = g.get("digest_userspace").split_whitespace().next().unwrap_or("").to_string();
-    assert!(want.starts_with("sha256:") && got == want, "[{}] guest {got} host {want}", g.kernel);
+    let want = String::from_utf8_lossy(&host.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap_or("")
+        .to_string();
+    let got = g
+        .get("digest_userspace")
+        .split_whitespace()
+        .next()
+        .unwrap_or("")
+        .to_string();
+    assert!(
+        want.starts_with("sha256:") && got == want,
+        "[{}] guest {got} host {want}",
+        g.kernel
+    );
 }
 
 /// Booted with `lsm=` leaving out bpf: load fails with the fix named, logs to /dev/kmsg, leaves nothing behind.
 fn load_without_bpf_lsm_fails_cleanly(g: &Guest) {
     g.assert_eq("nolsm_load", "rc=1");
     let kmsg = g.get("nolsm_kmsg");
-    assert!(kmsg.contains("the BPF LSM is not active"), "[{}] kmsg: {kmsg}", g.kernel);
+    assert!(
+        kmsg.contains("the BPF LSM is not active"),
+        "[{}] kmsg: {kmsg}",
+        g.kernel
+    );
     // The fix named: the active list with bpf added.
     let active = g.get("nolsm_lsm").trim().to_string();
-    assert!(!active.split(',').any(|l| l == "bpf"), "[{}] bpf should be inactive: {active}", g.kernel);
-    assert!(kmsg.contains(&format!("lsm={active},bpf ")), "[{}] the fix is named: {kmsg}", g.kernel);
-    assert_eq!(g.get("nolsm_output").trim(), "", "[{}] nothing on stderr when logging to kmsg", g.kernel);
+    assert!(
+        !active.split(',').any(|l| l == "bpf"),
+        "[{}] bpf should be inactive: {active}",
+        g.kernel
+    );
+    assert!(
+        kmsg.contains(&format!("lsm={active},bpf ")),
+        "[{}] the fix is named: {kmsg}",
+        g.kernel
+    );
+    assert_eq!(
+        g.get("nolsm_output").trim(),
+        "",
+        "[{}] nothing on stderr when logging to kmsg",
+        g.kernel
+    );
     g.assert_eq("nolsm_keyrings", "0");
     g.assert_eq("nolsm_pins", "0");
     g.assert_eq("nolsm_unsigned_map", "map=ok");

@@ -576,6 +576,10 @@ fn load_without_bpf_lsm_fails_cleanly(g: &Guest) {
     g.assert_eq("nolsm_keyrings", "0");
     g.assert_eq("nolsm_pins", "0");
     g.assert_eq("nolsm_unsigned_map", "map=ok");
+    // With /dev/log present, messages go to syslog instead (and nothing to stderr).
+    g.assert_eq("syslog_enroll", "rc=1 stderr_bytes=0");
+    let line = g.get("syslog_line");
+    assert!(line.contains("/nonexistent.sig: No such file or directory"), "[{}] syslog: {line}", g.kernel);
 }
 
 fn keyring_closed_and_read_only(g: &Guest) {

@@ -589,27 +589,15 @@ fn keyring_closed_and_read_only(g: &Guest) {
 }
 
 macro_rules! per_kernel {
-    ($($t:ident),* $(,)?) => {
-        mod trixie_6_12 { $( #[test] fn $t() { super::$t(super::guest("trixie")) } )* }
-        mod sid_newest { $( #[test] fn $t() { super::$t(super::guest("sid")) } )* }
+    ($group:ident, $boot:ident: $($t:ident),* $(,)?) => {
+        mod $group {
+            mod trixie_6_12 { $( #[test] fn $t() { crate::$t(crate::$boot("trixie")) } )* }
+            mod sid_newest { $( #[test] fn $t() { crate::$t(crate::$boot("sid")) } )* }
+        }
     };
 }
 
-mod trixie_6_12_without_bpf_lsm {
-    #[test]
-    fn load_without_bpf_lsm_fails_cleanly() {
-        super::load_without_bpf_lsm_fails_cleanly(super::guest_nolsm("trixie"))
-    }
-}
-
-mod sid_newest_without_bpf_lsm {
-    #[test]
-    fn load_without_bpf_lsm_fails_cleanly() {
-        super::load_without_bpf_lsm_fails_cleanly(super::guest_nolsm("sid"))
-    }
-}
-
-per_kernel!(
+per_kernel!(scenarios, guest:
     guest_boots_and_finishes,
     controls_succeed_with_gate_off,
     load_pins_and_exits,
@@ -633,3 +621,5 @@ per_kernel!(
     enroll_and_digest,
     keyring_closed_and_read_only,
 );
+
+per_kernel!(without_bpf_lsm, guest_nolsm: load_without_bpf_lsm_fails_cleanly);

@@ -20,6 +20,16 @@
  *   lsm/inode_{,post_}{set,remove}xattr
  *                               drop an inode's cached verdict on any xattr change (before and after the change,
  *                               so an exec racing with the change cannot re-cache the old verdict).
+ *   lsm/bpf_map, lsm/bpf_prog   no fd to the gate's own maps and programs for anyone (by id or by pin); its links
+ *                               are refused by id in lsm/bpf. The gate is not a trusted loader's to change.
+ *   lsm/inode_{unlink,rmdir,rename}, lsm/sb_mount, lsm/move_mount
+ *                               its pins, pin directory and bpffs root cannot be removed, renamed or mounted over.
+ *   lsm/sb_umount               neither its bpffs mount nor any mount above it (e.g. `umount -l /sys`) can be
+ *                               unmounted: the loader records the bpffs mount once, and each unmount walks that
+ *                               mount's parent chain at the time, so the check follows mount moves (switch_root).
+ *   lsm/ptrace_access_check, lsm/ptrace_traceme
+ *                               an untrusted task cannot attach to a trusted one (ptrace, /proc/PID/mem,
+ *                               process_vm_writev), and an exec under ptrace is never trusted.
  *   iter/bpf_map_elem           the pinned status stream: counters summed over CPUs, readable with read(2), so
  *                               `bpfgate status` needs no bpf() call and no fd to any of the gate's objects.
  *
@@ -31,6 +41,7 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
 #include "bpfgate.h"
 
 #define EPERM 1
@@ -42,6 +53,9 @@
 #define EBADMSG 74
 #define ENOKEY 126
 #define EKEYREJECTED 129
+
+#define PTRACE_MODE_ATTACH 0x02
+#define BPF_LINK_GET_FD_BY_ID 30
 
 #define FS_VERITY_HASH_ALG_SHA256 1
 #define FS_VERITY_HASH_ALG_SHA512 2
@@ -67,6 +81,8 @@ const volatile struct {
 	enum gate_counter counter_slot;
 	struct task_trust task;
 	struct inode_verdict inode;
+	enum gate_role role;
+	struct gate_ids ids;
 } __types = {};
 
 struct {
@@ -106,6 +122,29 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } counters SEC(".maps");
+
+/* Protected inodes: value is an enum gate_role. */
+struct {
+	__uint(type, BPF_MAP_TYPE_INODE_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, __u32);
+} gate_inodes SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct gate_ids);
+} gate_ids SEC(".maps");
+
+/* The vfsmount of the bpffs holding the pins, recorded once at load (a kernel address, walked with CO-RE reads). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} gate_mount SEC(".maps");
 
 static __always_inline void count(__u32 slot)
 {
@@ -233,12 +272,31 @@ static __always_inline __u32 judge(const struct linux_binprm *bprm, struct task_
 	return reason;
 }
 
+static __always_inline __u32 role_of(struct inode *inode)
+{
+	__u32 *role;
+
+	if (!inode)
+		return ROLE_NONE;
+	role = bpf_inode_storage_get(&gate_inodes, inode, 0, 0);
+	return role ? *role : ROLE_NONE;
+}
+
+static __always_inline int protect(bool deny)
+{
+	if (!deny)
+		return 0;
+	count(CNT_GATE_PROTECTED);
+	return -EPERM;
+}
+
 SEC("lsm.s/bprm_committed_creds")
 void BPF_PROG(gate_exec, const struct linux_binprm *bprm)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct task_trust *t;
-	__u32 reason = judge(bprm, task);
+	/* A tracer could rewrite the new program before it runs: never trusted while traced. */
+	__u32 reason = task->ptrace ? EXEC_TRACED : judge(bprm, task);
 	bool trusted = reason == EXEC_TRUSTED_VERIFIED || reason == EXEC_TRUSTED_CACHED;
 
 	if (trusted) {
@@ -276,6 +334,23 @@ int BPF_PROG(gate_fork, struct task_struct *task, unsigned long clone_flags)
 	return 0;
 }
 
+enum gate_kind { GATE_MAP, GATE_PROG, GATE_LINK };
+
+static __always_inline bool is_gate_id(enum gate_kind kind, __u32 id)
+{
+	__u32 zero = 0, i;
+	struct gate_ids *ids = bpf_map_lookup_elem(&gate_ids, &zero);
+	__u32 *list;
+
+	if (!ids || !id)
+		return false;
+	list = kind == GATE_MAP ? ids->maps : kind == GATE_PROG ? ids->progs : ids->links;
+	for (i = 0; i < BPFGATE_IDS_MAX; i++)
+		if (list[i] == id)
+			return true;
+	return false;
+}
+
 SEC("lsm/bpf")
 int BPF_PROG(gate_bpf, int cmd, union bpf_attr *attr, unsigned int size)
 {
@@ -284,8 +359,130 @@ int BPF_PROG(gate_bpf, int cmd, union bpf_attr *attr, unsigned int size)
 
 	allowed = (slot < BPFGATE_CMD_OTHER && (cfg.untrusted_cmds >> slot) & 1) ||
 		  task_is_trusted(bpf_get_current_task_btf());
+	/* Links have no LSM hook of their own when an fd is handed out: refuse the gate's by id here. */
+	if (allowed && cmd == BPF_LINK_GET_FD_BY_ID && is_gate_id(GATE_LINK, attr->link_id)) {
+		count(CNT_GATE_PROTECTED);
+		allowed = false;
+	}
 	count((allowed ? CNT_CMD_ALLOWED : CNT_CMD_DENIED) + slot);
 	return allowed ? 0 : -EPERM;
+}
+
+SEC("lsm/bpf_map")
+int BPF_PROG(gate_bpf_map, struct bpf_map *map, fmode_t fmode)
+{
+	return protect(is_gate_id(GATE_MAP, map->id));
+}
+
+SEC("lsm/bpf_prog")
+int BPF_PROG(gate_bpf_prog, struct bpf_prog *prog)
+{
+	return protect(is_gate_id(GATE_PROG, prog->aux->id));
+}
+
+SEC("lsm/inode_unlink")
+int BPF_PROG(gate_unlink, struct inode *dir, struct dentry *dentry)
+{
+	return protect(role_of(dentry->d_inode) != ROLE_NONE);
+}
+
+SEC("lsm/inode_rmdir")
+int BPF_PROG(gate_rmdir, struct inode *dir, struct dentry *dentry)
+{
+	return protect(role_of(dentry->d_inode) != ROLE_NONE);
+}
+
+SEC("lsm/inode_rename")
+int BPF_PROG(gate_rename, struct inode *old_dir, struct dentry *old_dentry, struct inode *new_dir,
+	     struct dentry *new_dentry)
+{
+	/* Neither moving a protected entry nor replacing one by renaming over it. */
+	return protect(role_of(old_dentry->d_inode) != ROLE_NONE || role_of(new_dentry->d_inode) != ROLE_NONE);
+}
+
+static __always_inline bool covers_gate(const struct path *path)
+{
+	__u32 role = role_of(path->dentry->d_inode);
+
+	return role == ROLE_PIN_DIR || role == ROLE_BPFFS_ROOT || role == ROLE_PIN;
+}
+
+SEC("lsm/sb_mount")
+int BPF_PROG(gate_mount_over, const char *dev_name, const struct path *path, const char *type, unsigned long flags)
+{
+	/* Mounting over the pins would hide them; remounting the bpffs could change who may read them. */
+	return protect(covers_gate(path));
+}
+
+SEC("lsm/move_mount")
+int BPF_PROG(gate_move_mount_over, const struct path *from_path, const struct path *to_path)
+{
+	return protect(covers_gate(to_path));
+}
+
+SEC("lsm/sb_umount")
+int BPF_PROG(gate_umount, struct vfsmount *mnt, int flags)
+{
+	struct mount *target = container_of(mnt, struct mount, mnt);
+	struct mount *cur;
+	__u32 zero = 0, i;
+	int target_id, id;
+	__u64 *rec;
+
+	rec = bpf_map_lookup_elem(&gate_mount, &zero);
+	if (!rec || !*rec)
+		return 0;
+	target_id = BPF_CORE_READ(target, mnt_id);
+	cur = container_of((struct vfsmount *)*rec, struct mount, mnt);
+	/* Is the mount being unmounted the gate's bpffs or one above it? (Lazy unmount of any ancestor detaches
+	 * the whole subtree and frees the pins with it.) The root mount is its own parent. */
+	for (i = 0; i < BPFGATE_MOUNT_DEPTH; i++) {
+		struct mount *parent;
+
+		id = BPF_CORE_READ(cur, mnt_id);
+		if (id == target_id)
+			return protect(true);
+		parent = BPF_CORE_READ(cur, mnt_parent);
+		if (!parent || parent == cur)
+			break;
+		cur = parent;
+	}
+	return 0;
+}
+
+/* One-shot: attached by the loader only while it opens its pin directory, to record the bpffs mount. */
+SEC("lsm/file_open")
+int BPF_PROG(gate_record_mount, struct file *file)
+{
+	__u32 zero = 0;
+	__u64 *rec;
+
+	if (bpf_get_current_pid_tgid() >> 32 != cfg.loader_tgid || role_of(file->f_inode) != ROLE_PIN_DIR)
+		return 0;
+	rec = bpf_map_lookup_elem(&gate_mount, &zero);
+	if (rec)
+		*rec = (__u64)file->f_path.mnt;
+	return 0;
+}
+
+SEC("lsm/ptrace_access_check")
+int BPF_PROG(gate_ptrace, struct task_struct *child, unsigned int mode)
+{
+	/* Attach-level access (ptrace, /proc/PID/mem, process_vm_{read,write}v) to a trusted task needs trust. */
+	if (!(mode & PTRACE_MODE_ATTACH) || !task_is_trusted(child) ||
+	    task_is_trusted(bpf_get_current_task_btf()))
+		return 0;
+	count(CNT_PTRACE_DENIED);
+	return -EPERM;
+}
+
+SEC("lsm/ptrace_traceme")
+int BPF_PROG(gate_traceme, struct task_struct *parent)
+{
+	if (!task_is_trusted(bpf_get_current_task_btf()) || task_is_trusted(parent))
+		return 0;
+	count(CNT_PTRACE_DENIED);
+	return -EPERM;
 }
 
 static __always_inline void drop_cached(struct dentry *dentry)
@@ -344,6 +541,7 @@ int gate_status(struct bpf_iter__bpf_map_elem *ctx)
 				.keyring_serial = cfg.keyring_serial,
 				.nr_cpus = cfg.nr_cpus,
 				.xattr_security = cfg.xattr_security,
+				.loader_tgid = cfg.loader_tgid,
 			},
 		};
 		bpf_seq_write(seq, &hdr, sizeof(hdr));

@@ -19,6 +19,10 @@
 /* Signature xattr names. The security.bpf.* name is read first where the kernel allows it (>= 6.15). */
 #define BPFGATE_XATTR_SECURITY "security.bpf.bpfgate.sig"
 #define BPFGATE_XATTR_USER "user.bpfgate.sig"
+/* How many of its own maps, programs and links the gate protects by id. */
+#define BPFGATE_IDS_MAX 32
+/* Depth of the mount tree walked above the gate's bpffs on unmount. */
+#define BPFGATE_MOUNT_DEPTH 32
 /* Status stream framing. */
 #define BPFGATE_STATUS_MAGIC 0x42504647 /* "BPFG" */
 #define BPFGATE_STATUS_VERSION 1
@@ -37,6 +41,7 @@ enum exec_reason {
 	EXEC_BAD_SIG,              /* signature does not verify against the gate's keyring */
 	EXEC_NO_KEYRING,           /* the gate's keyring is gone (revoked, unlinked, invalidated) */
 	EXEC_NO_MEMORY,            /* scratch or storage allocation failed */
+	EXEC_TRACED,               /* exec'ed while ptraced: the tracer could rewrite it, so never trusted */
 	EXEC_REASONS,
 };
 
@@ -49,6 +54,8 @@ enum gate_counter {
 	CNT_CACHE_DROPPED,                              /* cached verdicts dropped by an xattr change */
 	CNT_SIG_SECURITY_XATTR,                         /* signature read from BPFGATE_XATTR_SECURITY */
 	CNT_SIG_USER_XATTR,                             /* signature read from BPFGATE_XATTR_USER */
+	CNT_GATE_PROTECTED,     /* denied: unlink, rename, (un)mount or fd-by-id of the gate's own objects */
+	CNT_PTRACE_DENIED,      /* denied: an untrusted task attaching to a trusted one (ptrace, /proc/PID/mem) */
 	CNT_MAX,
 };
 
@@ -58,7 +65,22 @@ struct gate_config {
 	__u32 keyring_serial;  /* the gate's keyring: baked certificates, closed to additions */
 	__u32 nr_cpus;         /* possible CPUs, for the status sum */
 	__u32 xattr_security;  /* 1: read BPFGATE_XATTR_SECURITY first (kernel reads security.bpf.*) */
-	__u32 _pad;
+	__u32 loader_tgid;     /* the loader, for the one-shot mount recorder only */
+};
+
+/* Roles of inodes the gate protects (inode storage `gate_inodes`, marked by the loader). */
+enum gate_role {
+	ROLE_NONE = 0,
+	ROLE_PIN,        /* a pin under the pin directory: no unlink, no rename */
+	ROLE_PIN_DIR,    /* the pin directory: no rmdir, no rename, nothing mounted on it */
+	ROLE_BPFFS_ROOT, /* root of the bpffs holding the pins: nothing mounted on it */
+};
+
+/* The gate's own objects, denied by id to everyone (written once by the loader, then frozen). */
+struct gate_ids {
+	__u32 maps[BPFGATE_IDS_MAX];
+	__u32 progs[BPFGATE_IDS_MAX];
+	__u32 links[BPFGATE_IDS_MAX];
 };
 
 /* Per-task verdict (task storage). No entry means untrusted. */

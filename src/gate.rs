@@ -4,7 +4,7 @@
 use std::fs;
 use std::mem::MaybeUninit;
 use std::os::fd::AsFd;
-use std::os::unix::fs::DirBuilderExt;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use libbpf_rs::skel::{OpenSkel, SkelBuilder};
@@ -84,6 +84,9 @@ fn attach_and_pin(features: &Features, ring: i32) -> Result<usize, Error> {
     rodata.cfg.nr_cpus =
         libbpf_rs::num_possible_cpus().map_err(bpf_err("counting possible CPUs"))? as u32;
     rodata.cfg.xattr_security = features.security_bpf_xattr.into();
+    rodata.cfg.loader_tgid = std::process::id();
+    // Attached only for a moment, below, to record the bpffs mount.
+    open.progs.gate_record_mount.set_autoattach(false);
 
     let skel = open
         .load()
@@ -115,6 +118,16 @@ fn attach_and_pin(features: &Features, ring: i32) -> Result<usize, Error> {
     let progs = [
         ("exec", &p.gate_exec),
         ("fork", &p.gate_fork),
+        ("ptrace", &p.gate_ptrace),
+        ("traceme", &p.gate_traceme),
+        ("bpf_map", &p.gate_bpf_map),
+        ("bpf_prog", &p.gate_bpf_prog),
+        ("unlink", &p.gate_unlink),
+        ("rmdir", &p.gate_rmdir),
+        ("rename", &p.gate_rename),
+        ("mount", &p.gate_mount_over),
+        ("move_mount", &p.gate_move_mount_over),
+        ("umount", &p.gate_umount),
         ("setxattr", &p.gate_setxattr),
         ("post_setxattr", &p.gate_post_setxattr),
         ("removexattr", &p.gate_removexattr),
@@ -152,7 +165,103 @@ fn attach_and_pin(features: &Features, ring: i32) -> Result<usize, Error> {
         }
         pinned.push(path);
     }
+    protect(&skel, &links, &dir, &pinned)?;
     Ok(links.len())
+}
+
+/// Makes the gate's own objects untouchable: its maps, programs and links by id (a frozen ids map), its pins,
+/// pin directory and bpffs root by inode, and its bpffs mount (recorded once, for the unmount check).
+fn protect(
+    skel: &crate::skel::BpfgateSkel<'_>,
+    links: &[(&str, Link)],
+    dir: &Path,
+    pins: &[PathBuf],
+) -> Result<(), Error> {
+    use libbpf_rs::query::LinkInfo;
+    use std::os::fd::AsFd as _;
+
+    let mut ids = types::gate_ids::default();
+    // Every map, program and link must fit, or some would go unprotected.
+    if links.len() > ids.links.len() || 8 > ids.maps.len() {
+        return Err(Error::Kernel(format!(
+            "{} links exceed BPFGATE_IDS_MAX ({})",
+            links.len(),
+            ids.links.len()
+        )));
+    }
+    let m = &skel.maps;
+    let maps = [
+        &m.task_trust,
+        &m.inode_verdicts,
+        &m.scratch,
+        &m.counters,
+        &m.gate_inodes,
+        &m.gate_ids,
+        &m.gate_mount,
+        &m.rodata,
+    ];
+    for (slot, map) in ids.maps.iter_mut().zip(maps) {
+        *slot = map.info().map_err(bpf_err("reading a map id"))?.info.id;
+    }
+    for ((pslot, lslot), (name, link)) in ids.progs.iter_mut().zip(ids.links.iter_mut()).zip(links)
+    {
+        let info = LinkInfo::from_fd(link.as_fd())
+            .map_err(bpf_err(format!("reading the {name} link's id")))?;
+        (*pslot, *lslot) = (info.prog_id, info.id);
+    }
+    // SAFETY: gate_ids is a #[repr(C)] struct of u32 arrays generated from bpf/bpfgate.h: no padding, no pointers.
+    let bytes = unsafe {
+        std::slice::from_raw_parts(
+            (&ids as *const types::gate_ids).cast::<u8>(),
+            size_of::<types::gate_ids>(),
+        )
+    };
+    m.gate_ids
+        .update(&0u32.to_ne_bytes(), bytes, MapFlags::ANY)
+        .map_err(bpf_err("publishing the gate's ids"))?;
+    libbpf_rs::MapHandle::try_from(&m.gate_ids)
+        .and_then(|h| h.freeze())
+        .map_err(bpf_err("freezing the gate's ids"))?;
+
+    let mark = |path: &Path, role: types::gate_role| -> Result<(), Error> {
+        let f = fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_PATH | libc::O_NOFOLLOW)
+            .open(path)
+            .map_err(|e| Error::Pin(path.into(), e))?;
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&f).to_ne_bytes();
+        m.gate_inodes
+            .update(&fd, &role.0.to_ne_bytes(), MapFlags::ANY)
+            .map_err(bpf_err(format!("protecting {}", path.display())))
+    };
+    for pin in pins {
+        mark(pin, types::gate_role::ROLE_PIN)?;
+    }
+    mark(dir, types::gate_role::ROLE_PIN_DIR)?;
+    mark(Path::new(kernel::BPFFS), types::gate_role::ROLE_BPFFS_ROOT)?;
+
+    // The recorder notes the vfsmount of whatever this process opens that is marked as the pin directory.
+    let recorder = skel
+        .progs
+        .gate_record_mount
+        .attach_lsm()
+        .map_err(bpf_err("attaching the mount recorder"))?;
+    let opened = fs::File::open(dir).map_err(|e| Error::Pin(dir.into(), e));
+    drop(recorder);
+    drop(opened?);
+    let rec = m
+        .gate_mount
+        .lookup(&0u32.to_ne_bytes(), MapFlags::ANY)
+        .map_err(bpf_err("reading the recorded mount"))?;
+    if rec.is_none_or(|v| v.iter().all(|b| *b == 0)) {
+        return Err(Error::Kernel(format!(
+            "could not record the bpffs mount of {}",
+            dir.display()
+        )));
+    }
+    libbpf_rs::MapHandle::try_from(&m.gate_mount)
+        .and_then(|h| h.freeze())
+        .map_err(bpf_err("freezing the recorded mount"))
 }
 
 /// Turns a failed load into the reason a person can act on.

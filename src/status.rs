@@ -93,6 +93,7 @@ const REASONS: &[(exec_reason, &str)] = &[
     (exec_reason::EXEC_BAD_SIG, "bad_signature"),
     (exec_reason::EXEC_NO_KEYRING, "no_keyring"),
     (exec_reason::EXEC_NO_MEMORY, "no_memory"),
+    (exec_reason::EXEC_TRACED, "traced"),
 ];
 
 const OTHER: &[(gate_counter, &str)] = &[
@@ -103,6 +104,8 @@ const OTHER: &[(gate_counter, &str)] = &[
         "sig_from_security_xattr",
     ),
     (gate_counter::CNT_SIG_USER_XATTR, "sig_from_user_xattr"),
+    (gate_counter::CNT_GATE_PROTECTED, "gate_protected"),
+    (gate_counter::CNT_PTRACE_DENIED, "ptrace_denied"),
 ];
 
 impl Status {

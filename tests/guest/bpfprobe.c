@@ -13,6 +13,12 @@
  *   rmxattr FILE NAME
  *   verity FILE               enable fs-verity (sha256, 4096)
  *   writefile PATH            try to open PATH for writing and write a byte
+ *   sleep N                   a target process for the injection attacks
+ *   ptrace PID | procmem PID | vmwrite PID
+ *                             PTRACE_SEIZE / open /proc/PID/mem read-write / process_vm_writev: "ok" or
+ *                             "permitted" (the write reached the address check) when access was granted
+ *   traceme                   PTRACE_TRACEME towards the parent
+ *   tracedexec PATH ARGS...   fork; the child asks to be traced and execs PATH; the parent lets it run untouched
  *   keyattack SERIAL|new      add a key to keyring SERIAL, reopen its permissions, revoke it; "new" first makes a
  *                             fresh keyring of its own (the control: the same calls succeed there)
  *   Used as a #! interpreter: "#!/path/bpfprobe map" runs `map` (the script path arrives as an extra argument).
@@ -28,6 +34,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/ptrace.h>
+#include <sys/uio.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <sys/xattr.h>
@@ -124,51 +132,91 @@ static int do_op(const char *op)
 	return 2;
 }
 
-/* Walks ids with GET_NEXT_ID (allowed to all) and tries GET_FD_BY_ID on each. */
-static void walk_ids(const char *what, int next_cmd, int fd_cmd, int *seen, int *opened, int *trust_written)
+/* Names of the gate's maps (bpf/bpfgate.bpf.c) and the prefix of its programs. */
+static int is_gate_map(const char *name)
+{
+	static const char *const names[] = { "task_trust", "inode_verdicts", "scratch", "counters",
+					     "gate_inodes", "gate_ids", "gate_mount", "bpfgate.rodata" };
+	for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (!strcmp(name, names[i]))
+			return 1;
+	return 0;
+}
+
+struct steal_counts {
+	int seen, gate_opened, other_opened, trust_written, other_written;
+};
+
+/* Walks ids with GET_NEXT_ID (allowed to all) and tries GET_FD_BY_ID on each; writes what it can. */
+static void walk_ids(int next_cmd, int fd_cmd, struct steal_counts *c)
 {
 	uint32_t id = 0;
 
-	*seen = *opened = 0;
 	for (;;) {
 		union bpf_attr a = { .start_id = id };
 		if (sys_bpf(next_cmd, &a) < 0)
 			break;
 		id = a.next_id;
-		(*seen)++;
-		union bpf_attr g = { .map_id = id }; /* prog_id/link_id/btf_id share the slot */
+		c->seen++;
+		union bpf_attr g = { .map_id = id }; /* prog_id/link_id share the slot */
 		long fd = sys_bpf(fd_cmd, &g);
 		if (fd < 0)
 			continue;
-		(*opened)++;
-		if (trust_written && fd_cmd == BPF_MAP_GET_FD_BY_ID) {
+		char name[BPF_OBJ_NAME_LEN] = "";
+		int gate = 0, type = 0, value_size = 0;
+		if (fd_cmd == BPF_MAP_GET_FD_BY_ID) {
 			struct bpf_map_info info = {};
 			union bpf_attr i = { .info = { .bpf_fd = fd, .info_len = sizeof(info),
 						       .info = (uint64_t)(uintptr_t)&info } };
-			if (sys_bpf(BPF_OBJ_GET_INFO_BY_FD, &i) == 0 && info.type == BPF_MAP_TYPE_TASK_STORAGE &&
-			    info.value_size == 8 && !strcmp(info.name, "task_trust")) {
-				int pidfd = syscall(SYS_pidfd_open, getpid(), 0);
-				uint32_t val[2] = { 1, 0 };
-				union bpf_attr u = { .map_fd = fd, .key = (uint64_t)(uintptr_t)&pidfd,
-						     .value = (uint64_t)(uintptr_t)val, .flags = BPF_ANY };
-				if (pidfd >= 0 && sys_bpf(BPF_MAP_UPDATE_ELEM, &u) == 0)
-					*trust_written = 1;
-			}
+			sys_bpf(BPF_OBJ_GET_INFO_BY_FD, &i);
+			memcpy(name, info.name, sizeof(name));
+			gate = is_gate_map(name);
+			type = info.type;
+			value_size = info.value_size;
+		} else if (fd_cmd == BPF_PROG_GET_FD_BY_ID) {
+			struct bpf_prog_info info = {};
+			union bpf_attr i = { .info = { .bpf_fd = fd, .info_len = sizeof(info),
+						       .info = (uint64_t)(uintptr_t)&info } };
+			sys_bpf(BPF_OBJ_GET_INFO_BY_FD, &i);
+			gate = !strncmp(info.name, "gate_", 5);
+		}
+		if (gate)
+			c->gate_opened++;
+		else
+			c->other_opened++;
+		if (fd_cmd == BPF_MAP_GET_FD_BY_ID && type == BPF_MAP_TYPE_TASK_STORAGE && !strcmp(name, "task_trust")) {
+			int pidfd = syscall(SYS_pidfd_open, getpid(), 0);
+			uint32_t val[2] = { 1, 0 };
+			union bpf_attr u = { .map_fd = fd, .key = (uint64_t)(uintptr_t)&pidfd,
+					     .value = (uint64_t)(uintptr_t)val, .flags = BPF_ANY };
+			if (pidfd >= 0 && sys_bpf(BPF_MAP_UPDATE_ELEM, &u) == 0)
+				c->trust_written++;
+		} else if (fd_cmd == BPF_MAP_GET_FD_BY_ID && type == BPF_MAP_TYPE_ARRAY && value_size <= 64 && !gate) {
+			uint32_t key = 0;
+			uint8_t val[64] = { 0 };
+			union bpf_attr u = { .map_fd = fd, .key = (uint64_t)(uintptr_t)&key,
+					     .value = (uint64_t)(uintptr_t)val, .flags = BPF_ANY };
+			if (sys_bpf(BPF_MAP_UPDATE_ELEM, &u) == 0)
+				c->other_written++;
 		}
 		close(fd);
 	}
-	(void)what;
 }
 
 static int steal(const char *pindir)
 {
-	int ms, mo, ps, po, ls, lo, pins = 0, pins_opened = 0, written = 0;
+	struct steal_counts maps = {}, progs = {}, links = {};
+	int pins = 0, pins_opened = 0;
 	DIR *d;
 	struct dirent *e;
 
-	walk_ids("map", BPF_MAP_GET_NEXT_ID, BPF_MAP_GET_FD_BY_ID, &ms, &mo, &written);
-	walk_ids("prog", BPF_PROG_GET_NEXT_ID, BPF_PROG_GET_FD_BY_ID, &ps, &po, NULL);
-	walk_ids("link", BPF_LINK_GET_NEXT_ID, BPF_LINK_GET_FD_BY_ID, &ls, &lo, NULL);
+	/* Objects of its own, when it may create them: the control that opening by id works at all. */
+	long own_map = map_create(), own_prog = prog_load();
+	(void)own_map;
+	(void)own_prog;
+	walk_ids(BPF_MAP_GET_NEXT_ID, BPF_MAP_GET_FD_BY_ID, &maps);
+	walk_ids(BPF_PROG_GET_NEXT_ID, BPF_PROG_GET_FD_BY_ID, &progs);
+	walk_ids(BPF_LINK_GET_NEXT_ID, BPF_LINK_GET_FD_BY_ID, &links);
 	d = opendir(pindir);
 	while (d && (e = readdir(d))) {
 		char path[512];
@@ -187,11 +235,12 @@ static int steal(const char *pindir)
 	}
 	if (d)
 		closedir(d);
-	/* After the attempted trust write, does this process now pass the gate? */
-	long m = map_create();
-	printf("steal maps_seen=%d maps_opened=%d progs_seen=%d progs_opened=%d links_seen=%d links_opened=%d "
-	       "pins=%d pins_opened=%d trust_written=%d map_after=%s\n",
-	       ms, mo, ps, po, ls, lo, pins, pins_opened, written, m < 0 ? errname(errno) : "ok");
+	printf("steal maps_seen=%d maps_gate_opened=%d maps_other_opened=%d progs_seen=%d progs_gate_opened=%d "
+	       "progs_other_opened=%d links_seen=%d links_opened=%d pins=%d pins_opened=%d trust_written=%d "
+	       "other_written=%d\n",
+	       maps.seen, maps.gate_opened, maps.other_opened, progs.seen, progs.gate_opened, progs.other_opened,
+	       links.seen, links.gate_opened + links.other_opened, pins, pins_opened, maps.trust_written,
+	       maps.other_written);
 	return 0;
 }
 
@@ -227,6 +276,45 @@ static int enable_verity(const char *file)
 	if (fd < 0)
 		return report("verity", -1);
 	return report("verity", ioctl(fd, FS_IOC_ENABLE_VERITY, &arg));
+}
+
+static int inject(const char *op, pid_t pid)
+{
+	if (!strcmp(op, "ptrace"))
+		return report("ptrace", ptrace(PTRACE_SEIZE, pid, 0, 0));
+	if (!strcmp(op, "procmem")) {
+		char path[64];
+		snprintf(path, sizeof(path), "/proc/%d/mem", pid);
+		return report("procmem", open(path, O_RDWR));
+	}
+	/* vmwrite: to an unmapped address, so nothing is written either way; EFAULT means access was granted. */
+	char byte = 0;
+	struct iovec local = { .iov_base = &byte, .iov_len = 1 };
+	struct iovec remote = { .iov_base = (void *)8, .iov_len = 1 };
+	long r = process_vm_writev(pid, &local, 1, &remote, 1, 0);
+	if (r < 0 && errno == EFAULT) {
+		printf("vmwrite=permitted\n");
+		return 0;
+	}
+	return report("vmwrite", r);
+}
+
+static int traced_exec(char **argv)
+{
+	pid_t pid = fork();
+	int st = 0;
+
+	if (pid == 0) {
+		if (ptrace(PTRACE_TRACEME, 0, 0, 0) < 0)
+			_exit(report("traceme", -1));
+		execv(argv[0], argv);
+		_exit(report("exec", -1));
+	}
+	/* The child stops with SIGTRAP after its exec; let it go on untouched. */
+	if (waitpid(pid, &st, 0) == pid && WIFSTOPPED(st))
+		ptrace(PTRACE_DETACH, pid, 0, 0);
+	waitpid(pid, &st, 0);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 1;
 }
 
 static int keyattack(const char *arg)
@@ -277,6 +365,16 @@ int main(int argc, char **argv)
 		return report("rmxattr", removexattr(argv[2], argv[3]));
 	if (!strcmp(op, "verity") && argc >= 3)
 		return enable_verity(argv[2]);
+	if (!strcmp(op, "sleep") && argc >= 3) {
+		sleep(atoi(argv[2]));
+		return 0;
+	}
+	if ((!strcmp(op, "ptrace") || !strcmp(op, "procmem") || !strcmp(op, "vmwrite")) && argc >= 3)
+		return inject(op, atoi(argv[2]));
+	if (!strcmp(op, "traceme"))
+		return report("traceme", ptrace(PTRACE_TRACEME, 0, 0, 0));
+	if (!strcmp(op, "tracedexec") && argc >= 3)
+		return traced_exec(argv + 2);
 	if (!strcmp(op, "keyattack") && argc >= 3)
 		return keyattack(argv[2]);
 	if (!strcmp(op, "writefile") && argc >= 3) {

@@ -13,6 +13,7 @@ for f in signed signed2 second cache secxattr corrupt truncated foreign wrongfil
     run enroll_$f bpfgate --log stderr enroll --sig $S/probe-$f.sig $T/probe-$f
 done
 run enroll_bpftool bpfgate --log stderr enroll --sig $S/bpftool-signed.sig $T/bpftool-signed
+run enroll_busybox bpfgate --log stderr enroll --sig $S/busybox-signed.sig $T/busybox-signed
 run enroll_rejects_garbage_sig bpfgate --log stderr enroll --sig /init $T/probe-garbage
 # Bad xattrs on verity files (bpfprobe sets them raw; enroll would refuse them).
 for f in empty garbage big; do bpfprobe verity $T/probe-$f >/dev/null; done
@@ -95,10 +96,58 @@ obs "keyring_after $(cat /proc/keys | grep -E ' keyring +bpfgate: ' | awk '{prin
 run signed_map_after_reload $T/probe-signed map
 status_json status_last
 
+# --- Injection into trusted tasks: ptrace, /proc/PID/mem, process_vm_writev, TRACEME, exec under a tracer ---
+$T/probe-signed sleep 60 & SP=$!
+$T/probe-unsigned sleep 60 & UP=$!
+sleep 0.5
+for op in ptrace procmem vmwrite; do
+    run ${op}_untrusted_to_trusted $T/probe-unsigned $op $SP
+    run ${op}_untrusted_to_untrusted $T/probe-unsigned $op $UP
+    run ${op}_trusted_to_trusted $T/probe-signed2 $op $SP
+done
+run traceme_trusted_child_untrusted_parent $T/probe-signed traceme
+run traceme_untrusted_child $T/probe-unsigned traceme
+run traced_exec_of_signed $T/probe-unsigned tracedexec $T/probe-signed map
+kill $SP $UP 2>/dev/null
+
+# --- Attacks on the gate's pins and mounts ---
+# Controls: the same operations on a bpffs, pins and mounts that are not the gate's succeed.
+mkdir -p /tmp/ctl /tmp/par
+mount -t bpf none /tmp/ctl
+$T/bpftool-signed map create /tmp/ctl/m1 type array key 4 value 4 entries 1 name c1
+$T/bpftool-signed map create /tmp/ctl/m2 type array key 4 value 4 entries 1 name c2
+mv /tmp/ctl/m1 /tmp/ctl/m1b; obs "ctl_rename $?"
+rm /tmp/ctl/m2; obs "ctl_unlink $?"
+mount -t tmpfs none /tmp/ctl; obs "ctl_mount_over $?"; umount /tmp/ctl
+umount /tmp/ctl; obs "ctl_umount $?"
+mount -t tmpfs none /tmp/par && mkdir /tmp/par/b && mount -t bpf none /tmp/par/b
+umount -l /tmp/par; obs "ctl_umount_lazy_parent $?"
+# Attacks, by untrusted root and by a trusted task (the signed busybox runs each applet in its own process).
+att() { n=$1; shift; "$@" >/tmp/att.out 2>&1; rc=$?; obs "$n rc=$rc $(tr '\n' ' ' </tmp/att.out)"; }
+status_json pin_attacks_before
+for who in untrusted trusted; do
+    X=""; [ $who = trusted ] && X=$T/busybox-signed
+    att ${who}_rm_pin $X rm -f $PIN/bpf
+    att ${who}_mv_pin $X mv $PIN/exec $PIN/exec2
+    att ${who}_rm_dir $X rm -rf $PIN
+    att ${who}_mv_dir $X mv $PIN /sys/fs/bpf/moved
+    att ${who}_mount_over_dir $X mount -t tmpfs none $PIN
+    att ${who}_mount_over_bpffs $X mount -t tmpfs none /sys/fs/bpf
+    att ${who}_umount_bpffs $X umount /sys/fs/bpf
+    att ${who}_umount_lazy_bpffs $X umount -l /sys/fs/bpf
+    att ${who}_umount_lazy_sys $X umount -l /sys
+done
+sleep 1
+obs "pins_after_attacks $(ls $PIN | wc -l)"
+run unsigned_map_after_attacks $T/probe-unsigned map
+run signed_map_after_attacks $T/probe-signed map
+
 # --- The keyring: closed to additions, permissions fixed (attacks last: a success would disarm the gate) ---
 ring=$(grep -E ' keyring +bpfgate: ' /proc/keys | awk '{print $1}')
 run keyring_attack bpfprobe keyattack $((0x$ring))
 run keyring_attack_control bpfprobe keyattack new
+
+status_json status_end
 
 # --- Kernel health ---
 obs "dmesg_warnings $(dmesg | grep -cE 'WARNING:|BUG:|Oops|Call Trace|general protection')"

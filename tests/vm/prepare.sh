@@ -36,6 +36,8 @@ printf '#!/mnt/t/probe-signed map\n' >"$out/disk/t/script"; chmod +x "$out/disk/
 # Debian's bpftool, as a real third-party client: one signed copy, one not.
 cp /usr/sbin/bpftool "$out/disk/t/bpftool-signed"; sign bpftool-signed signer
 cp /usr/sbin/bpftool "$out/disk/t/bpftool"
+# A trusted shell toolbox: busybox applets run inside the signed busybox process (rm, mv, mount, umount).
+cp /bin/busybox "$out/disk/t/busybox-signed"; sign busybox-signed signer
 
 rm -f "$out/disk.img"
 mkfs.ext4 -q -O verity,ea_inode -b 4096 -L bpfgate-test -d "$out/disk" "$out/disk.img" 64M

@@ -26,7 +26,7 @@ fn main() {
     if let Err(e) = SkeletonBuilder::new()
         .source(SRC)
         .clang(&clang)
-        .clang_args(["-Ibpf", "-Wall", "-Wno-unused-function"])
+        .clang_args(["-Ibpf", "-Wall", "-Werror", "-Wno-unused-function"])
         .build_and_generate(out.join("bpfgate.skel.rs"))
     {
         fail(&format!(

@@ -27,6 +27,12 @@
  *   lsm/sb_umount               neither its bpffs mount nor any mount above it (e.g. `umount -l /sys`) can be
  *                               unmounted: the loader records the bpffs mount once, and each unmount walks that
  *                               mount's parent chain at the time, so the check follows mount moves (switch_root).
+ *   lsm.s/mmap_file, lsm/file_mprotect
+ *                               code injection through mappings: an executable mapping of a file that does not
+ *                               verify (LD_PRELOAD, LD_LIBRARY_PATH, LD_AUDIT, dlopen, an unsigned ld.so), or
+ *                               anonymous executable memory, taints the whole process (a flag on its thread-group
+ *                               leader, as threads share the address space). The program runs on; bpf() is denied.
+ *                               Trusted dynamic binaries therefore need signed shared libraries and ld.so.
  *   lsm/ptrace_access_check, lsm/ptrace_traceme
  *                               an untrusted task cannot attach to a trusted one (ptrace, /proc/PID/mem,
  *                               process_vm_writev), and an exec under ptrace is never trusted.
@@ -55,6 +61,8 @@
 #define EKEYREJECTED 129
 
 #define PTRACE_MODE_ATTACH 0x02
+#define PROT_EXEC 0x4
+#define MAP_ANONYMOUS 0x20
 #define BPF_LINK_GET_FD_BY_ID 30
 
 #define FS_VERITY_HASH_ALG_SHA256 1
@@ -70,6 +78,8 @@ extern void bpf_key_put(struct bpf_key *key) __ksym;
 extern int bpf_verify_pkcs7_signature(struct bpf_dynptr *data_ptr, struct bpf_dynptr *sig_ptr,
 				      struct bpf_key *trusted_keyring) __ksym;
 extern int bpf_dynptr_adjust(const struct bpf_dynptr *ptr, __u32 start, __u32 end) __ksym;
+extern void bpf_rcu_read_lock(void) __ksym;
+extern void bpf_rcu_read_unlock(void) __ksym;
 
 const volatile struct gate_config cfg = {};
 
@@ -155,11 +165,24 @@ static __always_inline void count(__u32 slot)
 		__sync_fetch_and_add(c, 1);
 }
 
+/* Trusted: the task's own verdict, and no unverified code mapped into its process (flag on the leader). */
 static __always_inline bool task_is_trusted(struct task_struct *task)
 {
 	struct task_trust *t = bpf_task_storage_get(&task_trust, task, 0, 0);
+	struct task_struct *leader;
+	bool tainted;
 
-	return t && t->trusted;
+	if (!t || !t->trusted)
+		return false;
+	if (t->tainted)
+		return false;
+	/* group_leader may be walked only under RCU in sleepable programs. */
+	bpf_rcu_read_lock();
+	leader = task->group_leader;
+	t = leader && leader != task ? bpf_task_storage_get(&task_trust, leader, 0, 0) : NULL;
+	tainted = t && t->tainted;
+	bpf_rcu_read_unlock();
+	return !tainted;
 }
 
 /* Reads the signature xattr into s->sig; returns its length, or a negative exec_reason. */
@@ -241,16 +264,13 @@ static __always_inline bool cacheable(__u32 reason)
 	       reason == EXEC_SIG_TOO_BIG || reason == EXEC_BAD_SIG;
 }
 
-static __always_inline __u32 judge(const struct linux_binprm *bprm, struct task_struct *task)
+/* The verdict on a file's content: cached, or verified now (sleepable callers only). */
+static __always_inline __u32 file_verdict(struct file *file, struct task_struct *task)
 {
-	struct file *file = bprm->file;
 	struct inode *inode = file->f_inode;
 	struct inode_verdict *cached;
 	struct verify_scratch *s;
 	__u32 reason;
-
-	if (bprm->interp != bprm->filename)
-		return EXEC_SCRIPT;
 
 	cached = bpf_inode_storage_get(&inode_verdicts, inode, 0, 0);
 	if (cached)
@@ -270,6 +290,18 @@ static __always_inline __u32 judge(const struct linux_binprm *bprm, struct task_
 		}
 	}
 	return reason;
+}
+
+static __always_inline bool trusted_reason(__u32 reason)
+{
+	return reason == EXEC_TRUSTED_VERIFIED || reason == EXEC_TRUSTED_CACHED;
+}
+
+static __always_inline __u32 judge(const struct linux_binprm *bprm, struct task_struct *task)
+{
+	if (bprm->interp != bprm->filename)
+		return EXEC_SCRIPT;
+	return file_verdict(bprm->file, task);
 }
 
 static __always_inline __u32 role_of(struct inode *inode)
@@ -297,7 +329,7 @@ void BPF_PROG(gate_exec, const struct linux_binprm *bprm)
 	struct task_trust *t;
 	/* A tracer could rewrite the new program before it runs: never trusted while traced. */
 	__u32 reason = task->ptrace ? EXEC_TRACED : judge(bprm, task);
-	bool trusted = reason == EXEC_TRUSTED_VERIFIED || reason == EXEC_TRUSTED_CACHED;
+	bool trusted = trusted_reason(reason);
 
 	if (trusted) {
 		t = bpf_task_storage_get(&task_trust, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
@@ -311,7 +343,9 @@ void BPF_PROG(gate_exec, const struct linux_binprm *bprm)
 		t = NULL;
 	}
 	if (t) {
+		/* After exec the task leads its (new) thread group: a fresh address space, no taint. */
 		t->reason = reason;
+		t->tainted = 0;
 		t->trusted = 1;
 	}
 	count(CNT_EXEC + (reason < EXEC_REASONS ? reason : EXEC_NO_MEMORY));
@@ -320,10 +354,11 @@ void BPF_PROG(gate_exec, const struct linux_binprm *bprm)
 SEC("lsm/task_alloc")
 int BPF_PROG(gate_fork, struct task_struct *task, unsigned long clone_flags)
 {
-	struct task_trust *parent = bpf_task_storage_get(&task_trust, bpf_get_current_task_btf(), 0, 0);
+	struct task_struct *current = bpf_get_current_task_btf();
+	struct task_trust *parent = bpf_task_storage_get(&task_trust, current, 0, 0);
 	struct task_trust *child;
 
-	if (!parent || !parent->trusted)
+	if (!parent || !parent->trusted || !task_is_trusted(current))
 		return 0;
 	child = bpf_task_storage_get(&task_trust, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (child) {
@@ -462,6 +497,72 @@ int BPF_PROG(gate_record_mount, struct file *file)
 	rec = bpf_map_lookup_elem(&gate_mount, &zero);
 	if (rec)
 		*rec = (__u64)file->f_path.mnt;
+	return 0;
+}
+
+/* Marks the current process (its thread-group leader) as running unverified code. */
+static __always_inline void taint_process(struct task_struct *task, __u32 counter)
+{
+	struct task_trust *t;
+
+	bpf_rcu_read_lock();
+	t = bpf_task_storage_get(&task_trust, task->group_leader, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (t && !t->tainted) {
+		t->tainted = 1;
+		count(counter);
+	}
+	bpf_rcu_read_unlock();
+	/* Fails closed if the leader's storage could not be made: the mapping thread drops its own trust. */
+	if (!t) {
+		t = bpf_task_storage_get(&task_trust, task, 0, 0);
+		if (t)
+			t->trusted = 0;
+	}
+}
+
+SEC("lsm.s/mmap_file")
+int BPF_PROG(gate_mmap, struct file *file, unsigned long reqprot, unsigned long prot, unsigned long flags)
+{
+	struct task_struct *task;
+
+	if (!(prot & PROT_EXEC))
+		return 0;
+	task = bpf_get_current_task_btf();
+	if (!task_is_trusted(task))
+		return 0;
+	/* Anonymous is decided by MAP_ANONYMOUS, not by `file == NULL`: 6.12 types this argument as a trusted
+	 * non-NULL pointer, so its verifier hard-wires a NULL test away and an anonymous mapping would dereference
+	 * NULL (seen: an Oops). 7.x types it nullable and requires the test, which then fails closed. The kernel
+	 * passes no file exactly for MAP_ANONYMOUS (MAP_HUGETLB ones get a hugetlbfs file, unverified anyway). */
+	if (flags & MAP_ANONYMOUS)
+		taint_process(task, CNT_TAINT_ANON);
+	else if (!file || !trusted_reason(file_verdict(file, task)))
+		taint_process(task, CNT_TAINT_FILE);
+	return 0;
+}
+
+SEC("lsm/file_mprotect")
+int BPF_PROG(gate_mprotect, struct vm_area_struct *vma, unsigned long reqprot, unsigned long prot)
+{
+	struct task_struct *task;
+	struct inode_verdict *cached;
+	struct file *file;
+
+	if (!(prot & PROT_EXEC))
+		return 0;
+	task = bpf_get_current_task_btf();
+	if (!task_is_trusted(task))
+		return 0;
+	/* Not sleepable here: a file-backed area counts as verified only from the cache (filled when it was
+	 * mapped, or exec'ed). */
+	file = vma->vm_file;
+	if (!file) {
+		taint_process(task, CNT_TAINT_ANON);
+		return 0;
+	}
+	cached = bpf_inode_storage_get(&inode_verdicts, file->f_inode, 0, 0);
+	if (!cached || !cached->trusted)
+		taint_process(task, CNT_TAINT_FILE);
 	return 0;
 }
 

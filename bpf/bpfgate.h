@@ -56,6 +56,8 @@ enum gate_counter {
 	CNT_SIG_USER_XATTR,                             /* signature read from BPFGATE_XATTR_USER */
 	CNT_GATE_PROTECTED,     /* denied: unlink, rename, (un)mount or fd-by-id of the gate's own objects */
 	CNT_PTRACE_DENIED,      /* denied: an untrusted task attaching to a trusted one (ptrace, /proc/PID/mem) */
+	CNT_TAINT_FILE,         /* trusted process lost trust: executable mapping of an unverified file */
+	CNT_TAINT_ANON,         /* trusted process lost trust: anonymous executable memory */
 	CNT_MAX,
 };
 
@@ -86,7 +88,9 @@ struct gate_ids {
 /* Per-task verdict (task storage). No entry means untrusted. */
 struct task_trust {
 	__u32 trusted;
-	__u32 reason; /* enum exec_reason of the exec that decided it */
+	__u32 reason;  /* enum exec_reason of the exec that decided it */
+	__u32 tainted; /* on the thread-group leader: unverified code was mapped executable into the process */
+	__u32 _pad;
 };
 
 /* Per-inode cached verdict (inode storage). */

@@ -98,8 +98,9 @@ fn attach_and_pin(features: &Features, ring: i32) -> Result<usize, Error> {
     let me = types::task_trust {
         trusted: 1,
         reason: types::exec_reason::EXEC_TRUSTED_VERIFIED.0,
+        ..Default::default()
     };
-    // SAFETY: task_trust is a plain #[repr(C)] struct of two u32 generated from bpf/bpfgate.h; viewing it as bytes
+    // SAFETY: task_trust is a plain #[repr(C)] struct of four u32 generated from bpf/bpfgate.h; viewing it as bytes
     // for the map update is sound (no padding, no pointers).
     let value = unsafe {
         std::slice::from_raw_parts(
@@ -118,6 +119,8 @@ fn attach_and_pin(features: &Features, ring: i32) -> Result<usize, Error> {
     let progs = [
         ("exec", &p.gate_exec),
         ("fork", &p.gate_fork),
+        ("mmap", &p.gate_mmap),
+        ("mprotect", &p.gate_mprotect),
         ("ptrace", &p.gate_ptrace),
         ("traceme", &p.gate_traceme),
         ("bpf_map", &p.gate_bpf_map),

@@ -106,6 +106,8 @@ const OTHER: &[(gate_counter, &str)] = &[
     (gate_counter::CNT_SIG_USER_XATTR, "sig_from_user_xattr"),
     (gate_counter::CNT_GATE_PROTECTED, "gate_protected"),
     (gate_counter::CNT_PTRACE_DENIED, "ptrace_denied"),
+    (gate_counter::CNT_TAINT_FILE, "tainted_by_unverified_file"),
+    (gate_counter::CNT_TAINT_ANON, "tainted_by_anonymous_exec"),
 ];
 
 impl Status {

@@ -454,6 +454,55 @@ fn injection_into_trusted_tasks_denied(g: &Guest) {
     assert!(json_u64(g.get("status_end"), None, "ptrace_denied") >= 4);
 }
 
+fn unverified_executable_mappings_cost_trust(g: &Guest) {
+    let n = g.get("signed_libs");
+    let parts: Vec<&str> = n.split_whitespace().collect();
+    assert!(
+        parts.len() == 3 && parts[0] == parts[2] && parts[0] != "0",
+        "[{}] signed libs: {n}",
+        g.kernel
+    );
+    // Controls: a dynamic signed loader with signed libraries and ld.so is trusted.
+    g.assert_eq("dyn_signed_map", "map=ok");
+    assert_eq!(
+        g.get("bpftool_control").trim(),
+        "",
+        "[{}] signed bpftool",
+        g.kernel
+    );
+    g.assert_eq("dlopen_signed", "map=ok");
+    // Attacks: unverified code mapped executable into a trusted process.
+    for a in [
+        "bpftool_ld_preload",
+        "bpftool_ld_library_path",
+        "bpftool_ld_audit",
+    ] {
+        assert!(
+            g.get(a).contains("Operation not permitted"),
+            "[{}] {a}: {}",
+            g.kernel,
+            g.get(a)
+        );
+    }
+    g.assert_eq("dlopen_unsigned", "map=EPERM");
+    g.assert_eq("dlopen_unsigned_then_fork", "map=EPERM");
+    g.assert_eq("anon_exec", "map=EPERM");
+    g.assert_eq("mprotect_exec", "map=EPERM");
+    // An untrusted process is untouched by these hooks (its own map creation is denied anyway).
+    g.assert_eq("anon_exec_untrusted_control", "map=EPERM");
+    let end = g.get("status_end");
+    assert!(
+        json_u64(end, None, "tainted_by_unverified_file") >= 5,
+        "[{}] {end}",
+        g.kernel
+    );
+    assert!(
+        json_u64(end, None, "tainted_by_anonymous_exec") >= 2,
+        "[{}] {end}",
+        g.kernel
+    );
+}
+
 fn pins_and_mounts_of_the_gate_cannot_be_removed(g: &Guest) {
     for c in [
         "ctl_rename",
@@ -720,6 +769,7 @@ per_kernel!(scenarios, guest:
     trusted_loader_cannot_reach_gate_objects,
     injection_into_trusted_tasks_denied,
     pins_and_mounts_of_the_gate_cannot_be_removed,
+    unverified_executable_mappings_cost_trust,
 );
 
 per_kernel!(without_bpf_lsm, guest_nolsm: load_without_bpf_lsm_fails_cleanly);

@@ -19,6 +19,9 @@
  *                             "permitted" (the write reached the address check) when access was granted
  *   traceme                   PTRACE_TRACEME towards the parent
  *   tracedexec PATH ARGS...   fork; the child asks to be traced and execs PATH; the parent lets it run untouched
+ *   dlopen LIB OP [ARG]       dlopen LIB (dynamic builds), then do OP (map, or "fork" to do map in a child)
+ *   anonexec OP | mprotectexec OP
+ *                             map anonymous memory executable (mmap, or mprotect after mmap), then do OP
  *   keyattack SERIAL|new      add a key to keyring SERIAL, reopen its permissions, revoke it; "new" first makes a
  *                             fresh keyring of its own (the control: the same calls succeed there)
  *   Used as a #! interpreter: "#!/path/bpfprobe map" runs `map` (the script path arrives as an extra argument).
@@ -35,6 +38,8 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/ptrace.h>
+#include <sys/mman.h>
+#include <dlfcn.h>
 #include <sys/uio.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -375,6 +380,22 @@ int main(int argc, char **argv)
 		return report("traceme", ptrace(PTRACE_TRACEME, 0, 0, 0));
 	if (!strcmp(op, "tracedexec") && argc >= 3)
 		return traced_exec(argv + 2);
+	if (!strcmp(op, "dlopen") && argc >= 4) {
+		if (!dlopen(argv[2], RTLD_NOW))
+			printf("dlopen=failed ");
+		return !strcmp(argv[3], "fork") ? main(argc - 2, argv + 2) : do_op(argv[3]);
+	}
+	if (!strcmp(op, "anonexec") && argc >= 3) {
+		if (mmap(NULL, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) == MAP_FAILED)
+			printf("anonexec=%s ", errname(errno));
+		return do_op(argv[2]);
+	}
+	if (!strcmp(op, "mprotectexec") && argc >= 3) {
+		void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (p == MAP_FAILED || mprotect(p, 4096, PROT_READ | PROT_EXEC))
+			printf("mprotectexec=%s ", errname(errno));
+		return do_op(argv[2]);
+	}
 	if (!strcmp(op, "keyattack") && argc >= 3)
 		return keyattack(argv[2]);
 	if (!strcmp(op, "writefile") && argc >= 3) {

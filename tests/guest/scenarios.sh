@@ -14,6 +14,15 @@ for f in signed signed2 second cache secxattr corrupt truncated foreign wrongfil
 done
 run enroll_bpftool bpfgate --log stderr enroll --sig $S/bpftool-signed.sig $T/bpftool-signed
 run enroll_busybox bpfgate --log stderr enroll --sig $S/busybox-signed.sig $T/busybox-signed
+run enroll_probe_dyn bpfgate --log stderr enroll --sig $S/probe-dyn.sig $T/probe-dyn
+run enroll_libgood bpfgate --log stderr enroll --sig $S/libgood.so.sig $T/libgood.so
+# Signed libraries and ld.so, bind-mounted over the initramfs's unsigned copies.
+libs_ok=0
+for path in $(cat /mnt/lib/PATHS); do
+    f=/mnt/lib/$(basename $path)
+    bpfgate --log stderr enroll --sig $S/lib-$(basename $path).sig $f >/dev/null && mount --bind $f $path && libs_ok=$((libs_ok + 1))
+done
+obs "signed_libs $libs_ok of $(wc -l </mnt/lib/PATHS)"
 run enroll_rejects_garbage_sig bpfgate --log stderr enroll --sig /init $T/probe-garbage
 # Bad xattrs on verity files (bpfprobe sets them raw; enroll would refuse them).
 for f in empty garbage big; do bpfprobe verity $T/probe-$f >/dev/null; done
@@ -95,6 +104,21 @@ obs "load_again rc=$rc $(tr '\n' ' ' </tmp/load2.out)"
 obs "keyring_after $(cat /proc/keys | grep -E ' keyring +bpfgate: ' | awk '{print $1, $5}')"
 run signed_map_after_reload $T/probe-signed map
 status_json status_last
+
+# --- Injection through executable mappings: each attack beside its control ---
+B="map create /sys/fs/bpf/inj type array key 4 value 4 entries 1 name inj"
+run dyn_signed_map $T/probe-dyn map
+run bpftool_ld_preload env LD_PRELOAD=$T/libevil.so $T/bpftool-signed $B
+run bpftool_ld_library_path env LD_LIBRARY_PATH=/mnt/evil $T/bpftool-signed $B
+run bpftool_ld_audit env LD_AUDIT=$T/libevil.so $T/bpftool-signed $B
+run bpftool_control $T/bpftool-signed $B
+rm -f /sys/fs/bpf/inj
+run dlopen_unsigned $T/probe-dyn dlopen $T/libevil.so map
+run dlopen_unsigned_then_fork $T/probe-dyn dlopen $T/libevil.so fork map
+run dlopen_signed $T/probe-dyn dlopen $T/libgood.so map
+run anon_exec $T/probe-signed anonexec map
+run mprotect_exec $T/probe-signed mprotectexec map
+run anon_exec_untrusted_control $T/probe-unsigned anonexec map
 
 # --- Injection into trusted tasks: ptrace, /proc/PID/mem, process_vm_writev, TRACEME, exec under a tracer ---
 $T/probe-signed sleep 60 & SP=$!

@@ -9,7 +9,9 @@ out=$2
 keys=${BPFGATE_TEST_KEYS:-$(dirname "$out")/keys}
 rm -rf "$out"; mkdir -p "$out/disk/t" "$out/disk/sig" "$out/initramfs"
 
-gcc -static -O2 -Wall -o "$out/bpfprobe" "$here/../guest/bpfprobe.c"
+gcc -static -O2 -Wall -o "$out/bpfprobe" "$here/../guest/bpfprobe.c" 2> >(grep -v "statically linked applications" >&2)
+gcc -O2 -Wall -o "$out/bpfprobe-dyn" "$here/../guest/bpfprobe.c"
+printf 'int bpfgate_test_lib = 1;\n' | gcc -shared -fPIC -x c -o "$out/libtest.so" -
 
 sign() { # file key
     fsverity sign "$out/disk/t/$1" "$out/disk/sig/$1.sig" --key "$keys/$2.key" --cert "$keys/$2.pem" \
@@ -25,6 +27,21 @@ sign probe-second second
 # A signature over other content: sign a different file, keep its signature for probe-wrongfile.
 cp /bin/busybox "$out/disk/t/other"; sign other signer; cp "$out/disk/sig/other.sig" "$out/disk/sig/probe-wrongfile.sig"
 rm "$out/disk/t/other" "$out/disk/sig/other.sig"
+# Dynamic loaders need their whole library closure signed, ld.so included: signed copies of the libraries of
+# bpftool and the dynamic probe, bind-mounted by the guest over the initramfs's unsigned ones.
+mkdir -p "$out/disk/lib" "$out/disk/evil"
+cp "$out/bpfprobe-dyn" "$out/disk/t/probe-dyn"; sign probe-dyn signer
+for lib in $(ldd /usr/sbin/bpftool "$out/bpfprobe-dyn" | awk '/=>/ {print $3} /ld-linux/ {print $1}' | sort -u); do
+    cp -L "$lib" "$out/disk/lib/"
+    echo "$lib" >>"$out/disk/lib/PATHS"
+    fsverity sign "$out/disk/lib/$(basename "$lib")" "$out/disk/sig/lib-$(basename "$lib").sig" \
+        --key "$keys/signer.key" --cert "$keys/signer.pem" --hash-alg sha256 --block-size 4096 >/dev/null
+done
+# Injection material: an unsigned library, a signed one, and an unsigned copy of a library bpftool needs.
+cp "$out/libtest.so" "$out/disk/t/libevil.so"
+cp "$out/libtest.so" "$out/disk/t/libgood.so"; sign libgood.so signer
+cp -L "$(ldd /usr/sbin/bpftool | awk '/libz/ {print $3}')" "$out/disk/evil/"
+
 # Corrupt: flip one byte in the middle of the RSA signature value (near the end of the blob).
 python3 - "$out/disk/sig/probe-corrupt.sig" <<'PY'
 import sys; p=sys.argv[1]; b=bytearray(open(p,'rb').read()); b[len(b)-40]^=0xff; open(p,'wb').write(b)

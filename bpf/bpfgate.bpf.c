@@ -33,6 +33,10 @@
  *                               anonymous executable memory, taints the whole process (a flag on its thread-group
  *                               leader, as threads share the address space). The program runs on; bpf() is denied.
  *                               Trusted dynamic binaries therefore need signed shared libraries and ld.so.
+ *   lsm/key_permission          the gate's keyring and certificates: view and read only, except for the gate's own
+ *                               signature check (the task holds a scratch entry then). No unlink, invalidate,
+ *                               revoke or link, by anyone. Untrusted tasks may not write root's user keyring
+ *                               (_uid.0), whose clearing would drop the gate's keyring.
  *   lsm/ptrace_access_check, lsm/ptrace_traceme
  *                               an untrusted task cannot attach to a trusted one (ptrace, /proc/PID/mem,
  *                               process_vm_writev), and an exec under ptrace is never trusted.
@@ -566,6 +570,54 @@ int BPF_PROG(gate_mprotect, struct vm_area_struct *vma, unsigned long reqprot, u
 	return 0;
 }
 
+static __always_inline bool is_gate_key(__s32 serial)
+{
+	__u32 i;
+
+	if (serial <= 0)
+		return false;
+	if ((__u32)serial == cfg.keyring_serial)
+		return true;
+	for (i = 0; i < BPFGATE_KEYS_MAX; i++)
+		if (cfg.key_serials[i] == (__u32)serial)
+			return true;
+	return false;
+}
+
+SEC("lsm/key_permission")
+int gate_key_permission(__u64 *ctx)
+{
+	enum key_need_perm need_perm = (enum key_need_perm)ctx[2];
+	struct task_struct *task;
+	struct key *key;
+	__u64 key_ref = 0;
+	char desc[6];
+	__u16 len;
+
+	/* key_ref_t points to an opaque struct that 6.12's verifier cannot type, so the argument is read raw. It
+	 * carries the "possessed" flag in its lowest bit. */
+	if (bpf_probe_read_kernel(&key_ref, sizeof(key_ref), &ctx[0]))
+		return 0;
+	key = (struct key *)(key_ref & ~1UL);
+
+	if (is_gate_key(BPF_CORE_READ(key, serial))) {
+		if (need_perm == KEY_NEED_VIEW || need_perm == KEY_NEED_READ)
+			return 0;
+		/* The gate's own check: bpf_lookup_user_key and the signature's keyring search. */
+		if (bpf_task_storage_get(&scratch, bpf_get_current_task_btf(), 0, 0))
+			return 0;
+		return protect(true);
+	}
+	if (need_perm != KEY_NEED_WRITE)
+		return 0;
+	len = BPF_CORE_READ(key, index_key.desc_len);
+	if (len != 6 || bpf_core_read(desc, sizeof(desc), &key->index_key.desc))
+		return 0;
+	task = bpf_get_current_task_btf();
+	return protect(desc[0] == '_' && desc[1] == 'u' && desc[2] == 'i' && desc[3] == 'd' && desc[4] == '.' &&
+		       desc[5] == '0' && !task_is_trusted(task));
+}
+
 SEC("lsm/ptrace_access_check")
 int BPF_PROG(gate_ptrace, struct task_struct *child, unsigned int mode)
 {
@@ -645,6 +697,8 @@ int gate_status(struct bpf_iter__bpf_map_elem *ctx)
 				.loader_tgid = cfg.loader_tgid,
 			},
 		};
+		for (cpu = 0; cpu < BPFGATE_KEYS_MAX; cpu++)
+			hdr.config.key_serials[cpu] = cfg.key_serials[cpu];
 		bpf_seq_write(seq, &hdr, sizeof(hdr));
 	}
 	rec.index = k;

@@ -21,6 +21,8 @@
 #define BPFGATE_XATTR_USER "user.bpfgate.sig"
 /* How many of its own maps, programs and links the gate protects by id. */
 #define BPFGATE_IDS_MAX 32
+/* Certificates the gate's keyring can hold (their key serials are protected along with the keyring's). */
+#define BPFGATE_KEYS_MAX 8
 /* Depth of the mount tree walked above the gate's bpffs on unmount. */
 #define BPFGATE_MOUNT_DEPTH 32
 /* Status stream framing. */
@@ -68,6 +70,7 @@ struct gate_config {
 	__u32 nr_cpus;         /* possible CPUs, for the status sum */
 	__u32 xattr_security;  /* 1: read BPFGATE_XATTR_SECURITY first (kernel reads security.bpf.*) */
 	__u32 loader_tgid;     /* the loader, for the one-shot mount recorder only */
+	__u32 key_serials[BPFGATE_KEYS_MAX]; /* the certificates in the keyring (0: unused slot) */
 };
 
 /* Roles of inodes the gate protects (inode storage `gate_inodes`, marked by the loader). */

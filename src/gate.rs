@@ -45,8 +45,16 @@ fn load_with(certs: &[(&str, &[u8])]) -> Result<String, Error> {
         ));
     }
     let features = kernel::probe()?;
-    let ring = keyring::create(certs)?;
-    match attach_and_pin(&features, ring) {
+    let max_certs = types::gate_config::default().key_serials.len();
+    if certs.len() > max_certs {
+        return Err(Error::Kernel(format!(
+            "{} certificates baked in; the gate protects at most {max_certs} (BPFGATE_KEYS_MAX in bpf/bpfgate.h)",
+            certs.len()
+        )));
+    }
+    let keys = keyring::create(certs)?;
+    let ring = keys.serial;
+    match attach_and_pin(&features, &keys) {
         Ok(n) => Ok(format!(
             "active: {n} programs pinned at {}, keyring {ring} with {} certificate(s), signature xattr {}",
             pin_dir().display(),
@@ -69,7 +77,7 @@ fn bpf_err(step: impl Into<String>) -> impl FnOnce(libbpf_rs::Error) -> Error {
     move |e| Error::Bpf(step, e)
 }
 
-fn attach_and_pin(features: &Features, ring: i32) -> Result<usize, Error> {
+fn attach_and_pin(features: &Features, keys: &keyring::Keyring) -> Result<usize, Error> {
     let mut storage = MaybeUninit::uninit();
     let mut open = BpfgateSkelBuilder::default()
         .open(&mut storage)
@@ -80,7 +88,10 @@ fn attach_and_pin(features: &Features, ring: i32) -> Result<usize, Error> {
         .as_deref_mut()
         .ok_or_else(|| Error::Kernel("the BPF object has no memory-mapped rodata".into()))?;
     rodata.cfg.untrusted_cmds = commands::untrusted_bitmap();
-    rodata.cfg.keyring_serial = ring as u32;
+    rodata.cfg.keyring_serial = keys.serial as u32;
+    for (slot, key) in rodata.cfg.key_serials.iter_mut().zip(&keys.keys) {
+        *slot = *key as u32;
+    }
     rodata.cfg.nr_cpus =
         libbpf_rs::num_possible_cpus().map_err(bpf_err("counting possible CPUs"))? as u32;
     rodata.cfg.xattr_security = features.security_bpf_xattr.into();
@@ -121,6 +132,7 @@ fn attach_and_pin(features: &Features, ring: i32) -> Result<usize, Error> {
         ("fork", &p.gate_fork),
         ("mmap", &p.gate_mmap),
         ("mprotect", &p.gate_mprotect),
+        ("keys", &p.gate_key_permission),
         ("ptrace", &p.gate_ptrace),
         ("traceme", &p.gate_traceme),
         ("bpf_map", &p.gate_bpf_map),

@@ -16,14 +16,21 @@ const KEY_SEARCH: u32 = 0x08;
 const READ_ONLY: u32 =
     ((KEY_VIEW | KEY_READ | KEY_SEARCH) << 24) | ((KEY_VIEW | KEY_READ | KEY_SEARCH) << 16);
 
-/// Creates the keyring from DER certificates and returns its serial.
+/// The gate's keyring and the serials of the certificate keys in it.
+pub struct Keyring {
+    pub serial: i32,
+    pub keys: Vec<i32>,
+}
+
+/// Creates the keyring from DER certificates.
 ///
 /// A keyring of the same name in `_uid.0` is replaced (the kernel's add_key semantics); the caller only gets here
 /// when no gate is active, so no running gate holds the old serial.
-pub fn create(certs: &[(&str, &[u8])]) -> Result<i32, Error> {
+pub fn create(certs: &[(&str, &[u8])]) -> Result<Keyring, Error> {
     let ring = sys::add_key("keyring", Some(KEYRING_NAME), &[], KEY_SPEC_USER_KEYRING)
         .map_err(|e| Error::Keyring("creating keyring \"bpfgate\" in root's user keyring", e))?;
-    let fill = || -> Result<(), Error> {
+    let mut keys = Vec::with_capacity(certs.len());
+    let mut fill = || -> Result<(), Error> {
         for (name, der) in certs {
             let key = sys::add_key("asymmetric", None, der, ring).map_err(|e| {
                 Error::Keyring(
@@ -37,6 +44,7 @@ pub fn create(certs: &[(&str, &[u8])]) -> Result<i32, Error> {
             })?;
             sys::key_setperm(key, READ_ONLY)
                 .map_err(|e| Error::Keyring("making a certificate read-only", e))?;
+            keys.push(key);
         }
         sys::keyring_close(ring)
             .map_err(|e| Error::Keyring("closing the keyring to new keys", e))?;
@@ -47,7 +55,7 @@ pub fn create(certs: &[(&str, &[u8])]) -> Result<i32, Error> {
         discard(ring);
         return Err(e);
     }
-    Ok(ring)
+    Ok(Keyring { serial: ring, keys })
 }
 
 /// Unlinks a keyring this run made, so a failed load leaves nothing behind (the kernel frees it).

@@ -158,7 +158,19 @@ impl Status {
             "bpfgate: active (pinned at {})",
             gate::pin_dir().display()
         );
-        let _ = writeln!(s, "keyring: {}", self.config.keyring_serial);
+        let certs: Vec<String> = self
+            .config
+            .key_serials
+            .iter()
+            .filter(|k| **k != 0)
+            .map(u32::to_string)
+            .collect();
+        let _ = writeln!(
+            s,
+            "keyring: {} (certificate keys: {})",
+            self.config.keyring_serial,
+            certs.join(" ")
+        );
         let _ = writeln!(
             s,
             "signature xattrs read: {}",
@@ -192,6 +204,14 @@ impl Status {
         let mut s = String::from("{\"active\":true");
         let _ = write!(s, ",\"pin_dir\":\"{}\"", gate::pin_dir().display());
         let _ = write!(s, ",\"keyring\":{}", self.config.keyring_serial);
+        let certs: Vec<String> = self
+            .config
+            .key_serials
+            .iter()
+            .filter(|k| **k != 0)
+            .map(u32::to_string)
+            .collect();
+        let _ = write!(s, ",\"certificate_keys\":[{}]", certs.join(","));
         let _ = write!(s, ",\"nr_cpus\":{}", self.config.nr_cpus);
         let list = |v: Vec<String>| {
             v.iter()
@@ -231,21 +251,29 @@ impl Status {
 mod tests {
     use super::*;
 
+    fn bytes<T>(v: &T) -> Vec<u8> {
+        // SAFETY: test-only view of a generated #[repr(C)] integer record as its bytes.
+        unsafe { std::slice::from_raw_parts((v as *const T).cast::<u8>(), size_of::<T>()) }.to_vec()
+    }
+
     fn stream(counters: &[(u32, u64)], n: u32) -> Vec<u8> {
-        let mut b = Vec::new();
-        b.extend_from_slice(&MAGIC.to_ne_bytes());
-        b.extend_from_slice(&VERSION.to_ne_bytes());
-        b.extend_from_slice(&n.to_ne_bytes());
-        b.extend_from_slice(&0u32.to_ne_bytes());
-        b.extend_from_slice(&(1u64 << 1).to_ne_bytes()); // untrusted: map_lookup_elem
-        b.extend_from_slice(&77u32.to_ne_bytes()); // keyring
-        b.extend_from_slice(&2u32.to_ne_bytes()); // cpus
-        b.extend_from_slice(&1u32.to_ne_bytes()); // xattr_security
-        b.extend_from_slice(&0u32.to_ne_bytes());
+        let mut hdr = status_header {
+            magic: MAGIC,
+            version: VERSION,
+            counters: n,
+            ..Default::default()
+        };
+        hdr.config.untrusted_cmds = 1 << 1; // map_lookup_elem
+        hdr.config.keyring_serial = 77;
+        hdr.config.nr_cpus = 2;
+        hdr.config.xattr_security = 1;
+        let mut b = bytes(&hdr);
         for (i, v) in counters {
-            b.extend_from_slice(&i.to_ne_bytes());
-            b.extend_from_slice(&0u32.to_ne_bytes());
-            b.extend_from_slice(&v.to_ne_bytes());
+            b.extend(bytes(&status_counter {
+                index: *i,
+                _pad: 0,
+                value: *v,
+            }));
         }
         b
     }
@@ -276,7 +304,7 @@ mod tests {
     fn rejects_malformed_streams() {
         let cases: Vec<(Vec<u8>, &str)> = vec![
             (vec![], "shorter than its header"),
-            (vec![0; 40], "magic"),
+            (vec![0; size_of::<status_header>()], "magic"),
             (stream(&[(5000, 1)], 144), "out of range"),
             (stream(&[], 100_000), "counters"),
             (

@@ -728,10 +728,27 @@ fn load_without_bpf_lsm_fails_cleanly(g: &Guest) {
     );
 }
 
-fn keyring_closed_and_read_only(g: &Guest) {
-    g.assert_eq("keyring_attack", "add=EACCES setperm=EACCES revoke=EACCES");
-    // Control: on a keyring without the gate's restrictions the same calls work.
-    g.assert_eq("keyring_attack_control", "add=ok setperm=ok revoke=ok");
+fn keyring_closed_and_protected(g: &Guest) {
+    // Closed, read-only permissions: add/setperm/revoke fail on permissions alone; invalidate, unlink and clear
+    // are refused by the gate's key_permission hook, for untrusted and trusted tasks alike.
+    for who in ["keyring_attack", "keyring_attack_trusted", "cert_attack"] {
+        let v = g.get(who);
+        for op in ["add", "setperm", "revoke", "invalidate", "unlink", "clear"] {
+            let r = g.field(who, op);
+            assert!(
+                r == "EACCES" || r == "EPERM",
+                "[{}] {who}: {op}={r} in {v}",
+                g.kernel
+            );
+        }
+    }
+    // Control: a keyring without the gate's restrictions, one fresh keyring per call.
+    g.assert_eq(
+        "keyring_attack_control",
+        "add=ok setperm=ok revoke=ok invalidate=ok unlink=ok clear=ok",
+    );
+    g.assert_eq("clear_user_keyring", "clear_user_keyring=EPERM");
+    g.assert_eq("signed_map_after_key_attacks", "map=ok");
 }
 
 macro_rules! per_kernel {
@@ -765,7 +782,7 @@ per_kernel!(scenarios, guest:
     second_load_leaves_gate_and_keyring_intact,
     bpftool_signed_allowed_unsigned_denied,
     enroll_and_digest,
-    keyring_closed_and_read_only,
+    keyring_closed_and_protected,
     trusted_loader_cannot_reach_gate_objects,
     injection_into_trusted_tasks_denied,
     pins_and_mounts_of_the_gate_cannot_be_removed,

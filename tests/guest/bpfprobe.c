@@ -322,22 +322,42 @@ static int traced_exec(char **argv)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 1;
 }
 
+/* Each keyctl attack on keyring SERIAL, or with "new" on a fresh keyring of its own for each (the control). */
 static int keyattack(const char *arg)
 {
-	long ring = strtol(arg, NULL, 10);
+	static const struct {
+		const char *name;
+		int op; /* keyctl operation, or 0 for add_key */
+	} ops[] = {
+		{ "add", 0 }, { "setperm", 5 /* KEYCTL_SETPERM */ }, { "revoke", 3 /* KEYCTL_REVOKE */ },
+		{ "invalidate", 21 /* KEYCTL_INVALIDATE */ }, { "unlink", 9 /* KEYCTL_UNLINK */ },
+		{ "clear", 7 /* KEYCTL_CLEAR */ },
+	};
 
-	if (!strcmp(arg, "new"))
-		ring = syscall(SYS_add_key, "keyring", "bpfprobe-control", NULL, 0, -4 /* KEY_SPEC_USER_KEYRING */);
-	long add = syscall(SYS_add_key, "user", "intruder", "x", 1, ring);
-	int add_err = errno;
-	long perm = syscall(SYS_keyctl, 5 /* KEYCTL_SETPERM */, ring, 0x3f3f0000);
-	int perm_err = errno;
-	long revoke = syscall(SYS_keyctl, 3 /* KEYCTL_REVOKE */, ring);
-	int revoke_err = errno;
-	printf("add=%s ", add < 0 ? errname(add_err) : "ok");
-	printf("setperm=%s ", perm < 0 ? errname(perm_err) : "ok");
-	printf("revoke=%s\n", revoke < 0 ? errname(revoke_err) : "ok");
+	for (unsigned i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
+		long ring = strtol(arg, NULL, 10), parent = -4 /* KEY_SPEC_USER_KEYRING: where the gate's lives */, r;
+		if (!strcmp(arg, "new")) {
+			char name[32];
+			snprintf(name, sizeof(name), "bpfprobe-control-%u", i);
+			parent = -2; /* KEY_SPEC_PROCESS_KEYRING */
+			ring = syscall(SYS_add_key, "keyring", name, NULL, 0, parent);
+		}
+		switch (ops[i].op) {
+		case 0: r = syscall(SYS_add_key, "user", "intruder", "x", 1, ring); break;
+		case 5: r = syscall(SYS_keyctl, 5, ring, 0x3f3f0000); break;
+		case 9: r = syscall(SYS_keyctl, 9, ring, parent); break;
+		default: r = syscall(SYS_keyctl, ops[i].op, ring); break;
+		}
+		printf("%s%s=%s", i ? " " : "", ops[i].name, r < 0 ? errname(errno) : "ok");
+	}
+	printf("\n");
 	return 0;
+}
+
+/* KEYCTL_CLEAR of root's user keyring, which holds the gate's keyring. */
+static int clear_user_keyring(void)
+{
+	return report("clear_user_keyring", syscall(SYS_keyctl, 7 /* KEYCTL_CLEAR */, -4 /* KEY_SPEC_USER_KEYRING */));
 }
 
 int main(int argc, char **argv)
@@ -396,6 +416,8 @@ int main(int argc, char **argv)
 			printf("mprotectexec=%s ", errname(errno));
 		return do_op(argv[2]);
 	}
+	if (!strcmp(op, "clearuserkeyring"))
+		return clear_user_keyring();
 	if (!strcmp(op, "keyattack") && argc >= 3)
 		return keyattack(argv[2]);
 	if (!strcmp(op, "writefile") && argc >= 3) {

@@ -169,7 +169,13 @@ run signed_map_after_attacks $T/probe-signed map
 # --- The keyring: closed to additions, permissions fixed (attacks last: a success would disarm the gate) ---
 ring=$(grep -E ' keyring +bpfgate: ' /proc/keys | awk '{print $1}')
 run keyring_attack bpfprobe keyattack $((0x$ring))
+run keyring_attack_trusted $T/probe-signed keyattack $((0x$ring))
+cert=$(awk '$8 == "asymmetri" && /bpfgate test signer/ {print $1; exit}' /proc/keys)  # type column is 9 wide
+obs "cert_key $((0x$cert))"
+run cert_attack bpfprobe keyattack $((0x$cert))
 run keyring_attack_control bpfprobe keyattack new
+run clear_user_keyring bpfprobe clearuserkeyring
+run signed_map_after_key_attacks $T/probe-signed map
 
 status_json status_end
 

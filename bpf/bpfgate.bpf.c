@@ -37,6 +37,13 @@
  *                               signature check (the task holds a scratch entry then). No unlink, invalidate,
  *                               revoke or link, by anyone. Untrusted tasks may not write root's user keyring
  *                               (_uid.0), whose clearing would drop the gate's keyring.
+ *   lsm/kernel_read_file, lsm/kernel_load_data, lsm/kernel_module_request, lsm/locked_down
+ *                               untrusted tasks cannot change the running kernel: no module loading (init_module,
+ *                               finit_module) or auto-load requests, no kexec (kexec_load, kexec_file_load), and
+ *                               nothing the lockdown LSM counts as an integrity risk (/dev/mem, /dev/port,
+ *                               ioperm/iopl, MSR and PCI BAR writes, ACPI tables, debugfs writes, ...). Each one
+ *                               could switch the gate off. Confidentiality reasons (kcore, perf, kprobes reads)
+ *                               stay allowed. Enum values are CO-RE relocated, so new lockdown reasons count too.
  *   lsm/ptrace_access_check, lsm/ptrace_traceme
  *                               an untrusted task cannot attach to a trusted one (ptrace, /proc/PID/mem,
  *                               process_vm_writev), and an exec under ptrace is never trusted.
@@ -616,6 +623,43 @@ int gate_key_permission(__u64 *ctx)
 	task = bpf_get_current_task_btf();
 	return protect(desc[0] == '_' && desc[1] == 'u' && desc[2] == 'i' && desc[3] == 'd' && desc[4] == '.' &&
 		       desc[5] == '0' && !task_is_trusted(task));
+}
+
+static __always_inline int kernel_modify(bool risky)
+{
+	if (!risky || task_is_trusted(bpf_get_current_task_btf()))
+		return 0;
+	count(CNT_KERNEL_MODIFY_DENIED);
+	return -EPERM;
+}
+
+SEC("lsm/kernel_read_file")
+int BPF_PROG(gate_kernel_read_file, struct file *file, enum kernel_read_file_id id, bool contents)
+{
+	return kernel_modify(id == bpf_core_enum_value(enum kernel_read_file_id, READING_MODULE) ||
+			     id == bpf_core_enum_value(enum kernel_read_file_id, READING_KEXEC_IMAGE) ||
+			     id == bpf_core_enum_value(enum kernel_read_file_id, READING_KEXEC_INITRAMFS));
+}
+
+SEC("lsm/kernel_load_data")
+int BPF_PROG(gate_kernel_load_data, enum kernel_load_data_id id, bool contents)
+{
+	return kernel_modify(id == bpf_core_enum_value(enum kernel_load_data_id, LOADING_MODULE) ||
+			     id == bpf_core_enum_value(enum kernel_load_data_id, LOADING_KEXEC_IMAGE) ||
+			     id == bpf_core_enum_value(enum kernel_load_data_id, LOADING_KEXEC_INITRAMFS));
+}
+
+SEC("lsm/kernel_module_request")
+int BPF_PROG(gate_module_request, char *kmod_name)
+{
+	return kernel_modify(true);
+}
+
+SEC("lsm/locked_down")
+int BPF_PROG(gate_locked_down, enum lockdown_reason what)
+{
+	return kernel_modify(what > bpf_core_enum_value(enum lockdown_reason, LOCKDOWN_NONE) &&
+			     what < bpf_core_enum_value(enum lockdown_reason, LOCKDOWN_INTEGRITY_MAX));
 }
 
 SEC("lsm/ptrace_access_check")

@@ -60,6 +60,7 @@ enum gate_counter {
 	CNT_PTRACE_DENIED,      /* denied: an untrusted task attaching to a trusted one (ptrace, /proc/PID/mem) */
 	CNT_TAINT_FILE,         /* trusted process lost trust: executable mapping of an unverified file */
 	CNT_TAINT_ANON,         /* trusted process lost trust: anonymous executable memory */
+	CNT_KERNEL_MODIFY_DENIED, /* denied: module load or request, kexec, or a lockdown integrity reason */
 	CNT_MAX,
 };
 

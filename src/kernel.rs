@@ -23,6 +23,8 @@ const KFUNCS: &[(&str, &str)] = &[
     ("bpf_key_put", "6.1"),
     ("bpf_verify_pkcs7_signature", "6.1"),
     ("bpf_dynptr_adjust", "6.4"),
+    ("bpf_rcu_read_lock", "6.2"),
+    ("bpf_rcu_read_unlock", "6.2"),
 ];
 /// LSM hooks the gate attaches to.
 const HOOKS: &[&str] = &[
@@ -33,6 +35,23 @@ const HOOKS: &[&str] = &[
     "bpf_lsm_inode_post_setxattr",
     "bpf_lsm_inode_removexattr",
     "bpf_lsm_inode_post_removexattr",
+    "bpf_lsm_kernel_read_file",
+    "bpf_lsm_kernel_load_data",
+    "bpf_lsm_kernel_module_request",
+    "bpf_lsm_locked_down",
+    "bpf_lsm_key_permission",
+    "bpf_lsm_mmap_file",
+    "bpf_lsm_file_mprotect",
+    "bpf_lsm_ptrace_access_check",
+    "bpf_lsm_ptrace_traceme",
+    "bpf_lsm_bpf_map",
+    "bpf_lsm_bpf_prog",
+    "bpf_lsm_inode_unlink",
+    "bpf_lsm_inode_rmdir",
+    "bpf_lsm_inode_rename",
+    "bpf_lsm_sb_mount",
+    "bpf_lsm_move_mount",
+    "bpf_lsm_sb_umount",
 ];
 /// Appeared in 6.15 with the change that lets BPF read `security.bpf.*` xattrs.
 const SECURITY_BPF_XATTR_MARKER: &str = "bpf_set_dentry_xattr";

@@ -108,6 +108,10 @@ const OTHER: &[(gate_counter, &str)] = &[
     (gate_counter::CNT_PTRACE_DENIED, "ptrace_denied"),
     (gate_counter::CNT_TAINT_FILE, "tainted_by_unverified_file"),
     (gate_counter::CNT_TAINT_ANON, "tainted_by_anonymous_exec"),
+    (
+        gate_counter::CNT_KERNEL_MODIFY_DENIED,
+        "kernel_modify_denied",
+    ),
 ];
 
 impl Status {

@@ -503,6 +503,32 @@ fn unverified_executable_mappings_cost_trust(g: &Guest) {
     );
 }
 
+fn untrusted_tasks_cannot_modify_the_kernel(g: &Guest) {
+    let ops = [
+        ("finit", "finit"),
+        ("initmod", "initmod"),
+        ("kexec_file", "kexecfile"),
+        ("kexec_load", "kexecload"),
+        ("devmem", "openrw"),
+        ("ioperm", "ioperm"),
+    ];
+    for (name, op) in ops {
+        // Control (gate off) and trusted task: allowed; untrusted root: denied.
+        g.assert_eq(&format!("control_{name}"), &format!("{op}=ok"));
+        g.assert_eq(&format!("trusted_{name}"), &format!("{op}=ok"));
+        g.assert_eq(&format!("untrusted_{name}"), &format!("{op}=EPERM"));
+    }
+    // Module auto-loading: the kernel's modprobe helper ran for the control and the trusted task only.
+    g.assert_eq("control_module_request", "1");
+    g.assert_eq("trusted_module_request", "1");
+    g.assert_eq("untrusted_module_request", "0");
+    assert!(
+        json_u64(g.get("status_end"), None, "kernel_modify_denied") >= 8,
+        "{}",
+        g.get("status_end")
+    );
+}
+
 fn pins_and_mounts_of_the_gate_cannot_be_removed(g: &Guest) {
     for c in [
         "ctl_rename",
@@ -787,6 +813,7 @@ per_kernel!(scenarios, guest:
     injection_into_trusted_tasks_denied,
     pins_and_mounts_of_the_gate_cannot_be_removed,
     unverified_executable_mappings_cost_trust,
+    untrusted_tasks_cannot_modify_the_kernel,
 );
 
 per_kernel!(without_bpf_lsm, guest_nolsm: load_without_bpf_lsm_fails_cleanly);

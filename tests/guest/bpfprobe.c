@@ -22,6 +22,10 @@
  *   dlopen LIB OP [ARG]       dlopen LIB (dynamic builds), then do OP (map, or "fork" to do map in a child)
  *   anonexec OP | mprotectexec OP
  *                             map anonymous memory executable (mmap, or mprotect after mmap), then do OP
+ *   finit KO | initmod KO     load a kernel module with finit_module / init_module
+ *   kexecfile IMAGE | kexecload
+ *                             kexec_file_load IMAGE (then unload it) / kexec_load with no segments
+ *   openrw PATH | ioperm      open PATH read-write (/dev/mem) / ioperm on port 0x80
  *   keyattack SERIAL|new      add a key to keyring SERIAL, reopen its permissions, revoke it; "new" first makes a
  *                             fresh keyring of its own (the control: the same calls succeed there)
  *   Used as a #! interpreter: "#!/path/bpfprobe map" runs `map` (the script path arrives as an extra argument).
@@ -40,6 +44,8 @@
 #include <sys/ptrace.h>
 #include <sys/mman.h>
 #include <dlfcn.h>
+#include <sys/io.h>
+#include <linux/kexec.h>
 #include <sys/uio.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -354,6 +360,34 @@ static int keyattack(const char *arg)
 	return 0;
 }
 
+static int kernel_op(const char *op, const char *arg)
+{
+	if (!strcmp(op, "finit")) {
+		int fd = open(arg, O_RDONLY);
+		return report("finit", fd < 0 ? -1 : syscall(SYS_finit_module, fd, "", 0));
+	}
+	if (!strcmp(op, "initmod")) {
+		static char buf[1 << 20];
+		int fd = open(arg, O_RDONLY);
+		ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf));
+		return report("initmod", n < 0 ? -1 : syscall(SYS_init_module, buf, (unsigned long)n, ""));
+	}
+	if (!strcmp(op, "kexecfile")) {
+		int fd = open(arg, O_RDONLY);
+		long r = fd < 0 ? -1 : syscall(SYS_kexec_file_load, fd, -1, 1, "", KEXEC_FILE_NO_INITRAMFS);
+		int e = errno;
+		if (r == 0)
+			syscall(SYS_kexec_file_load, -1, -1, 0, NULL, KEXEC_FILE_UNLOAD);
+		errno = e;
+		return report("kexecfile", r);
+	}
+	if (!strcmp(op, "kexecload"))
+		return report("kexecload", syscall(SYS_kexec_load, 0, 0, NULL, 0));
+	if (!strcmp(op, "openrw"))
+		return report("openrw", open(arg, O_RDWR));
+	return report("ioperm", ioperm(0x80, 1, 1));
+}
+
 /* KEYCTL_CLEAR of root's user keyring, which holds the gate's keyring. */
 static int clear_user_keyring(void)
 {
@@ -416,6 +450,9 @@ int main(int argc, char **argv)
 			printf("mprotectexec=%s ", errname(errno));
 		return do_op(argv[2]);
 	}
+	if (!strcmp(op, "finit") || !strcmp(op, "initmod") || !strcmp(op, "kexecfile") || !strcmp(op, "kexecload") ||
+	    !strcmp(op, "openrw") || !strcmp(op, "ioperm"))
+		return kernel_op(op, argc >= 3 ? argv[2] : "");
 	if (!strcmp(op, "clearuserkeyring"))
 		return clear_user_keyring();
 	if (!strcmp(op, "keyattack") && argc >= 3)

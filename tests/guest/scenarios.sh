@@ -42,6 +42,21 @@ run control_unsigned_btf $T/probe-unsigned btf
 run control_bpftool_unsigned $T/bpftool map create /sys/fs/bpf/control type array key 4 value 4 entries 1 name control
 rm -f /sys/fs/bpf/control
 bpfgate --log stderr status >/dev/null 2>&1; obs "status_inactive_rc $?"
+MOD=/mnt/mod/$(uname -r)/dummy.ko
+printf '#!/bin/sh\necho "$*" >>/tmp/modprobe.calls\n' >/tmp/modprobe-log; chmod +x /tmp/modprobe-log
+echo /tmp/modprobe-log >/proc/sys/kernel/modprobe
+mkdir -p /tmp/fsx
+kernel_ops() { # PREFIX PROBE [SHELL]: every kernel-modifying operation, as PROBE (and SHELL for the mount)
+    run ${1}_finit $2 finit $MOD; rmmod dummy 2>/dev/null
+    run ${1}_initmod $2 initmod $MOD; rmmod dummy 2>/dev/null
+    run ${1}_kexec_file $2 kexecfile /mnt/vmlinuz
+    run ${1}_kexec_load $2 kexecload
+    run ${1}_devmem $2 openrw /dev/mem
+    run ${1}_ioperm $2 ioperm
+    $3 mount -t ${1}fs none /tmp/fsx 2>/dev/null
+    obs "${1}_module_request $(grep -c "fs-${1}fs" /tmp/modprobe.calls 2>/dev/null || echo 0)"
+}
+kernel_ops control bpfprobe
 
 # --- Load the gate ---
 t0=$(cut -d' ' -f1 /proc/uptime)
@@ -119,6 +134,10 @@ run dlopen_signed $T/probe-dyn dlopen $T/libgood.so map
 run anon_exec $T/probe-signed anonexec map
 run mprotect_exec $T/probe-signed mprotectexec map
 run anon_exec_untrusted_control $T/probe-unsigned anonexec map
+
+# --- Kernel-modifying operations (the controls ran before the gate) ---
+kernel_ops untrusted bpfprobe
+kernel_ops trusted $T/probe-signed $T/busybox-signed
 
 # --- Injection into trusted tasks: ptrace, /proc/PID/mem, process_vm_writev, TRACEME, exec under a tracer ---
 $T/probe-signed sleep 60 & SP=$!

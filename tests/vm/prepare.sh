@@ -56,8 +56,18 @@ cp /usr/sbin/bpftool "$out/disk/t/bpftool"
 # A trusted shell toolbox: busybox applets run inside the signed busybox process (rm, mv, mount, umount).
 cp /bin/busybox "$out/disk/t/busybox-signed"; sign busybox-signed signer
 
+# Kernel-modifying operations: a dependency-free module for each test kernel, and a kernel image to kexec-load.
+cache=${BPFGATE_KERNEL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/bpfgate/kernels}
+for suite in trixie sid; do
+    [ -f "$cache/$suite/version" ] || continue
+    ver=$(cat "$cache/$suite/version")
+    mkdir -p "$out/disk/mod/$ver"
+    xz -dc "$cache/$suite/modules/kernel/drivers/net/dummy.ko.xz" >"$out/disk/mod/$ver/dummy.ko"
+done
+[ -f "$cache/trixie/vmlinuz" ] && cp "$cache/trixie/vmlinuz" "$out/disk/vmlinuz"
+
 rm -f "$out/disk.img"
-mkfs.ext4 -q -O verity,ea_inode -b 4096 -L bpfgate-test -d "$out/disk" "$out/disk.img" 64M
+mkfs.ext4 -q -O verity,ea_inode -b 4096 -L bpfgate-test -d "$out/disk" "$out/disk.img" 96M
 
 # Initramfs.
 ir=$out/initramfs

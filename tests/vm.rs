@@ -529,6 +529,36 @@ fn untrusted_tasks_cannot_modify_the_kernel(g: &Guest) {
     );
 }
 
+fn digest_parameters_and_bad_signatures(g: &Guest) {
+    // sha512 and 1 KiB Merkle blocks are supported and verify; 64 KiB blocks exceed the page size: no fs-verity.
+    g.assert_eq("verity_params_sha512", "verity=ok");
+    g.assert_eq("verity_params_1k", "verity=ok");
+    g.assert_eq("verity_params_64k", "verity=EINVAL");
+    g.assert_eq("vparam_sha512_valid", "map=ok");
+    g.assert_eq("vparam_1k_valid", "map=ok");
+    for name in ["sha512", "1k", "64k"] {
+        for kind in ["wrong", "empty", "big", "random"] {
+            g.assert_eq(&format!("vparam_{name}_{kind}"), "map=EPERM");
+        }
+    }
+    g.assert_eq("vparam_64k_valid", "map=EPERM");
+    g.assert_eq("dmesg_warnings", "0");
+}
+
+fn substitution_follows_content_not_paths(g: &Guest) {
+    g.assert_eq("subst_copy_tmpfs", "map=EPERM");
+    g.assert_eq("subst_copy_no_verity", "map=EPERM");
+    // Documented consequence: the same bytes with fs-verity and the signature are trusted wherever they are.
+    g.assert_eq("subst_copy_reverified", "map=ok");
+    g.assert_eq("subst_hardlink", "map=ok");
+    g.assert_eq("subst_renamed", "map=ok");
+    g.assert_eq("subst_bind_over_signed", "map=EPERM");
+    g.assert_eq("subst_after_unbind", "map=ok");
+    // overlayfs files have no fs-verity of their own: not trusted through the overlay, copied up or not.
+    g.assert_eq("subst_overlay_lower", "map=EPERM");
+    g.assert_eq("subst_overlay_copied_up", "map=EPERM");
+}
+
 fn pins_and_mounts_of_the_gate_cannot_be_removed(g: &Guest) {
     for c in [
         "ctl_rename",
@@ -814,6 +844,8 @@ per_kernel!(scenarios, guest:
     pins_and_mounts_of_the_gate_cannot_be_removed,
     unverified_executable_mappings_cost_trust,
     untrusted_tasks_cannot_modify_the_kernel,
+    digest_parameters_and_bad_signatures,
+    substitution_follows_content_not_paths,
 );
 
 per_kernel!(without_bpf_lsm, guest_nolsm: load_without_bpf_lsm_fails_cleanly);

@@ -11,7 +11,7 @@
  *                             and a write of its own trust entry into any task-storage map it can open
  *   setxattr FILE NAME SRC    SRC: a file, or empty:, or random:N, or zero:N
  *   rmxattr FILE NAME
- *   verity FILE               enable fs-verity (sha256, 4096)
+ *   verity FILE [ALG BLOCK]   enable fs-verity (default sha256 = 1, 4096-byte blocks)
  *   writefile PATH            try to open PATH for writing and write a byte
  *   sleep N                   a target process for the injection attacks
  *   ptrace PID | procmem PID | vmwrite PID
@@ -279,10 +279,9 @@ static int set_xattr(const char *file, const char *name, const char *src)
 	return report("setxattr", setxattr(file, name, buf, len, 0));
 }
 
-static int enable_verity(const char *file)
+static int enable_verity(const char *file, unsigned alg, unsigned block)
 {
-	struct fsverity_enable_arg arg = { .version = 1, .hash_algorithm = FS_VERITY_HASH_ALG_SHA256,
-					   .block_size = 4096 };
+	struct fsverity_enable_arg arg = { .version = 1, .hash_algorithm = alg, .block_size = block };
 	int fd = open(file, O_RDONLY);
 	if (fd < 0)
 		return report("verity", -1);
@@ -423,7 +422,8 @@ int main(int argc, char **argv)
 	if (!strcmp(op, "rmxattr") && argc >= 4)
 		return report("rmxattr", removexattr(argv[2], argv[3]));
 	if (!strcmp(op, "verity") && argc >= 3)
-		return enable_verity(argv[2]);
+		return enable_verity(argv[2], argc >= 5 ? atoi(argv[3]) : FS_VERITY_HASH_ALG_SHA256,
+				     argc >= 5 ? atoi(argv[4]) : 4096);
 	if (!strcmp(op, "sleep") && argc >= 3) {
 		sleep(atoi(argv[2]));
 		return 0;

@@ -34,6 +34,21 @@ bpfprobe setxattr $T/probe-noverity user.bpfgate.sig $S/probe-noverity.sig >/dev
 # Only the security.bpf.* name left.
 bpfprobe rmxattr $T/probe-secxattr user.bpfgate.sig >/dev/null
 run digest_userspace bpfgate digest $T/probe-signed
+# Digest parameters: enable fs-verity as signed, then the signature xattr of each kind.
+for v in sha512:2:4096 1k:1:1024 64k:1:65536; do
+    name=${v%%:*}; rest=${v#*:}; alg=${rest%%:*}; bs=${rest#*:}
+    for kind in valid wrong empty big random; do
+        f=$T/probe-v-$name-$kind
+        r=$(bpfprobe verity $f $alg $bs)
+        case $kind in
+        valid|wrong) bpfprobe setxattr $f user.bpfgate.sig $S/probe-v-$name-$kind.sig ;;
+        empty) bpfprobe setxattr $f user.bpfgate.sig empty: ;;
+        big) bpfprobe setxattr $f user.bpfgate.sig random:65536 ;;
+        random) bpfprobe setxattr $f user.bpfgate.sig random:600 ;;
+        esac >/dev/null
+    done
+    obs "verity_params_$name $r"
+done
 
 # --- Controls: the gate is off, the same operations succeed ---
 run control_unsigned_map $T/probe-unsigned map
@@ -57,6 +72,7 @@ kernel_ops() { # PREFIX PROBE [SHELL]: every kernel-modifying operation, as PROB
     obs "${1}_module_request $(grep -c "fs-${1}fs" /tmp/modprobe.calls 2>/dev/null || echo 0)"
 }
 kernel_ops control bpfprobe
+insmod /mnt/mod/$(uname -r)/overlay.ko  # for the substitution tests; untrusted root cannot once the gate is on
 
 # --- Load the gate ---
 t0=$(cut -d' ' -f1 /proc/uptime)
@@ -85,6 +101,31 @@ run exec_signed_to_signed $T/probe-signed exec $T/probe-signed2 map
 run script_signed_interp $T/script
 run secxattr_only $T/probe-secxattr map
 run root_shell_map bpfprobe map
+for name in sha512 1k 64k; do
+    for kind in valid wrong empty big random; do run vparam_${name}_$kind $T/probe-v-$name-$kind map; done
+done
+
+# --- Substitution: trust follows verified content, never a path ---
+cp $T/probe-signed /tmp/copy-tmpfs; run subst_copy_tmpfs /tmp/copy-tmpfs map
+cp $T/probe-signed /mnt/copy-plain; run subst_copy_no_verity /mnt/copy-plain map
+bpfprobe verity /mnt/copy-plain >/dev/null
+bpfprobe setxattr /mnt/copy-plain user.bpfgate.sig $S/probe-signed.sig >/dev/null
+run subst_copy_reverified /mnt/copy-plain map
+ln $T/probe-signed /mnt/hardlink; run subst_hardlink /mnt/hardlink map
+mv /mnt/hardlink /mnt/renamed; run subst_renamed /mnt/renamed map
+cp $T/probe-unsigned /mnt/evil-copy
+mkdir -p /tmp/bindt; cp $T/probe-signed2 /tmp/bindt/ 2>/dev/null
+mount --bind /mnt/evil-copy $T/probe-signed2; run subst_bind_over_signed $T/probe-signed2 map; umount $T/probe-signed2
+run subst_after_unbind $T/probe-signed2 map
+mkdir -p /tmp/ovl/up /tmp/ovl/work /tmp/ovl/merged
+if mount -t overlay overlay -o lowerdir=$T,upperdir=/tmp/ovl/up,workdir=/tmp/ovl/work /tmp/ovl/merged; then
+    run subst_overlay_lower /tmp/ovl/merged/probe-signed map
+    touch /tmp/ovl/merged/probe-signed2 2>/dev/null  # copy-up
+    run subst_overlay_copied_up /tmp/ovl/merged/probe-signed2 map
+    umount /tmp/ovl/merged
+else
+    obs "subst_overlay_lower overlay_mount_failed"
+fi
 
 # --- Third-party client: Debian's bpftool ---
 run bpftool_signed $T/bpftool-signed map create $PIN/../trusted_map type array key 4 value 4 entries 1 name trusted

@@ -42,6 +42,17 @@ cp "$out/libtest.so" "$out/disk/t/libevil.so"
 cp "$out/libtest.so" "$out/disk/t/libgood.so"; sign libgood.so signer
 cp -L "$(ldd /usr/sbin/bpftool | awk '/libz/ {print $3}')" "$out/disk/evil/"
 
+# Other digest parameters (sha512; 1 KiB and 64 KiB Merkle blocks), each with a valid signature, a signature over
+# other content made with the same parameters, and (set raw in the guest) empty, 64 KiB and random xattrs.
+for v in sha512:sha512:4096 1k:sha256:1024 64k:sha256:65536; do
+    IFS=: read -r name alg bs <<<"$v"
+    for kind in valid wrong empty big random; do cp "$out/bpfprobe" "$out/disk/t/probe-v-$name-$kind"; done
+    fsverity sign "$out/disk/t/probe-v-$name-valid" "$out/disk/sig/probe-v-$name-valid.sig" --key "$keys/signer.key" \
+        --cert "$keys/signer.pem" --hash-alg "$alg" --block-size "$bs" >/dev/null
+    fsverity sign /bin/busybox "$out/disk/sig/probe-v-$name-wrong.sig" --key "$keys/signer.key" \
+        --cert "$keys/signer.pem" --hash-alg "$alg" --block-size "$bs" >/dev/null
+done
+
 # Corrupt: flip one byte in the middle of the RSA signature value (near the end of the blob).
 python3 - "$out/disk/sig/probe-corrupt.sig" <<'PY'
 import sys; p=sys.argv[1]; b=bytearray(open(p,'rb').read()); b[len(b)-40]^=0xff; open(p,'wb').write(b)
@@ -63,6 +74,7 @@ for suite in trixie sid; do
     ver=$(cat "$cache/$suite/version")
     mkdir -p "$out/disk/mod/$ver"
     xz -dc "$cache/$suite/modules/kernel/drivers/net/dummy.ko.xz" >"$out/disk/mod/$ver/dummy.ko"
+    xz -dc "$cache/$suite/modules/kernel/fs/overlayfs/overlay.ko.xz" >"$out/disk/mod/$ver/overlay.ko"
 done
 [ -f "$cache/trixie/vmlinuz" ] && cp "$cache/trixie/vmlinuz" "$out/disk/vmlinuz"
 

@@ -16,7 +16,10 @@ TEST_BIN  := $(TEST_TARGET_DIR)/$(TARGET)/release/bpfgate
 KEYS      := $(BUILD)/keys
 export BPFGATE_KERNEL_CACHE ?= $(HOME)/.cache/bpfgate/kernels
 
-.PHONY: all deps kernels keys test-bin stage test unit-test vm-test demo install clean
+FUZZ_SECONDS ?= 600
+FUZZ_TARGETS := certfile signature status cli
+
+.PHONY: all deps kernels keys test-bin stage test unit-test vm-test demo fuzz install clean
 
 all:
 	RUSTFLAGS="$(STATIC_RUSTFLAGS)" cargo build --release --target $(TARGET)
@@ -39,7 +42,7 @@ stage: test-bin
 	tests/vm/prepare.sh $(TEST_BIN) $(BUILD)/vm
 
 unit-test: deps
-	cargo test --bins
+	cargo test --lib
 
 vm-test: kernels stage
 	BPFGATE_VM_DIR=$(abspath $(BUILD))/vm cargo test --test vm
@@ -49,6 +52,12 @@ test: kernels stage
 
 demo: kernels stage
 	tests/vm/demo.sh $(BUILD)/vm
+
+fuzz: deps
+	command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+	for t in $(FUZZ_TARGETS); do \
+		RUSTC_BOOTSTRAP=1 cargo fuzz run -O $$t fuzz/corpus/$$t -- -max_total_time=$(FUZZ_SECONDS) || exit 1; \
+	done
 
 install: all
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/sbin/bpfgate

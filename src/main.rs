@@ -1,25 +1,10 @@
 //! bpfgate: bpf() is a privilege of signed, fs-verity-protected loaders, not of root.
 
-#[cfg(test)]
-#[allow(dead_code)] // read() serves build.rs; the parser is unit-tested here
-mod certfile;
-mod cli;
-mod commands;
-mod error;
-mod gate;
-mod kernel;
-mod keyring;
-mod logging;
-mod sha256;
-mod skel;
-mod status;
-mod sys;
-mod verity;
-
+use bpfgate::{cli, gate, logging, sha256, skel, status, verity};
 use std::process::ExitCode;
 
-use cli::Command;
-use error::Error;
+use bpfgate::cli::Command;
+use bpfgate::error::Error;
 
 fn main() -> ExitCode {
     let args = match cli::parse(std::env::args().skip(1)) {

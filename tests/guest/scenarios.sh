@@ -238,6 +238,7 @@ run clear_user_keyring bpfprobe clearuserkeyring
 run signed_map_after_key_attacks $T/probe-signed map
 
 status_json status_end
+cat $PIN/status >/mnt/status-stream.bin  # a real stream, kept as a fuzzing seed
 
 # --- Kernel health ---
 obs "dmesg_warnings $(dmesg | grep -cE 'WARNING:|BUG:|Oops|Call Trace|general protection')"

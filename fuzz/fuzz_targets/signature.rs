@@ -1,0 +1,9 @@
+//! Signature files given to `bpfgate enroll --sig`.
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    if bpfgate::verity::check_signature_blob(data).is_ok() {
+        assert!(!data.is_empty() && data.len() <= bpfgate::verity::SIG_MAX);
+    }
+});

@@ -137,6 +137,15 @@ struct {
 	__type(value, struct verify_scratch);
 } scratch SEC(".maps");
 
+/* Only bpf_get_fsverity_digest's return code is used from this buffer ("is this a verity file?"), never its
+ * contents, so it is safe to share per CPU even across sleeping programs. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct { __u8 buf[BPFGATE_FORMATTED_DIGEST_MAX]; });
+} verity_probe SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, CNT_MAX);
@@ -275,6 +284,18 @@ static __always_inline bool cacheable(__u32 reason)
 	       reason == EXEC_SIG_TOO_BIG || reason == EXEC_BAD_SIG;
 }
 
+/* Cheap pre-check, so that files without fs-verity (most execs) never allocate verification scratch. */
+static __always_inline bool has_verity(struct file *file)
+{
+	struct bpf_dynptr probe;
+	__u32 zero = 0;
+	void *buf = bpf_map_lookup_elem(&verity_probe, &zero);
+
+	if (!buf || bpf_dynptr_from_mem(buf, BPFGATE_FORMATTED_DIGEST_MAX, 0, &probe))
+		return true; /* cannot tell: let the full check decide */
+	return bpf_get_fsverity_digest(file, &probe) == 0;
+}
+
 /* The verdict on a file's content: cached, or verified now (sleepable callers only). */
 static __always_inline __u32 file_verdict(struct file *file, struct task_struct *task)
 {
@@ -287,6 +308,8 @@ static __always_inline __u32 file_verdict(struct file *file, struct task_struct 
 	if (cached)
 		return cached->trusted ? EXEC_TRUSTED_CACHED : EXEC_UNTRUSTED_CACHED;
 
+	if (!has_verity(file))
+		return EXEC_NO_VERITY;
 	s = bpf_task_storage_get(&scratch, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!s)
 		return EXEC_NO_MEMORY;

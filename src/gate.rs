@@ -7,7 +7,7 @@ use std::os::fd::AsFd;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
-use libbpf_rs::skel::{OpenSkel, SkelBuilder};
+use libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
 use libbpf_rs::{Link, MapCore, MapFlags};
 
 use crate::commands;
@@ -201,7 +201,7 @@ fn protect(
 
     let mut ids = types::gate_ids::default();
     // Every map, program and link must fit, or some would go unprotected.
-    if links.len() > ids.links.len() || 8 > ids.maps.len() {
+    if links.len() > ids.links.len() {
         return Err(Error::Kernel(format!(
             "{} links exceed BPFGATE_IDS_MAX ({})",
             links.len(),
@@ -209,18 +209,15 @@ fn protect(
         )));
     }
     let m = &skel.maps;
-    let maps = [
-        &m.task_trust,
-        &m.inode_verdicts,
-        &m.scratch,
-        &m.counters,
-        &m.gate_inodes,
-        &m.gate_ids,
-        &m.gate_mount,
-        &m.rodata,
-    ];
-    for (slot, map) in ids.maps.iter_mut().zip(maps) {
+    // Every map of the object, so that a map added later cannot be left out.
+    let mut n = 0;
+    for map in skel.object().maps() {
+        let slot = ids
+            .maps
+            .get_mut(n)
+            .ok_or_else(|| Error::Kernel("the gate has more maps than BPFGATE_IDS_MAX".into()))?;
         *slot = map.info().map_err(bpf_err("reading a map id"))?.info.id;
+        n += 1;
     }
     for ((pslot, lslot), (name, link)) in ids.progs.iter_mut().zip(ids.links.iter_mut()).zip(links)
     {

@@ -1,7 +1,8 @@
 //! bpfgate as a library: the modules behind the `bpfgate` binary, exposed so that fuzz targets and tests can reach
 //! the parsers of untrusted input (certificates, signature files, the status stream, the command line).
 
-#[allow(dead_code)] // read() serves build.rs; parse() is what the binary's tests and the fuzzers exercise
+#[allow(dead_code)]
+// read() serves build.rs; parse() is what the binary's tests and the fuzzers exercise
 pub mod certfile;
 pub mod cli;
 pub mod commands;

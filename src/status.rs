@@ -310,9 +310,15 @@ mod tests {
         let st = parse(include_bytes!("../tests/data/status-stream-6.12.bin")).unwrap();
         assert_eq!(st.counters.len(), gate_counter::CNT_MAX.0 as usize);
         assert_ne!(st.config.keyring_serial, 0);
-        assert!(st.config.key_serials.iter().filter(|k| **k != 0).count() == 2, "two baked certificates");
+        assert!(
+            st.config.key_serials.iter().filter(|k| **k != 0).count() == 2,
+            "two baked certificates"
+        );
         assert!(st.get(gate_counter::CNT_EXEC.0 + exec_reason::EXEC_TRUSTED_VERIFIED.0) > 0);
-        assert!(st.get(gate_counter::CNT_CMD_DENIED.0) > 0, "denied map_create");
+        assert!(
+            st.get(gate_counter::CNT_CMD_DENIED.0) > 0,
+            "denied map_create"
+        );
         assert!(st.json().contains("\"map_create\":{\"allowed\":"));
     }
 

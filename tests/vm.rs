@@ -407,8 +407,37 @@ fn untrusted_root_cannot_reach_gate_objects(g: &Guest) {
     assert!(g.num(n, "pins") >= 8, "[{}] {}", g.kernel, g.get(n));
 }
 
+/// The gate's map names, from the BPF source itself (`} NAME SEC(".maps");`), plus libbpf's rodata map.
+fn gate_map_names() -> Vec<String> {
+    let src = include_str!("../bpf/bpfgate.bpf.c");
+    let mut names: Vec<String> = src
+        .lines()
+        .filter_map(|l| {
+            l.strip_prefix("} ")?
+                .strip_suffix(" SEC(\".maps\");")
+                .map(str::to_string)
+        })
+        .collect();
+    assert!(
+        names.len() >= 8,
+        "map names from bpf/bpfgate.bpf.c: {names:?}"
+    );
+    names.push("bpfgate.rodata".into());
+    names
+}
+
 fn trusted_loader_cannot_reach_gate_objects(g: &Guest) {
     let n = "steal_trusted";
+    let gate = gate_map_names();
+    let opened = g.field(n, "opened_maps");
+    for name in opened.split(',') {
+        // Kernel map names are cut at 15 characters.
+        assert!(
+            !gate.iter().any(|m| m.get(..15).unwrap_or(m) == name),
+            "[{}] opened gate map {name}",
+            g.kernel
+        );
+    }
     for k in [
         "maps_gate_opened",
         "progs_gate_opened",

@@ -156,6 +156,7 @@ static int is_gate_map(const char *name)
 
 struct steal_counts {
 	int seen, gate_opened, other_opened, trust_written, other_written;
+	char opened_names[1024]; /* every map name opened, for the host to check against the gate's maps */
 };
 
 /* Walks ids with GET_NEXT_ID (allowed to all) and tries GET_FD_BY_ID on each; writes what it can. */
@@ -190,6 +191,10 @@ static void walk_ids(int next_cmd, int fd_cmd, struct steal_counts *c)
 						       .info = (uint64_t)(uintptr_t)&info } };
 			sys_bpf(BPF_OBJ_GET_INFO_BY_FD, &i);
 			gate = !strncmp(info.name, "gate_", 5);
+		}
+		if (fd_cmd == BPF_MAP_GET_FD_BY_ID && strlen(c->opened_names) + strlen(name) + 2 < sizeof(c->opened_names)) {
+			strcat(c->opened_names, c->opened_names[0] ? "," : "");
+			strcat(c->opened_names, name[0] ? name : "-");
 		}
 		if (gate)
 			c->gate_opened++;
@@ -248,10 +253,10 @@ static int steal(const char *pindir)
 		closedir(d);
 	printf("steal maps_seen=%d maps_gate_opened=%d maps_other_opened=%d progs_seen=%d progs_gate_opened=%d "
 	       "progs_other_opened=%d links_seen=%d links_opened=%d pins=%d pins_opened=%d trust_written=%d "
-	       "other_written=%d\n",
+	       "other_written=%d opened_maps=%s\n",
 	       maps.seen, maps.gate_opened, maps.other_opened, progs.seen, progs.gate_opened, progs.other_opened,
 	       links.seen, links.gate_opened + links.other_opened, pins, pins_opened, maps.trust_written,
-	       maps.other_written);
+	       maps.other_written, maps.opened_names[0] ? maps.opened_names : "-");
 	return 0;
 }
 

@@ -210,14 +210,12 @@ fn protect(
     }
     let m = &skel.maps;
     // Every map of the object, so that a map added later cannot be left out.
-    let mut n = 0;
-    for map in skel.object().maps() {
+    for (n, map) in skel.object().maps().enumerate() {
         let slot = ids
             .maps
             .get_mut(n)
             .ok_or_else(|| Error::Kernel("the gate has more maps than BPFGATE_IDS_MAX".into()))?;
         *slot = map.info().map_err(bpf_err("reading a map id"))?.info.id;
-        n += 1;
     }
     for ((pslot, lslot), (name, link)) in ids.progs.iter_mut().zip(ids.links.iter_mut()).zip(links)
     {

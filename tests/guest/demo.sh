@@ -16,7 +16,12 @@ bpfgate --log stderr enroll --sig $S/probe-signed.sig $T/probe-signed | sed 's/^
 for f in probe-foreign bpftool-signed; do
     sig=$S/$f.sig; bpfgate --log stderr enroll --sig $sig $T/$f >/dev/null
 done
-say "   (also enrolled: a loader signed by a foreign key, and a signed copy of Debian's bpftool)"
+# bpftool is dynamic: its libraries and ld.so must be signed too (bind-mounted over the initramfs copies).
+for path in $(cat /mnt/lib/PATHS); do
+    f=/mnt/lib/$(basename $path)
+    bpfgate --log stderr enroll --sig $S/lib-$(basename $path).sig $f >/dev/null && mount --bind $f $path
+done
+say "   (also enrolled: a loader signed by a foreign key, and a signed copy of Debian's bpftool and its libraries)"
 say "   fs-verity digest (userspace): $(bpfgate digest $T/probe-signed | cut -d' ' -f1)"
 say ""
 say "2. Before the gate: root can do anything with bpf()."
@@ -42,5 +47,14 @@ say ""
 say "5. Untrusted root attacks the gate's own objects (by id and by pin)."
 $T/probe-unsigned steal /sys/fs/bpf/bpfgate | sed 's/^/|    /'
 say ""
-say "6. bpfgate status, read by untrusted root through the pinned status iterator:"
+say "6. Root tries to switch the gate off or get around it."
+try "rm /sys/fs/bpf/bpfgate/bpf (unpin the bpf() hook)" rm -f /sys/fs/bpf/bpfgate/bpf
+try "umount -l /sys (drops every pin below it)" umount -l /sys
+MOD=/mnt/mod/$(uname -r)/dummy.ko
+try "insmod a kernel module" insmod $MOD
+try "LD_PRELOAD an unsigned library into signed bpftool" env LD_PRELOAD=$T/libevil.so $T/bpftool-signed map create /sys/fs/bpf/demo3 type array key 4 value 4 entries 1 name demo3
+say "   pins still there: $(ls /sys/fs/bpf/bpfgate | wc -l); unsigned loader still denied:"
+try "unsigned loader creates a BPF map" $T/probe-unsigned map
+say ""
+say "7. bpfgate status, read by untrusted root through the pinned status iterator:"
 bpfgate --log stderr status | sed 's/^/|    /'

@@ -19,7 +19,10 @@ export BPFGATE_KERNEL_CACHE ?= $(HOME)/.cache/bpfgate/kernels
 FUZZ_SECONDS ?= 600
 FUZZ_TARGETS := certfile signature status cli
 
-.PHONY: all deps kernels keys test-bin stage test unit-test vm-test demo fuzz install clean
+BENCH_ROUNDS ?= 5
+BENCH_ITERS ?= 2000
+
+.PHONY: all deps kernels keys test-bin stage test unit-test vm-test demo bench bench-short fuzz install clean
 
 all:
 	RUSTFLAGS="$(STATIC_RUSTFLAGS)" cargo build --release --target $(TARGET)
@@ -52,6 +55,13 @@ test: kernels stage
 
 demo: kernels stage
 	tests/vm/demo.sh $(BUILD)/vm
+
+bench: kernels stage
+	tests/vm/bench.sh $(BUILD)/vm $(BENCH_ROUNDS) $(BENCH_ITERS)
+
+# CI: checks that the benchmark completes on every kernel; its numbers mean nothing at this size.
+bench-short: kernels stage
+	tests/vm/bench.sh $(BUILD)/vm 2 50
 
 fuzz: deps
 	command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked

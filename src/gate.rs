@@ -8,13 +8,13 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
-use libbpf_rs::{Link, MapCore, MapFlags};
+use libbpf_rs::{Link, MapCore, MapFlags, OpenObject};
 
 use crate::commands;
 use crate::error::Error;
 use crate::kernel::{self, Features};
 use crate::keyring;
-use crate::skel::{certs::CERTS, types, BpfgateSkelBuilder};
+use crate::skel::{certs::CERTS, types, BpfgateSkel, BpfgateSkelBuilder};
 use crate::sys;
 
 /// Where the gate pins its links.
@@ -44,15 +44,7 @@ fn load_with(certs: &[(&str, &[u8])]) -> Result<String, Error> {
             pin_dir().display()
         ));
     }
-    let features = kernel::probe()?;
-    let max_certs = types::gate_config::default().key_serials.len();
-    if certs.len() > max_certs {
-        return Err(Error::Kernel(format!(
-            "{} certificates baked in; the gate protects at most {max_certs} (BPFGATE_KEYS_MAX in bpf/bpfgate.h)",
-            certs.len()
-        )));
-    }
-    let keys = keyring::create(certs)?;
+    let (features, keys) = prepare(certs)?;
     let ring = keys.serial;
     match attach_and_pin(&features, &keys) {
         Ok(n) => Ok(format!(
@@ -72,15 +64,66 @@ fn load_with(certs: &[(&str, &[u8])]) -> Result<String, Error> {
     }
 }
 
+/// What every way of loading the gate starts with: API filesystems, kernel checks, the keyring.
+pub fn prepare(certs: &[(&str, &[u8])]) -> Result<(Features, keyring::Keyring), Error> {
+    if certs.is_empty() {
+        return Err(Error::NoCertificates);
+    }
+    kernel::mount_api_filesystems()?;
+    let features = kernel::probe()?;
+    let max_certs = types::gate_config::default().key_serials.len();
+    if certs.len() > max_certs {
+        return Err(Error::Kernel(format!(
+            "{} certificates baked in; the gate protects at most {max_certs} (BPFGATE_KEYS_MAX in bpf/bpfgate.h)",
+            certs.len()
+        )));
+    }
+    Ok((features, keyring::create(certs)?))
+}
+
 fn bpf_err(step: impl Into<String>) -> impl FnOnce(libbpf_rs::Error) -> Error {
     let step = step.into();
     move |e| Error::Bpf(step, e)
 }
 
+/// A loaded, attached gate held by this process: its links are released when it is dropped, unless pinned.
+pub struct Attached<'obj> {
+    pub skel: BpfgateSkel<'obj>,
+    pub links: Vec<(&'static str, Link)>,
+}
+
 fn attach_and_pin(features: &Features, keys: &keyring::Keyring) -> Result<usize, Error> {
     let mut storage = MaybeUninit::uninit();
+    let mut gate = attach(&mut storage, features, keys)?;
+    let dir = pin_dir();
+    fs::DirBuilder::new()
+        .mode(0o700)
+        .create(&dir)
+        .map_err(|e| Error::Pin(dir.clone(), e))?;
+    let mut pinned = Vec::new();
+    for (name, link) in &mut gate.links {
+        let path = dir.join(name);
+        if let Err(e) = link.pin(&path) {
+            for p in &pinned {
+                let _ = fs::remove_file(p);
+            }
+            let _ = fs::remove_dir(&dir);
+            return Err(Error::Bpf(format!("pinning {}", path.display()), e));
+        }
+        pinned.push(path);
+    }
+    protect(&gate.skel, &gate.links, &dir, &pinned)?;
+    Ok(gate.links.len())
+}
+
+/// Opens, configures, loads and attaches the gate (open → rodata → load → trust self → attach).
+pub fn attach<'obj>(
+    storage: &'obj mut MaybeUninit<OpenObject>,
+    features: &Features,
+    keys: &keyring::Keyring,
+) -> Result<Attached<'obj>, Error> {
     let mut open = BpfgateSkelBuilder::default()
-        .open(&mut storage)
+        .open(storage)
         .map_err(bpf_err("opening the BPF object"))?;
     let rodata = open
         .maps
@@ -153,7 +196,7 @@ fn attach_and_pin(features: &Features, keys: &keyring::Keyring) -> Result<usize,
         ("post_removexattr", &p.gate_post_removexattr),
         ("bpf", &p.gate_bpf),
     ];
-    let mut links: Vec<(&str, Link)> = Vec::with_capacity(progs.len() + 1);
+    let mut links: Vec<(&'static str, Link)> = Vec::with_capacity(progs.len() + 1);
     for (name, prog) in progs {
         links.push((
             name,
@@ -166,32 +209,13 @@ fn attach_and_pin(features: &Features, keys: &keyring::Keyring) -> Result<usize,
         .attach_iter(skel.maps.counters.as_fd())
         .map_err(bpf_err("attaching the status iterator"))?;
     links.push(("status", status));
-
-    let dir = pin_dir();
-    fs::DirBuilder::new()
-        .mode(0o700)
-        .create(&dir)
-        .map_err(|e| Error::Pin(dir.clone(), e))?;
-    let mut pinned = Vec::new();
-    for (name, link) in &mut links {
-        let path = dir.join(name);
-        if let Err(e) = link.pin(&path) {
-            for p in &pinned {
-                let _ = fs::remove_file(p);
-            }
-            let _ = fs::remove_dir(&dir);
-            return Err(Error::Bpf(format!("pinning {}", path.display()), e));
-        }
-        pinned.push(path);
-    }
-    protect(&skel, &links, &dir, &pinned)?;
-    Ok(links.len())
+    Ok(Attached { skel, links })
 }
 
 /// Makes the gate's own objects untouchable: its maps, programs and links by id (a frozen ids map), its pins,
 /// pin directory and bpffs root by inode, and its bpffs mount (recorded once, for the unmount check).
 fn protect(
-    skel: &crate::skel::BpfgateSkel<'_>,
+    skel: &BpfgateSkel<'_>,
     links: &[(&str, Link)],
     dir: &Path,
     pins: &[PathBuf],

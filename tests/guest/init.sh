@@ -12,6 +12,7 @@ if mount -t ext4 /dev/nvme0n1 /mnt; then
     case " $(cat /proc/cmdline) " in
         *" bpfgate_demo "*) sh /demo.sh ;;
         *" bpfgate_nolsm "*) sh /nolsm.sh ;;
+        *" bpfgate_bench "*) sh /bench.sh ;;
         *) sh /scenarios.sh ;;
     esac
 else

@@ -53,6 +53,13 @@ for v in sha512:sha512:4096 1k:sha256:1024 64k:sha256:65536; do
         --cert "$keys/signer.pem" --hash-alg "$alg" --block-size "$bs" >/dev/null
 done
 
+# Benchmark workloads: one signed and one unsigned copy, and fresh signed copies for first-verification timing.
+gcc -static -O2 -Wall -o "$out/bpfbench" "$here/../guest/bpfbench.c"
+cp "$out/bpfbench" "$out/disk/t/bench-unsigned"
+for n in signed fresh-1 fresh-2 fresh-3 fresh-4 fresh-5 fresh-6 fresh-7 fresh-8 fresh-9; do
+    cp "$out/bpfbench" "$out/disk/t/bench-$n"; sign "bench-$n" signer
+done
+
 # Corrupt: flip one byte in the middle of the RSA signature value (near the end of the blob).
 python3 - "$out/disk/sig/probe-corrupt.sig" <<'PY'
 import sys; p=sys.argv[1]; b=bytearray(open(p,'rb').read()); b[len(b)-40]^=0xff; open(p,'wb').write(b)
@@ -87,10 +94,11 @@ mkdir -p "$ir"/{bin,sbin,proc,sys,dev,mnt,tmp,lib64,lib/x86_64-linux-gnu}
 cp /bin/busybox "$ir/bin/busybox"
 cp "$bpfgate" "$ir/bin/bpfgate"
 cp "$out/bpfprobe" "$ir/bin/bpfprobe"
+cp "$(dirname "$bpfgate")/bpfgate-bench-hold" "$ir/bin/bpfgate-bench-hold"
 for lib in $(ldd /usr/sbin/bpftool | awk '/=>/ {print $3} /ld-linux/ {print $1}'); do
     cp -L "$lib" "$ir$lib"
 done
 cp "$here/../guest/init.sh" "$ir/init"; chmod +x "$ir/init"
-cp "$here/../guest/scenarios.sh" "$here/../guest/demo.sh" "$here/../guest/nolsm.sh" "$ir/"
+cp "$here/../guest/scenarios.sh" "$here/../guest/demo.sh" "$here/../guest/nolsm.sh" "$here/../guest/bench.sh" "$ir/"
 (cd "$ir" && find . | cpio -o -H newc --quiet) >"$out/initramfs.cpio"
 echo "prepared $out: disk.img $(du -h "$out/disk.img" | cut -f1), initramfs.cpio $(du -h "$out/initramfs.cpio" | cut -f1)"

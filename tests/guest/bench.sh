@@ -1,0 +1,52 @@
+# Guest side of `make bench`: the gate attached (held by bpfgate-bench-hold) and detached, in alternating rounds of
+# one boot. Prints "@@ bench ROUND MODE WORKLOAD NS_PER_OP" and "@@ stat ROUND PROGRAM RUN_CNT RUN_TIME_NS".
+T=/mnt/t
+S=/mnt/sig
+obs() { echo "@@ $*"; }
+ROUNDS=$(sed -n 's/.*bpfgate_bench_rounds=\([0-9]*\).*/\1/p' /proc/cmdline); ROUNDS=${ROUNDS:-5}
+N=$(sed -n 's/.*bpfgate_bench_iters=\([0-9]*\).*/\1/p' /proc/cmdline); N=${N:-2000}
+for f in bench-signed $(cd $T && ls | grep '^bench-fresh'); do
+    bpfgate --log stderr enroll --sig $S/$f.sig $T/$f >/dev/null || obs "bench_error enroll $f"
+done
+echo 1 >/proc/sys/kernel/bpf_stats_enabled
+mkdir -p /sys/fs/bpf 2>/dev/null; mount -t securityfs none /sys/kernel/security 2>/dev/null
+workloads() { # ROUND MODE
+    for w in "fork $N" "exec $((N / 4)) $T/bench-unsigned" "exec $((N / 4)) $T/bench-signed" \
+             "bpfops $((N * 4))" "mmapexec $((N * 4)) $T/bench-signed"; do
+        set -- $w; what=$1
+        [ "$what" = exec ] && case "$3" in *unsigned) what=exec_unsigned;; *) what=exec_signed;; esac
+        [ "$what" = mmapexec ] || [ "$what" = bpfops ] && P=$T/bench-signed || P=$T/bench-unsigned
+        ns=$($P "$@" | awk '{print $2}')
+        obs "bench $ROUND $MODE $what ${ns:-failed}"
+    done
+    # One exec of a signed file never seen before: the uncached verification (attached only).
+    if [ "$MODE" = attached ] && [ -x $T/bench-fresh-$ROUND ]; then
+        ns=$($T/bench-unsigned exec 1 $T/bench-fresh-$ROUND | awk '{print $2}')
+        obs "bench $ROUND $MODE exec_first_verify ${ns:-failed}"
+    fi
+}
+attach() {
+    mkfifo /tmp/hold.$1
+    bpfgate-bench-hold </tmp/hold.$1 >/tmp/hold.out.$1 2>&1 &
+    HOLDER=$!
+    exec 3>/tmp/hold.$1
+    for i in $(seq 1 100); do grep -q attached /tmp/hold.out.$1 2>/dev/null && return 0; sleep 0.1; done
+    obs "bench_error attach $(cat /tmp/hold.out.$1 | tr '\n' ' ')"
+}
+detach() {
+    exec 3>&-
+    wait $HOLDER; rc=$?
+    [ $rc = 0 ] || obs "bench_error holder exit $rc: $(tr '\n' ' ' </tmp/hold.out.$1)"
+    while read -r kind rest; do
+        case $kind in stat) obs "stat $1 $rest" ;; attached) ;; *) obs "bench_note $kind $rest" ;; esac
+    done </tmp/hold.out.$1
+}
+for r in $(seq 1 $ROUNDS); do
+    ROUND=$r
+    # Alternate the order each round, so that drift over the boot does not favour one mode.
+    if [ $((r % 2)) = 1 ]; then
+        MODE=detached; workloads; attach $r; MODE=attached; workloads; detach $r
+    else
+        attach $r; MODE=attached; workloads; detach $r; MODE=detached; workloads
+    fi
+done

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+#! `make bench`: boots each test kernel once and measures the gate attached vs detached in alternating rounds,
+#! then prints medians, ratios (attached/detached) and each program's own cost from the kernel's BPF statistics.
+#! Usage: tests/vm/bench.sh STAGEDIR [ROUNDS [ITERATIONS]]   (ROUNDS >= 5 for the real figures)
+set -euo pipefail
+vm=$1; rounds=${2:-5}; iters=${3:-2000}
+cache=${BPFGATE_KERNEL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/bpfgate/kernels}
+status=0
+for suite in ${BPFGATE_BENCH_KERNELS:-trixie sid}; do
+    cp "$vm/disk.img" "$vm/disk-bench.img"
+    log=$vm/bench-$suite.log
+    timeout 1800 qemu-system-x86_64 -accel tcg -m 1024 -smp 1 -nographic -no-reboot -nodefaults -serial stdio \
+        -kernel "$cache/$suite/vmlinuz" -initrd "$vm/initramfs.cpio" \
+        -append "console=ttyS0 panic=-1 loglevel=1 bpfgate_bench bpfgate_bench_rounds=$rounds bpfgate_bench_iters=$iters" \
+        -drive "file=$vm/disk-bench.img,format=raw,if=none,id=d0" -device nvme,drive=d0,serial=bench \
+        </dev/null >"$log" 2>&1 || true
+    tr -d '\r' <"$log" | grep -o '@@ .*' | sed 's/^@@ //' >"$log.obs"
+    if ! grep -q '^done' "$log.obs" || grep -q 'bench_error\|failed' "$log.obs"; then
+        echo "bench: the $suite guest did not complete the benchmark; see $log" >&2
+        grep 'bench_error\|failed' "$log.obs" >&2 || true
+        status=1; continue
+    fi
+    echo "== $(sed -n 's/^booted kernel=//p' "$log.obs"), $rounds rounds of $iters iterations (TCG: wall-time noise +-30%)"
+    awk '
+    function median(list,   n, a, i, j, t) {
+        n = split(list, a, " ")
+        for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t }
+        return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+    }
+    $1 == "bench" { v[$3 " " $4] = v[$3 " " $4] " " $5; names[$4] = 1 }
+    $1 == "stat" { cnt[$3] += $4; ns[$3] += $5 }
+    END {
+        printf "%-18s %14s %14s %8s\n", "workload", "detached ns", "attached ns", "ratio"
+        split("fork exec_unsigned exec_signed bpfops mmapexec", order, " ")
+        for (k = 1; k <= 5; k++) { w = order[k]
+            d = median(v["detached " w]); a = median(v["attached " w])
+            printf "%-18s %14.0f %14.0f %8.3f\n", w, d, a, (d > 0 ? a / d : 0) }
+        if (("attached exec_first_verify") in v)
+            printf "%-18s %14s %14.0f  (one exec of a never-seen signed file: %.0f us)\n", "exec_first_verify", "-", \
+                median(v["attached exec_first_verify"]), median(v["attached exec_first_verify"]) / 1000
+        printf "\n%-18s %12s %16s\n", "program", "runs", "ns per run"
+        for (p in cnt) if (cnt[p] > 0) printf "%-18s %12d %16.0f\n", p, cnt[p], ns[p] / cnt[p]
+    }' "$log.obs"
+    echo
+done
+exit $status

@@ -48,20 +48,29 @@ fn load_with(certs: &[(&str, &[u8])]) -> Result<String, Error> {
     let ring = keys.serial;
     match attach_and_pin(&features, &keys) {
         Ok(n) => Ok(format!(
-            "active: {n} programs pinned at {}, keyring {ring} with {} certificate(s), signature xattr {}",
+            "active: {n} programs pinned at {}, keyring {ring} with {} certificate(s), signature xattr {}; \
+             peak memory {} KiB",
             pin_dir().display(),
             certs.len(),
             if features.security_bpf_xattr {
                 "security.bpf.bpfgate.sig, then user.bpfgate.sig"
             } else {
                 "user.bpfgate.sig"
-            }
+            },
+            peak_rss_kib().map_or_else(|| "unknown".into(), |k| k.to_string())
         )),
         Err(e) => {
             keyring::discard(ring);
             Err(e)
         }
     }
+}
+
+/// This process's peak resident set size (VmHWM), in KiB.
+fn peak_rss_kib() -> Option<u64> {
+    let status = fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// What every way of loading the gate starts with: API filesystems, kernel checks, the keyring.

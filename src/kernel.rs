@@ -4,8 +4,8 @@
 use std::fs;
 use std::path::Path;
 
-use libbpf_rs::btf::types::Func;
-use libbpf_rs::btf::Btf;
+use std::collections::HashSet;
+use std::io::{Read, Seek, SeekFrom};
 
 use crate::error::Error;
 use crate::sys;
@@ -110,9 +110,15 @@ pub fn probe() -> Result<Features, Error> {
              (and sysfs mounted on /sys)."
         )));
     }
-    let btf = Btf::from_vmlinux()
+    let wanted: Vec<&str> = KFUNCS
+        .iter()
+        .map(|(n, _)| *n)
+        .chain(HOOKS.iter().copied())
+        .chain([SECURITY_BPF_XATTR_MARKER])
+        .collect();
+    let present = btf_names(Path::new(VMLINUX_BTF), &wanted)
         .map_err(|e| Error::Kernel(format!("reading kernel BTF {VMLINUX_BTF}: {e}")))?;
-    let has = |name: &str| btf.type_by_name::<Func<'_>>(name).is_some();
+    let has = |name: &str| present.contains(name);
     let missing: Vec<String> = KFUNCS
         .iter()
         .filter(|(n, _)| !has(n))
@@ -135,4 +141,98 @@ pub fn probe() -> Result<Features, Error> {
         release,
         security_bpf_xattr: has(SECURITY_BPF_XATTR_MARKER),
     })
+}
+
+/// Which of `wanted` appear in a BTF blob's string section. Streams just that section instead of parsing the
+/// whole BTF: kernel BTF is several MiB, and libbpf reads it once more to load the gate.
+fn btf_names(path: &Path, wanted: &[&str]) -> std::io::Result<HashSet<String>> {
+    let bad = |why: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, why.to_string());
+    let mut f = fs::File::open(path)?;
+    let mut hdr = [0u8; 24];
+    f.read_exact(&mut hdr)?;
+    let u32_at = |i: usize| u32::from_le_bytes([hdr[i], hdr[i + 1], hdr[i + 2], hdr[i + 3]]);
+    if hdr[..2] != [0x9f, 0xeb] {
+        return Err(bad("not little-endian BTF (bad magic)"));
+    }
+    let (hdr_len, str_off, str_len) = (
+        u64::from(u32_at(4)),
+        u64::from(u32_at(16)),
+        u64::from(u32_at(20)),
+    );
+    f.seek(SeekFrom::Start(hdr_len + str_off))?;
+    let wanted: HashSet<&[u8]> = wanted.iter().map(|w| w.as_bytes()).collect();
+    let mut found = HashSet::new();
+    let mut reader = f.take(str_len);
+    let (mut buf, mut carry) = (vec![0u8; 1 << 16], Vec::new());
+    loop {
+        let n = reader.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        for part in buf[..n].split_inclusive(|b| *b == 0) {
+            carry.extend_from_slice(part);
+            if carry.last() == Some(&0) {
+                let name = &carry[..carry.len() - 1];
+                if wanted.contains(name) {
+                    found.insert(String::from_utf8_lossy(name).into_owned());
+                }
+                carry.clear();
+            }
+        }
+    }
+    Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A BTF blob with no types and the given string section.
+    fn blob(strings: &[u8]) -> Vec<u8> {
+        let mut b = vec![0x9f, 0xeb, 1, 0];
+        b.extend_from_slice(&24u32.to_le_bytes()); // hdr_len
+        b.extend_from_slice(&0u32.to_le_bytes()); // type_off
+        b.extend_from_slice(&0u32.to_le_bytes()); // type_len
+        b.extend_from_slice(&0u32.to_le_bytes()); // str_off
+        b.extend_from_slice(&(strings.len() as u32).to_le_bytes());
+        b.extend_from_slice(strings);
+        b
+    }
+
+    #[test]
+    fn finds_names_in_the_string_section_only() {
+        let dir = std::env::temp_dir().join(format!("bpfgate-btf-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("btf");
+        // A long first string pushes names across the 64 KiB read boundary.
+        let mut strings = vec![0u8];
+        strings.extend(std::iter::repeat_n(b'x', 70_000));
+        strings.extend_from_slice(b"\0bpf_key_put\0bpf_lsm_bpf\0");
+        let mut data = blob(&strings);
+        data.extend_from_slice(b"bpf_verify_pkcs7_signature\0"); // past str_len: not a string of this BTF
+        std::fs::write(&path, &data).unwrap();
+        let found = btf_names(
+            &path,
+            &[
+                "bpf_key_put",
+                "bpf_lsm_bpf",
+                "bpf_verify_pkcs7_signature",
+                "bpf_key",
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            found,
+            ["bpf_key_put", "bpf_lsm_bpf"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect()
+        );
+        std::fs::write(&path, b"not btf at all, long enough for a header").unwrap();
+        assert!(btf_names(&path, &["x"])
+            .unwrap_err()
+            .to_string()
+            .contains("magic"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

@@ -280,6 +280,19 @@ fn load_pins_and_exits(g: &Guest) {
     let load = g.get("load");
     assert!(load.starts_with("rc=0 "), "[{}] load: {load}", g.kernel);
     assert!(load.contains("active:"), "[{}] load: {load}", g.kernel);
+    // Reported for the benchmark (whose target is 8 MiB); here only a guard against gross regressions. Measured:
+    // 6.12 about 11 MiB (libbpf reads the whole kernel BTF), 7.2 about 2.4 MiB (kernel BTF is mmapped there).
+    let kib: u64 = load
+        .split("peak memory ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|k| k.parse().ok())
+        .unwrap_or_else(|| panic!("[{}] no peak memory in {load}", g.kernel));
+    assert!(
+        kib <= 32 * 1024,
+        "[{}] bpfgate load peaked at {kib} KiB",
+        g.kernel
+    );
     g.assert_eq("loader_running", "none");
     let pins = g.get("pins");
     for p in [

@@ -9,6 +9,9 @@ for f in bench-signed $(cd $T && ls | grep '^bench-fresh'); do
     bpfgate --log stderr enroll --sig $S/$f.sig $T/$f >/dev/null || obs "bench_error enroll $f"
 done
 echo 1 >/proc/sys/kernel/bpf_stats_enabled
+# Size and memory of the real loader: a pinned load in a private bpffs would stay for the whole boot, so it runs
+# last; here only the binary's size.
+obs "bench_size bpfgate $(wc -c </bin/bpfgate)"
 mkdir -p /sys/fs/bpf 2>/dev/null; mount -t securityfs none /sys/kernel/security 2>/dev/null
 workloads() { # ROUND MODE
     for w in "fork $N" "exec $((N / 4)) $T/bench-unsigned" "exec $((N / 4)) $T/bench-signed" \
@@ -50,3 +53,8 @@ for r in $(seq 1 $ROUNDS); do
         attach $r; MODE=attached; workloads; detach $r; MODE=detached; workloads
     fi
 done
+# Last: the real `bpfgate load` (pins stay for the rest of the boot), for its time and peak memory.
+t0=$(cut -d' ' -f1 /proc/uptime)
+out=$(bpfgate --log stderr load 2>&1)
+t1=$(cut -d' ' -f1 /proc/uptime)
+obs "bench_load $(awk -v a=$t0 -v b=$t1 'BEGIN {printf "%.0f", (b - a) * 1000}') $(echo "$out" | sed -n 's/.*peak memory \([0-9]*\) KiB.*/\1/p')"

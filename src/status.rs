@@ -147,6 +147,16 @@ impl Status {
         }
     }
 
+    /// Serials of the certificate keys in the gate's keyring.
+    fn certificate_keys(&self) -> Vec<String> {
+        self.config
+            .key_serials
+            .iter()
+            .filter(|k| **k != 0)
+            .map(u32::to_string)
+            .collect()
+    }
+
     fn untrusted_cmds(&self) -> Vec<String> {
         (0..64)
             .filter(|i| self.config.untrusted_cmds >> i & 1 == 1)
@@ -162,13 +172,7 @@ impl Status {
             "bpfgate: active (pinned at {})",
             gate::pin_dir().display()
         );
-        let certs: Vec<String> = self
-            .config
-            .key_serials
-            .iter()
-            .filter(|k| **k != 0)
-            .map(u32::to_string)
-            .collect();
+        let certs = self.certificate_keys();
         let _ = writeln!(
             s,
             "keyring: {} (certificate keys: {})",
@@ -208,13 +212,7 @@ impl Status {
         let mut s = String::from("{\"active\":true");
         let _ = write!(s, ",\"pin_dir\":\"{}\"", gate::pin_dir().display());
         let _ = write!(s, ",\"keyring\":{}", self.config.keyring_serial);
-        let certs: Vec<String> = self
-            .config
-            .key_serials
-            .iter()
-            .filter(|k| **k != 0)
-            .map(u32::to_string)
-            .collect();
+        let certs = self.certificate_keys();
         let _ = write!(s, ",\"certificate_keys\":[{}]", certs.join(","));
         let _ = write!(s, ",\"nr_cpus\":{}", self.config.nr_cpus);
         let list = |v: Vec<String>| {

@@ -23,6 +23,9 @@ Commands:
   digest FILE...         Print each file's fs-verity digest, computed in userspace (same output as
                          `fsverity digest`): sha256:HEX FILE.
 
+As PID 1 (the initramfs's /init), bpfgate runs its embedded init instead: it loads the gate, mounts root= and
+switches to the real init. See docs/boot.md.
+
 Options:
   -v, --verbose          Debug messages, including libbpf's (the verifier log on a failed load).
   --log SINK             Where messages go. Default: stderr on a terminal, else syslog when /dev/log exists,

@@ -79,7 +79,8 @@ pub fn mount_api_filesystems() -> Result<(), Error> {
         let flags = libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
         // bpffs pins are for root only: mode 0700 on the mount root.
         let data = (fstype == "bpf").then_some("mode=0700");
-        sys::mount(fstype, path, flags, data).map_err(|e| Error::Mount(fstype, path.into(), e))?;
+        sys::mount(fstype, path, Some(fstype), flags, data)
+            .map_err(|e| Error::Mount(fstype, path.into(), e))?;
         log::debug!("mounted {fstype} on {dir}");
     }
     Ok(())

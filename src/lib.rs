@@ -5,9 +5,11 @@
 // read() serves build.rs; parse() is what the binary's tests and the fuzzers exercise
 pub mod certfile;
 pub mod cli;
+pub mod cmdline;
 pub mod commands;
 pub mod error;
 pub mod gate;
+pub mod init;
 pub mod kernel;
 pub mod keyring;
 pub mod logging;

@@ -1,12 +1,24 @@
 //! bpfgate: bpf() is a privilege of signed, fs-verity-protected loaders, not of root.
 
 use bpfgate::{cli, gate, logging, sha256, skel, status, verity};
+use std::io::Write;
 use std::process::ExitCode;
 
 use bpfgate::cli::Command;
 use bpfgate::error::Error;
 
 fn main() -> ExitCode {
+    // As the initramfs's /init (PID 1), run the embedded init; it returns only to report why the boot stops.
+    if std::process::id() == 1 {
+        let reason = bpfgate::init::run();
+        let _ = writeln!(std::io::stderr(), "bpfgate: BOOT STOPPED: {reason}");
+        log::error!("BOOT STOPPED: {reason}");
+        let e = bpfgate::sys::halt();
+        log::error!("halt failed: {e}");
+        loop {
+            std::thread::sleep(std::time::Duration::from_secs(3600));
+        }
+    }
     let args = match cli::parse(std::env::args().skip(1)) {
         Ok(a) => a,
         Err(e) => {

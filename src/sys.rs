@@ -107,21 +107,62 @@ pub fn pidfd_self() -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
 }
 
-/// `mount(2)` of a pseudo filesystem.
+/// `mount(2)`: `source` on `target`; `fstype` None for moves and binds.
 pub fn mount(
-    fstype: &str,
+    source: &str,
     target: &Path,
+    fstype: Option<&str>,
     flags: libc::c_ulong,
     data: Option<&str>,
 ) -> io::Result<()> {
-    let (src, fs, tgt) = (cstr(fstype)?, cstr(fstype)?, cpath(target)?);
+    let (src, tgt) = (cstr(source)?, cpath(target)?);
+    let fs = fstype.map(cstr).transpose()?;
     let data = data.map(cstr).transpose()?;
+    let fs_ptr = fs.as_ref().map_or(std::ptr::null(), |f| f.as_ptr());
     let data_ptr = data
         .as_ref()
         .map_or(std::ptr::null(), |d| d.as_ptr().cast());
-    // SAFETY: NUL-terminated strings valid for the call; data is null or a string.
-    check(unsafe { libc::mount(src.as_ptr(), tgt.as_ptr(), fs.as_ptr(), flags, data_ptr) }.into())
+    // SAFETY: NUL-terminated strings valid for the call; fstype and data are null or strings.
+    check(unsafe { libc::mount(src.as_ptr(), tgt.as_ptr(), fs_ptr, flags, data_ptr) }.into())
         .map(drop)
+}
+
+/// `chroot(2)`.
+pub fn chroot(dir: &Path) -> io::Result<()> {
+    let d = cpath(dir)?;
+    // SAFETY: d is a valid NUL-terminated path.
+    check(unsafe { libc::chroot(d.as_ptr()) }.into()).map(drop)
+}
+
+/// `finit_module(2)` with no parameters.
+pub fn finit_module(fd: BorrowedFd<'_>) -> io::Result<()> {
+    // SAFETY: fd is open; the parameter string is an empty NUL-terminated string.
+    check(unsafe { libc::syscall(libc::SYS_finit_module, fd.as_raw_fd(), c"".as_ptr(), 0) })
+        .map(drop)
+}
+
+/// `reboot(2)` with RB_HALT_SYSTEM: stops the machine with the console as it is.
+pub fn halt() -> io::Error {
+    // SAFETY: plain integer argument; on success it does not return.
+    unsafe { libc::reboot(libc::RB_HALT_SYSTEM) };
+    io::Error::last_os_error()
+}
+
+/// `execv(2)`; returns only on failure.
+pub fn execv(path: &Path, args: &[&str]) -> io::Error {
+    let p = match cpath(path) {
+        Ok(p) => p,
+        Err(e) => return e,
+    };
+    let args: Vec<CString> = match args.iter().map(|a| cstr(a)).collect() {
+        Ok(a) => a,
+        Err(e) => return e,
+    };
+    let mut argv: Vec<*const libc::c_char> = args.iter().map(|a| a.as_ptr()).collect();
+    argv.push(std::ptr::null());
+    // SAFETY: p and every argv entry are NUL-terminated strings that outlive the call; argv ends with null.
+    unsafe { libc::execv(p.as_ptr(), argv.as_ptr()) };
+    io::Error::last_os_error()
 }
 
 /// `statfs(2)`'s filesystem type of `path`.

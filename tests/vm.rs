@@ -112,20 +112,75 @@ fn kernel_dir(suite: &str) -> PathBuf {
     cache.join(suite)
 }
 
-/// How a guest is booted: the scenario set and the kernel command line that selects it.
+/// How a guest is booted: initramfs, disk, kernel command line, and how it ends.
 #[derive(Clone, Copy)]
 enum Variant {
     /// tests/guest/scenarios.sh with the kernel's default LSM list.
     Scenarios,
     /// tests/guest/nolsm.sh with an `lsm=` list that leaves out bpf.
     NoBpfLsm,
+    /// bpfgate as the initramfs's /init, mounting the real root (tests/guest/realroot-init.sh).
+    InitMode,
+    /// Init mode without the BPF LSM and a required gate: the boot must stop with the reason.
+    InitRequiredNoLsm,
+    /// Init mode without the BPF LSM and an optional gate: the boot goes on with a warning.
+    InitOptionalNoLsm,
+}
+
+const VARIANTS: usize = 5;
+const NO_BPF_LSM: &str = "lsm=capability,landlock,yama";
+
+impl Variant {
+    fn tag(self) -> &'static str {
+        [
+            "",
+            "-nolsm",
+            "-initmode",
+            "-init-required-nolsm",
+            "-init-optional-nolsm",
+        ][self as usize]
+    }
+
+    fn init_mode(self) -> bool {
+        matches!(
+            self,
+            Variant::InitMode | Variant::InitRequiredNoLsm | Variant::InitOptionalNoLsm
+        )
+    }
+
+    /// Whether the guest is expected to stop (halt) instead of powering off after its scenarios.
+    fn halts(self) -> bool {
+        matches!(self, Variant::InitRequiredNoLsm)
+    }
+
+    fn append(self, suite: &str) -> String {
+        // The real root by LABEL= on one kernel and by UUID= on the other: both lookups get booted.
+        let root = if suite == "trixie" {
+            "LABEL=bpfgate-root"
+        } else {
+            "UUID=0bfa7e00-0000-4000-8000-000000000001"
+        };
+        let extra = match self {
+            Variant::Scenarios => String::new(),
+            Variant::NoBpfLsm => format!("{NO_BPF_LSM} bpfgate_nolsm"),
+            Variant::InitMode => format!("root={root} rw"),
+            Variant::InitRequiredNoLsm => format!("root={root} rw {NO_BPF_LSM}"),
+            Variant::InitOptionalNoLsm => format!("root={root} rw {NO_BPF_LSM} bpfgate.required=0"),
+        };
+        format!("console=ttyS0 panic=-1 loglevel=4 {extra}")
+    }
 }
 
 fn boot(suite: &str, variant: Variant) -> Result<Guest, String> {
     let vm = vm_dir();
     let kdir = kernel_dir(suite);
     let vmlinuz = kdir.join("vmlinuz");
-    for p in [&vmlinuz, &vm.join("initramfs.cpio"), &vm.join("disk.img")] {
+    let (initrd, image) = if variant.init_mode() {
+        ("init-mode.cpio", "realroot.img")
+    } else {
+        ("initramfs.cpio", "disk.img")
+    };
+    for p in [&vmlinuz, &vm.join(initrd), &vm.join(image)] {
         if !p.exists() {
             return Err(format!(
                 "{} is missing: run `make test` (it fetches kernels and stages the guest)",
@@ -133,21 +188,11 @@ fn boot(suite: &str, variant: Variant) -> Result<Guest, String> {
             ));
         }
     }
-    let (tag, append) = match variant {
-        Variant::Scenarios => (
-            suite.to_string(),
-            "console=ttyS0 panic=-1 loglevel=4".to_string(),
-        ),
-        Variant::NoBpfLsm => (
-            format!("{suite}-nolsm"),
-            "console=ttyS0 panic=-1 loglevel=4 lsm=capability,landlock,yama bpfgate_nolsm"
-                .to_string(),
-        ),
-    };
+    let append = variant.append(suite);
+    let tag = format!("{suite}{}", variant.tag());
     let suite = tag.as_str();
     let disk = vm.join(format!("disk-{suite}.img"));
-    std::fs::copy(vm.join("disk.img"), &disk)
-        .map_err(|e| format!("copying the disk image: {e}"))?;
+    std::fs::copy(vm.join(image), &disk).map_err(|e| format!("copying the disk image: {e}"))?;
     let log_path = vm.join(format!("guest-{suite}.log"));
     let log_file =
         std::fs::File::create(&log_path).map_err(|e| format!("{}: {e}", log_path.display()))?;
@@ -167,7 +212,7 @@ fn boot(suite: &str, variant: Variant) -> Result<Guest, String> {
         .args(["-serial", "stdio", "-kernel"])
         .arg(&vmlinuz)
         .arg("-initrd")
-        .arg(vm.join("initramfs.cpio"))
+        .arg(vm.join(initrd))
         .args(["-append", &append])
         .arg("-drive")
         .arg(format!("file={},format=raw,if=none,id=d0", disk.display()))
@@ -179,7 +224,20 @@ fn boot(suite: &str, variant: Variant) -> Result<Guest, String> {
         .map_err(|e| {
             format!("starting qemu-system-x86_64 (install it: tests/install-deps.sh): {e}")
         })?;
+    let mut halted_at = None;
     loop {
+        // A halted guest never exits by itself: stop it a moment after it has said why it stopped.
+        if variant.halts() && halted_at.is_none() {
+            let log = std::fs::read(&log_path).unwrap_or_default();
+            if String::from_utf8_lossy(&log).contains("BOOT STOPPED") {
+                halted_at = Some(Instant::now());
+            }
+        }
+        if halted_at.is_some_and(|t| t.elapsed() > Duration::from_secs(2)) {
+            let _ = child.kill();
+            let _ = child.wait();
+            break;
+        }
         match child.try_wait() {
             Ok(Some(_)) => break,
             Ok(None) if started.elapsed() > BOOT_TIMEOUT => {
@@ -194,6 +252,9 @@ fn boot(suite: &str, variant: Variant) -> Result<Guest, String> {
     let raw = std::fs::read(&log_path).map_err(|e| format!("{}: {e}", log_path.display()))?;
     let log = String::from_utf8_lossy(&raw).replace('\r', "");
     let mut obs = HashMap::new();
+    if let Some(line) = log.lines().find(|l| l.contains("BOOT STOPPED")) {
+        obs.insert("boot_stopped".to_string(), line.to_string());
+    }
     for line in log.lines() {
         // Firmware escape codes can precede the first line on the serial console.
         if let Some(rest) = line.find("@@ ").map(|i| &line[i + 3..]) {
@@ -207,7 +268,14 @@ fn boot(suite: &str, variant: Variant) -> Result<Guest, String> {
         obs.len(),
         log_path.display()
     );
-    if !obs.contains_key("booted") || !obs.contains_key("done") {
+    if variant.halts() {
+        if !obs.contains_key("boot_stopped") {
+            return Err(format!(
+                "[{suite}] the guest was expected to stop the boot; log tail:\n{}",
+                tail(&log, 60)
+            ));
+        }
+    } else if !obs.contains_key("booted") || !obs.contains_key("done") {
         return Err(format!(
             "[{suite}] the guest did not {} (timeout {}s); log tail:\n{}",
             if obs.contains_key("booted") {
@@ -228,8 +296,8 @@ fn boot(suite: &str, variant: Variant) -> Result<Guest, String> {
 
 fn guest_variant(suite: &str, variant: Variant) -> &'static Guest {
     type Cell = OnceLock<Result<Guest, String>>;
-    static CELLS: [Cell; 4] = [const { OnceLock::new() }; 4];
-    let i = usize::from(suite != "trixie") * 2 + variant as usize;
+    static CELLS: [Cell; 2 * VARIANTS] = [const { OnceLock::new() }; 2 * VARIANTS];
+    let i = usize::from(suite != "trixie") * VARIANTS + variant as usize;
     match CELLS[i].get_or_init(|| boot(suite, variant)) {
         Ok(g) => g,
         Err(e) => panic!("{e}"),
@@ -242,6 +310,18 @@ fn guest(suite: &str) -> &'static Guest {
 
 fn guest_nolsm(suite: &str) -> &'static Guest {
     guest_variant(suite, Variant::NoBpfLsm)
+}
+
+fn guest_init(suite: &str) -> &'static Guest {
+    guest_variant(suite, Variant::InitMode)
+}
+
+fn guest_init_required_nolsm(suite: &str) -> &'static Guest {
+    guest_variant(suite, Variant::InitRequiredNoLsm)
+}
+
+fn guest_init_optional_nolsm(suite: &str) -> &'static Guest {
+    guest_variant(suite, Variant::InitOptionalNoLsm)
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -849,6 +929,88 @@ fn keyring_closed_and_protected(g: &Guest) {
     g.assert_eq("signed_map_after_key_attacks", "map=ok");
 }
 
+/// Embedded init mode: the gate loads before the root is mounted, survives the switch and enforces there.
+fn init_mode_enforces_in_the_real_root(g: &Guest) {
+    let log = g.get("gate_log");
+    assert!(log.contains("bpfgate: active:"), "[{}] {log}", g.kernel);
+    assert!(
+        log.contains("mounted /dev/nvme0n1 (ext4, rw) on /root"),
+        "[{}] {log}",
+        g.kernel
+    );
+    assert_eq!(
+        g.field("realroot", "pid"),
+        "1",
+        "[{}] the real init runs as PID 1",
+        g.kernel
+    );
+    assert!(
+        g.get("rootmount").starts_with("/dev/nvme0n1 ext4 rw"),
+        "[{}] {}",
+        g.kernel,
+        g.get("rootmount")
+    );
+    g.assert_eq("realroot_signed_map", "map=ok");
+    g.assert_eq("realroot_unsigned_map", "map=EPERM");
+    g.assert_eq(
+        "realroot_status",
+        "bpfgate: active (pinned at /sys/fs/bpf/bpfgate)",
+    );
+    let pins: u32 = g.get("realroot_pins").trim().parse().unwrap_or(0);
+    assert!(pins >= 20, "[{}] pins after switch_root: {pins}", g.kernel);
+    // Boot time to the gate being live (guest clock), from the kernel log's timestamp.
+    let live = log
+        .split("bpfgate: active:")
+        .next()
+        .and_then(|b| b.rsplit('[').next())
+        .unwrap_or("?");
+    eprintln!(
+        "[{}] init mode: gate live at [{live}, real init started at uptime {}",
+        g.kernel,
+        g.field("realroot", "uptime")
+    );
+}
+
+fn required_gate_stops_the_boot(g: &Guest) {
+    let stop = g.get("boot_stopped");
+    assert!(
+        stop.contains("the gate could not be loaded and bpfgate.required=1"),
+        "[{}] {stop}",
+        g.kernel
+    );
+    assert!(
+        stop.contains("the BPF LSM is not active"),
+        "[{}] the reason is shown: {stop}",
+        g.kernel
+    );
+    assert!(
+        !g.obs.contains_key("realroot"),
+        "[{}] the real root must not start",
+        g.kernel
+    );
+}
+
+fn optional_gate_boots_on_with_a_warning(g: &Guest) {
+    let log = g.get("gate_log");
+    assert!(
+        log.contains("WARNING: booting WITHOUT the gate"),
+        "[{}] {log}",
+        g.kernel
+    );
+    assert!(
+        log.contains("the BPF LSM is not active"),
+        "[{}] {log}",
+        g.kernel
+    );
+    g.assert_eq("realroot_unsigned_map", "map=ok");
+    assert!(
+        g.get("realroot_status").contains("not active"),
+        "[{}] {}",
+        g.kernel,
+        g.get("realroot_status")
+    );
+}
+
 macro_rules! per_kernel {
     ($group:ident, $boot:ident: $($t:ident),* $(,)?) => {
         mod $group {
@@ -891,3 +1053,6 @@ per_kernel!(scenarios, guest:
 );
 
 per_kernel!(without_bpf_lsm, guest_nolsm: load_without_bpf_lsm_fails_cleanly);
+per_kernel!(init_mode, guest_init: init_mode_enforces_in_the_real_root);
+per_kernel!(init_mode_required, guest_init_required_nolsm: required_gate_stops_the_boot);
+per_kernel!(init_mode_optional, guest_init_optional_nolsm: optional_gate_boots_on_with_a_warning);

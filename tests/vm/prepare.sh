@@ -101,4 +101,15 @@ done
 cp "$here/../guest/init.sh" "$ir/init"; chmod +x "$ir/init"
 cp "$here/../guest/scenarios.sh" "$here/../guest/demo.sh" "$here/../guest/nolsm.sh" "$here/../guest/bench.sh" "$ir/"
 (cd "$ir" && find . | cpio -o -H newc --quiet) >"$out/initramfs.cpio"
+
+# Embedded init mode: an initramfs whose /init is bpfgate, and a real root it mounts by LABEL= or UUID=.
+"$here/../../initramfs/mkinitramfs-bpfgate.sh" -o "$out/init-mode.cpio" "$bpfgate" >/dev/null
+rr=$out/realroot
+mkdir -p "$rr"/{bin,sbin,proc,sys,dev,tmp,root,t,sig}
+cp /bin/busybox "$rr/bin/busybox"
+cp "$bpfgate" "$rr/bin/bpfgate"
+cp "$here/../guest/realroot-init.sh" "$rr/sbin/init"; chmod +x "$rr/sbin/init"
+cp "$out/disk/t/probe-signed" "$out/disk/t/probe-unsigned" "$rr/t/"
+cp "$out/disk/sig/probe-signed.sig" "$rr/sig/"
+mkfs.ext4 -q -O verity -b 4096 -L bpfgate-root -U 0bfa7e00-0000-4000-8000-000000000001 -d "$rr" "$out/realroot.img" 32M
 echo "prepared $out: disk.img $(du -h "$out/disk.img" | cut -f1), initramfs.cpio $(du -h "$out/initramfs.cpio" | cut -f1)"

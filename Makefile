@@ -17,7 +17,7 @@ KEYS      := $(BUILD)/keys
 export BPFGATE_KERNEL_CACHE ?= $(HOME)/.cache/bpfgate/kernels
 
 FUZZ_SECONDS ?= 600
-FUZZ_TARGETS := certfile signature status cli
+FUZZ_TARGETS := certfile signature status cli cmdline
 
 BENCH_ROUNDS ?= 5
 BENCH_ITERS ?= 2000
@@ -71,6 +71,7 @@ fuzz: deps
 
 install: all
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/sbin/bpfgate
+	install -D -m 0755 initramfs/mkinitramfs-bpfgate.sh $(DESTDIR)$(PREFIX)/sbin/mkinitramfs-bpfgate
 
 clean:
 	cargo clean

@@ -12,7 +12,8 @@ Usage: bpfgate [-v] [--log stderr|syslog|kmsg] COMMAND
 
 Commands:
   load                   Load the gate: mount securityfs and bpffs if missing, check the kernel, put the
-                         baked certificates into a closed keyring, attach, pin under /sys/fs/bpf/bpfgate, exit.
+                         baked certificates into a closed keyring, attach, pin under /sys/fs/bpf/bpfgate,
+                         protect the pins, keyring and maps (from trusted loaders too), exit.
                          A second run reports the active gate and changes nothing.
   status [--json]        Show whether the gate is active, the features in use and per-command decision counts.
                          Works for any root process, trusted or not (reads the pinned status iterator).

@@ -185,24 +185,29 @@ static __always_inline void count(__u32 slot)
 		__sync_fetch_and_add(c, 1);
 }
 
-/* Trusted: the task's own verdict, and no unverified code mapped into its process (flag on the leader). */
-static __always_inline bool task_is_trusted(struct task_struct *task)
+/* The task's verdict entry when it is trusted: its own verdict, and no unverified code mapped into its process
+ * (a flag on the thread-group leader). NULL otherwise. */
+static __always_inline struct task_trust *trusted_entry(struct task_struct *task)
 {
 	struct task_trust *t = bpf_task_storage_get(&task_trust, task, 0, 0);
+	struct task_trust *l;
 	struct task_struct *leader;
 	bool tainted;
 
-	if (!t || !t->trusted)
-		return false;
-	if (t->tainted)
-		return false;
+	if (!t || !t->trusted || t->tainted)
+		return NULL;
 	/* group_leader may be walked only under RCU in sleepable programs. */
 	bpf_rcu_read_lock();
 	leader = task->group_leader;
-	t = leader && leader != task ? bpf_task_storage_get(&task_trust, leader, 0, 0) : NULL;
-	tainted = t && t->tainted;
+	l = leader && leader != task ? bpf_task_storage_get(&task_trust, leader, 0, 0) : NULL;
+	tainted = l && l->tainted;
 	bpf_rcu_read_unlock();
-	return !tainted;
+	return tainted ? NULL : t;
+}
+
+static __always_inline bool task_is_trusted(struct task_struct *task)
+{
+	return trusted_entry(task) != NULL;
 }
 
 /* Reads the signature xattr into s->sig; returns its length, or a negative exec_reason. */
@@ -370,10 +375,9 @@ void BPF_PROG(gate_exec, const struct linux_binprm *bprm)
 		if (!t)
 			reason = EXEC_NO_MEMORY; /* no storage: stays untrusted */
 	} else {
-		/* An untrusted task keeps no entry: absent means untrusted, and forks stay cheap. */
-		t = bpf_task_storage_get(&task_trust, task, 0, 0);
-		if (t)
-			bpf_task_storage_delete(&task_trust, task);
+		/* An untrusted task keeps no entry: absent means untrusted, and forks stay cheap. (Deleting an absent
+		 * entry just returns -ENOENT.) */
+		bpf_task_storage_delete(&task_trust, task);
 		t = NULL;
 	}
 	if (t) {
@@ -388,11 +392,10 @@ void BPF_PROG(gate_exec, const struct linux_binprm *bprm)
 SEC("lsm/task_alloc")
 int BPF_PROG(gate_fork, struct task_struct *task, unsigned long clone_flags)
 {
-	struct task_struct *current = bpf_get_current_task_btf();
-	struct task_trust *parent = bpf_task_storage_get(&task_trust, current, 0, 0);
+	struct task_trust *parent = trusted_entry(bpf_get_current_task_btf());
 	struct task_trust *child;
 
-	if (!parent || !parent->trusted || !task_is_trusted(current))
+	if (!parent)
 		return 0;
 	child = bpf_task_storage_get(&task_trust, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (child) {

@@ -14,6 +14,7 @@ use crate::commands;
 use crate::error::Error;
 use crate::kernel::{self, Features};
 use crate::keyring;
+use crate::pod::Pod;
 use crate::skel::{certs::CERTS, types, BpfgateSkel, BpfgateSkelBuilder};
 use crate::sys;
 
@@ -163,14 +164,7 @@ pub fn attach<'obj>(
         reason: types::exec_reason::EXEC_TRUSTED_VERIFIED.0,
         ..Default::default()
     };
-    // SAFETY: task_trust is a plain #[repr(C)] struct of four u32 generated from bpf/bpfgate.h; viewing it as bytes
-    // for the map update is sound (no padding, no pointers).
-    let value = unsafe {
-        std::slice::from_raw_parts(
-            (&me as *const types::task_trust).cast::<u8>(),
-            size_of::<types::task_trust>(),
-        )
-    };
+    let value = me.as_bytes();
     let key = std::os::fd::AsRawFd::as_raw_fd(&pidfd).to_ne_bytes();
     skel.maps
         .task_trust
@@ -256,15 +250,8 @@ fn protect(
             .map_err(bpf_err(format!("reading the {name} link's id")))?;
         (*pslot, *lslot) = (info.prog_id, info.id);
     }
-    // SAFETY: gate_ids is a #[repr(C)] struct of u32 arrays generated from bpf/bpfgate.h: no padding, no pointers.
-    let bytes = unsafe {
-        std::slice::from_raw_parts(
-            (&ids as *const types::gate_ids).cast::<u8>(),
-            size_of::<types::gate_ids>(),
-        )
-    };
     m.gate_ids
-        .update(&0u32.to_ne_bytes(), bytes, MapFlags::ANY)
+        .update(&0u32.to_ne_bytes(), ids.as_bytes(), MapFlags::ANY)
         .map_err(bpf_err("publishing the gate's ids"))?;
     libbpf_rs::MapHandle::try_from(&m.gate_ids)
         .and_then(|h| h.freeze())

@@ -13,6 +13,7 @@ pub mod init;
 pub mod kernel;
 pub mod keyring;
 pub mod logging;
+pub mod pod;
 pub mod sha256;
 pub mod skel;
 pub mod status;

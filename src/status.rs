@@ -9,6 +9,7 @@ use std::path::Path;
 use crate::commands;
 use crate::error::Error;
 use crate::gate;
+use crate::pod::Pod;
 use crate::skel::types::{exec_reason, gate_config, gate_counter, status_counter, status_header};
 
 const MAGIC: u32 = 0x4250_4647; // BPFGATE_STATUS_MAGIC
@@ -21,28 +22,10 @@ pub struct Status {
     pub counters: Vec<u64>,
 }
 
-/// Reads a plain-old-data record from the front of `buf`.
-fn read_record<T: Copy + Default>(buf: &[u8]) -> Option<T> {
-    if buf.len() < size_of::<T>() {
-        return None;
-    }
-    let mut out = T::default();
-    // SAFETY: T is one of the #[repr(C)] integer-only records generated from bpf/bpfgate.h (every bit pattern is
-    // valid), and buf holds at least size_of::<T>() bytes.
-    unsafe {
-        std::ptr::copy_nonoverlapping(
-            buf.as_ptr(),
-            (&mut out as *mut T).cast::<u8>(),
-            size_of::<T>(),
-        )
-    };
-    Some(out)
-}
-
 /// Parses the iterator's output: one status_header, then status_counter records.
 pub fn parse(buf: &[u8]) -> Result<Status, Error> {
     let bad = |why: &str| Error::Status(format!("the gate's status stream is malformed: {why}"));
-    let hdr: status_header = read_record(buf).ok_or_else(|| bad("shorter than its header"))?;
+    let hdr = status_header::read_from(buf).ok_or_else(|| bad("shorter than its header"))?;
     if hdr.magic != MAGIC || hdr.version != VERSION {
         return Err(bad(&format!(
             "magic {:#x} version {} (this bpfgate reads version {VERSION})",
@@ -55,7 +38,7 @@ pub fn parse(buf: &[u8]) -> Result<Status, Error> {
     }
     let mut counters = vec![0u64; n];
     for rec in buf[size_of::<status_header>()..].chunks(size_of::<status_counter>()) {
-        let c: status_counter = read_record(rec).ok_or_else(|| bad("truncated counter record"))?;
+        let c = status_counter::read_from(rec).ok_or_else(|| bad("truncated counter record"))?;
         *counters
             .get_mut(c.index as usize)
             .ok_or_else(|| bad("counter index out of range"))? = c.value;
@@ -253,11 +236,6 @@ impl Status {
 mod tests {
     use super::*;
 
-    fn bytes<T>(v: &T) -> Vec<u8> {
-        // SAFETY: test-only view of a generated #[repr(C)] integer record as its bytes.
-        unsafe { std::slice::from_raw_parts((v as *const T).cast::<u8>(), size_of::<T>()) }.to_vec()
-    }
-
     fn stream(counters: &[(u32, u64)], n: u32) -> Vec<u8> {
         let mut hdr = status_header {
             magic: MAGIC,
@@ -269,13 +247,14 @@ mod tests {
         hdr.config.keyring_serial = 77;
         hdr.config.nr_cpus = 2;
         hdr.config.xattr_security = 1;
-        let mut b = bytes(&hdr);
+        let mut b = hdr.as_bytes().to_vec();
         for (i, v) in counters {
-            b.extend(bytes(&status_counter {
+            let c = status_counter {
                 index: *i,
                 _pad: 0,
                 value: *v,
-            }));
+            };
+            b.extend_from_slice(c.as_bytes());
         }
         b
     }

@@ -17,7 +17,7 @@ KEYS      := $(BUILD)/keys
 export BPFGATE_KERNEL_CACHE ?= $(HOME)/.cache/bpfgate/kernels
 
 FUZZ_SECONDS ?= 600
-FUZZ_TARGETS := certfile signature status cli cmdline
+FUZZ_TARGETS := certfile signature status cli cmdline policy events
 
 BENCH_ROUNDS ?= 5
 BENCH_ITERS ?= 2000

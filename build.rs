@@ -1,5 +1,6 @@
 //! Build script: compiles bpf/bpfgate.bpf.c into a libbpf skeleton and bakes the trust anchors named by
-//! `BPFGATE_CERTS` (a `:`-separated list of X.509 certificates, PEM or DER) into the binary.
+//! `BPFGATE_CERTS` (a `:`-separated list of X.509 certificates, PEM or DER) and the default policy named by
+//! `BPFGATE_POLICY` (a config file, see docs/policy.md; checked here with the runtime's own parser) into the binary.
 
 use std::env;
 use std::fmt::Write as _;
@@ -11,6 +12,13 @@ use libbpf_cargo::SkeletonBuilder;
 
 #[path = "src/certfile.rs"]
 mod certfile;
+// The policy parser itself, so that a baked policy with a mistake fails the build, not a boot.
+#[allow(dead_code)]
+#[path = "src/commands.rs"]
+mod commands;
+#[allow(dead_code)]
+#[path = "src/policy.rs"]
+mod policy;
 
 const SRC: &str = "bpf/bpfgate.bpf.c";
 
@@ -20,6 +28,7 @@ fn main() {
         println!("cargo:rerun-if-changed={f}");
     }
     println!("cargo:rerun-if-env-changed=BPFGATE_CERTS");
+    println!("cargo:rerun-if-env-changed=BPFGATE_POLICY");
     println!("cargo:rerun-if-env-changed=BPF_CLANG");
 
     let clang = env::var("BPF_CLANG").unwrap_or_else(|_| "clang".into());
@@ -54,6 +63,29 @@ fn main() {
     src.push_str("];\n");
     fs::write(out.join("certs.rs"), src)
         .unwrap_or_else(|e| fail(&format!("writing certs.rs: {e}")));
+
+    let baked = match env::var("BPFGATE_POLICY") {
+        Ok(p) if !p.is_empty() => {
+            println!("cargo:rerun-if-changed={p}");
+            let text = fs::read_to_string(&p)
+                .unwrap_or_else(|e| fail(&format!("BPFGATE_POLICY: {p}: {e}")));
+            let (_, w) = policy::layered(&text, None, "");
+            if !w.is_empty() {
+                let list: Vec<&str> = w.list.iter().map(|m| m.as_str()).collect();
+                fail(&format!(
+                    "BPFGATE_POLICY: {p}: {}\nFix the file (see docs/policy.md) or unset BPFGATE_POLICY.",
+                    list.join("\n")
+                ));
+            }
+            text
+        }
+        _ => String::new(),
+    };
+    fs::write(
+        out.join("policy.rs"),
+        format!("/// The policy baked in at build time (BPFGATE_POLICY), in config syntax.\npub const BAKED: &str = {baked:?};\n"),
+    )
+    .unwrap_or_else(|e| fail(&format!("writing policy.rs: {e}")));
 }
 
 fn fail(msg: &str) -> ! {

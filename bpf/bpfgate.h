@@ -27,7 +27,11 @@
 #define BPFGATE_MOUNT_DEPTH 32
 /* Status stream framing. */
 #define BPFGATE_STATUS_MAGIC 0x42504647 /* "BPFG" */
-#define BPFGATE_STATUS_VERSION 1
+#define BPFGATE_STATUS_VERSION 2
+/* Records the event ring holds; the oldest is overwritten. */
+#define BPFGATE_EVENTS 1024
+/* Digests the denylist holds (policy.rs DENY_MAX). */
+#define BPFGATE_DENY_MAX 64
 
 /* Why an exec got its verdict. The first two are the trusted outcomes. */
 enum exec_reason {
@@ -44,6 +48,7 @@ enum exec_reason {
 	EXEC_NO_KEYRING,           /* the gate's keyring is gone (revoked, unlinked, invalidated) */
 	EXEC_NO_MEMORY,            /* scratch or storage allocation failed */
 	EXEC_TRACED,               /* exec'ed while ptraced: the tracer could rewrite it, so never trusted */
+	EXEC_DENYLISTED,           /* the file's digest is on the policy's denylist */
 	EXEC_REASONS,
 };
 
@@ -60,18 +65,140 @@ enum gate_counter {
 	CNT_PTRACE_DENIED,      /* denied: an untrusted task attaching to a trusted one (ptrace, /proc/PID/mem) */
 	CNT_TAINT_FILE,         /* trusted process lost trust: executable mapping of an unverified file */
 	CNT_TAINT_ANON,         /* trusted process lost trust: anonymous executable memory */
-	CNT_KERNEL_MODIFY_DENIED, /* denied: module load or request, kexec, or a lockdown integrity reason */
+	CNT_KERNEL_MODIFY_DENIED, /* denied (or audited): module load or request, kexec, or a lockdown reason */
+	CNT_AUDITED,            /* audit mode: would have been denied, was allowed */
+	CNT_EVENTS,             /* records written to the event ring */
 	CNT_MAX,
 };
 
-/* Configuration fixed at load time (rodata, frozen by the kernel). */
+/* `mode` of the policy (off never loads). */
+enum gate_mode {
+	MODE_ENFORCE = 0,
+	MODE_AUDIT,       /* decide and record, deny nothing the policy areas cover */
+};
+
+/* Permission of a policy area (bpf, kmod, kimg). */
+enum gate_perm {
+	PERM_DENY = 0,    /* trusted tasks only, plus the area's allow-list for everyone */
+	PERM_ALLOW,       /* everyone */
+	PERM_RESTRICT,    /* as deny, and trusted tasks must be in the initial mount namespace */
+};
+
+/* Kernel-module operations (bits of gate_config.kmod_allow; names in src/policy.rs KMOD_OPS). */
+enum kmod_op {
+	KMOD_LOAD = 0,    /* init_module, finit_module */
+	KMOD_AUTOLOAD,    /* request_module from a task's action (e.g. a socket family) */
+};
+
+/* Kernel-image operations (bits of gate_config.kimg_allow; names in src/policy.rs KIMG_OPS): kexec, then the
+ * lockdown reasons, in the kernel's order. Up to KIMG_INTEGRITY_OTHER they can change the running kernel. */
+enum kimg_op {
+	KIMG_KEXEC = 0,
+	KIMG_MODULE_SIGNATURE,
+	KIMG_DEV_MEM,
+	KIMG_EFI_TEST,
+	KIMG_HIBERNATION,
+	KIMG_PCI_ACCESS,
+	KIMG_IOPORT,
+	KIMG_MSR,
+	KIMG_ACPI_TABLES,
+	KIMG_DEVICE_TREE,
+	KIMG_PCMCIA_CIS,
+	KIMG_TIOCSSERIAL,
+	KIMG_MODULE_PARAMETERS,
+	KIMG_MMIOTRACE,
+	KIMG_DEBUGFS,
+	KIMG_XMON_WR,
+	KIMG_BPF_WRITE_USER,
+	KIMG_DBG_WRITE_KERNEL,
+	KIMG_RTAS_ERROR_INJECTION,
+	KIMG_XEN_USER_ACTIONS,
+	KIMG_INTEGRITY_OTHER,        /* an integrity reason this build does not know by name */
+	KIMG_KCORE,
+	KIMG_KPROBES,
+	KIMG_BPF_READ_KERNEL,
+	KIMG_DBG_READ_KERNEL,
+	KIMG_PERF,
+	KIMG_TRACEFS,
+	KIMG_XMON_RW,
+	KIMG_XFRM_SECRET,
+	KIMG_CONFIDENTIALITY_OTHER,  /* a confidentiality reason this build does not know by name */
+	KIMG_OPS,
+};
+
+/* Configuration and policy fixed at load time (rodata, frozen by the kernel). */
 struct gate_config {
-	__u64 untrusted_cmds;  /* bitmap of bpf() commands untrusted tasks keep (read-only ones) */
+	__u64 bpf_allow;       /* bitmap of bpf() commands untrusted tasks keep (policy bpf.allow) */
+	__u64 bpf_block;       /* bitmap of bpf() commands no task may use but the loader (policy bpf.block) */
+	__u64 kmod_allow;      /* bitmap of enum kmod_op untrusted tasks keep */
+	__u64 kimg_allow;      /* bitmap of enum kimg_op untrusted tasks keep */
+	__u32 mode;            /* enum gate_mode */
+	__u32 bpf_perm;        /* enum gate_perm of each area */
+	__u32 kmod_perm;
+	__u32 kimg_perm;
+	__u32 init_mnt_ns;     /* inode number of the initial mount namespace (for restrict) */
+	__u32 denylist_len;    /* digests in the denylist map */
 	__u32 keyring_serial;  /* the gate's keyring: baked certificates, closed to additions */
 	__u32 nr_cpus;         /* possible CPUs, for the status sum */
 	__u32 xattr_security;  /* 1: read BPFGATE_XATTR_SECURITY first (kernel reads security.bpf.*) */
 	__u32 loader_tgid;     /* the loader, for the one-shot mount recorder only */
 	__u32 key_serials[BPFGATE_KEYS_MAX]; /* the certificates in the keyring (0: unused slot) */
+};
+
+/* Key of the denylist map: the fs-verity digest, as in struct fsverity_digest, zero-padded. */
+struct deny_key {
+	__u16 alg;
+	__u16 size;
+	__u8 digest[64];
+};
+
+/* What an event is about. */
+enum event_kind {
+	EV_BPF = 0,   /* a bpf() command (detail: command number) */
+	EV_KMOD,      /* detail: enum kmod_op */
+	EV_KIMG,      /* detail: enum kimg_op */
+	EV_PTRACE,    /* an untrusted task attaching to a trusted one (detail: target pid) */
+	EV_GATE,      /* the gate's own objects: pins, maps, links, keyring (detail: enum gate_object) */
+	EV_TAINT,     /* a trusted process mapped unverified code and lost its trust */
+};
+
+/* Why the event was recorded. */
+enum event_why {
+	WHY_NONE = 0,
+	WHY_UNTRUSTED,  /* the task is not trusted */
+	WHY_NAMESPACE,  /* trusted, but area is `restrict` and the task is outside the initial mount namespace */
+	WHY_BLOCKED,    /* the command is on bpf.block */
+	WHY_PROTECTED,  /* the gate's own object */
+	WHY_TAINT_FILE, /* executable mapping of a file that does not verify */
+	WHY_TAINT_ANON, /* anonymous executable memory */
+};
+
+enum event_verdict {
+	VERDICT_DENIED = 0,
+	VERDICT_AUDIT,      /* audit mode: would be denied, was allowed */
+	VERDICT_NOTED,      /* not a permission decision (taint) */
+};
+
+/* The gate's own objects, as named in EV_GATE events. */
+enum gate_object {
+	OBJ_MAP = 0, OBJ_PROG, OBJ_LINK, OBJ_PIN, OBJ_MOUNT, OBJ_KEY,
+};
+
+/* One record of the event ring (read through the pinned `events` iterator). */
+struct gate_event {
+	__u64 seq;       /* 1, 2, ...: order of recording; 0 while a record is being written */
+	__u64 time_ns;   /* CLOCK_BOOTTIME */
+	__u64 exe_ino;   /* the task's executable: inode number ... */
+	__u32 exe_dev;   /* ... and device (kernel encoding) */
+	__u32 pid;       /* thread id */
+	__u32 tgid;      /* process id */
+	__u32 uid;
+	__u32 kind;      /* enum event_kind */
+	__u32 detail;
+	__u32 verdict;   /* enum event_verdict */
+	__u32 why;       /* enum event_why */
+	char comm[16];
+	char exe[48];    /* the executable's file name (last path component) */
 };
 
 /* Roles of inodes the gate protects (inode storage `gate_inodes`, marked by the loader). */
@@ -94,7 +221,7 @@ struct task_trust {
 	__u32 trusted;
 	__u32 reason;  /* enum exec_reason of the exec that decided it */
 	__u32 tainted; /* on the thread-group leader: unverified code was mapped executable into the process */
-	__u32 _pad;
+	__u32 loader;  /* the gate's own loader: exempt from bpf.block while it pins */
 };
 
 /* Per-inode cached verdict (inode storage). */

@@ -11,10 +11,23 @@ bpfgate: bpf() for signed, fs-verity-protected loaders only, not for root
 Usage: bpfgate [-v] [--log stderr|syslog|kmsg] COMMAND
 
 Commands:
-  load                   Load the gate: mount securityfs and bpffs if missing, check the kernel, put the
+  load [--config FILE]   Load the gate: mount securityfs and bpffs if missing, check the kernel, put the
                          baked certificates into a closed keyring, attach, pin under /sys/fs/bpf/bpfgate,
                          protect the pins, keyring and maps (from trusted loaders too), exit.
-                         A second run reports the active gate and changes nothing.
+                         Policy: built-in defaults < policy baked at build time (BPFGATE_POLICY) < FILE
+                         (default /etc/bpfgate/policy.conf, when it exists) < the kernel command line
+                         (bpfgate=MODE, bpfgate.KEY=VALUE). A second run reports the active gate and changes
+                         nothing: the policy of a running gate cannot change.
+  policy [--config FILE] [--cmdline LINE]
+                         Print the policy `load` would use, in config syntax, and every warning about the
+                         config or command line (LINE instead of /proc/cmdline). Exit status 1 on warnings.
+                         Keys: mode = enforce|audit|off, required = 0|1, bpf|kmod|kimg = allow|deny|restrict,
+                         bpf.allow, bpf.block, kmod.allow, kimg.allow = comma-separated names or groups,
+                         denylist = sha256:HEX,... See docs/policy.md.
+  log [--follow] [--json]
+                         Print the gate's recorded decisions (denials; in audit mode, what would have been
+                         denied; taints), oldest first, from the pinned event ring (the last 1024). With
+                         --follow, keep printing new ones. Works for untrusted root (read(2) on a pin).
   status [--json]        Show whether the gate is active, the features in use and per-command decision counts.
                          Works for any root process, trusted or not (reads the pinned status iterator).
                          Exit status 3 when no gate is active.
@@ -37,10 +50,27 @@ Options:
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum Command {
-    Load,
-    Status { json: bool },
-    Enroll { sig: PathBuf, file: PathBuf },
-    Digest { files: Vec<PathBuf> },
+    Load {
+        config: Option<PathBuf>,
+    },
+    Policy {
+        config: Option<PathBuf>,
+        cmdline: Option<String>,
+    },
+    Log {
+        follow: bool,
+        json: bool,
+    },
+    Status {
+        json: bool,
+    },
+    Enroll {
+        sig: PathBuf,
+        file: PathBuf,
+    },
+    Digest {
+        files: Vec<PathBuf>,
+    },
     Help,
     Version,
 }
@@ -78,8 +108,42 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Args, Error> {
             "-h" | "--help" | "help" => break Command::Help,
             "-V" | "--version" => break Command::Version,
             "load" => {
-                no_more(&mut it, "load")?;
-                break Command::Load;
+                let mut config = None;
+                while let Some(a) = it.next() {
+                    match a.as_str() {
+                        "--config" => {
+                            config = Some(value(&mut it, "load --config", "a file")?.into())
+                        }
+                        _ => return Err(usage(format!("load: unexpected argument {a:?}"))),
+                    }
+                }
+                break Command::Load { config };
+            }
+            "policy" => {
+                let (mut config, mut cmdline) = (None, None);
+                while let Some(a) = it.next() {
+                    match a.as_str() {
+                        "--config" => {
+                            config = Some(value(&mut it, "policy --config", "a file")?.into())
+                        }
+                        "--cmdline" => {
+                            cmdline = Some(value(&mut it, "policy --cmdline", "a command line")?)
+                        }
+                        _ => return Err(usage(format!("policy: unexpected argument {a:?}"))),
+                    }
+                }
+                break Command::Policy { config, cmdline };
+            }
+            "log" => {
+                let (mut follow, mut json) = (false, false);
+                for a in it.by_ref() {
+                    match a.as_str() {
+                        "--follow" | "-f" => follow = true,
+                        "--json" => json = true,
+                        _ => return Err(usage(format!("log: unexpected argument {a:?}"))),
+                    }
+                }
+                break Command::Log { follow, json };
             }
             "status" => {
                 let mut json = false;
@@ -136,11 +200,9 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Args, Error> {
     })
 }
 
-fn no_more(it: &mut impl Iterator<Item = String>, cmd: &str) -> Result<(), Error> {
-    match it.next() {
-        Some(a) => Err(usage(format!("{cmd}: unexpected argument {a:?}"))),
-        None => Ok(()),
-    }
+fn value(it: &mut impl Iterator<Item = String>, opt: &str, what: &str) -> Result<String, Error> {
+    it.next()
+        .ok_or_else(|| usage(format!("{opt} needs {what}")))
 }
 
 #[cfg(test)]
@@ -154,7 +216,41 @@ mod tests {
     #[test]
     fn table() {
         let ok: &[(&str, Command)] = &[
-            ("load", Command::Load),
+            ("load", Command::Load { config: None }),
+            (
+                "load --config /etc/p.conf",
+                Command::Load {
+                    config: Some("/etc/p.conf".into()),
+                },
+            ),
+            (
+                "policy",
+                Command::Policy {
+                    config: None,
+                    cmdline: None,
+                },
+            ),
+            (
+                "policy --cmdline bpfgate=audit --config c",
+                Command::Policy {
+                    config: Some("c".into()),
+                    cmdline: Some("bpfgate=audit".into()),
+                },
+            ),
+            (
+                "log",
+                Command::Log {
+                    follow: false,
+                    json: false,
+                },
+            ),
+            (
+                "log -f --json",
+                Command::Log {
+                    follow: true,
+                    json: true,
+                },
+            ),
             ("status", Command::Status { json: false }),
             ("status --json", Command::Status { json: true }),
             (
@@ -194,6 +290,9 @@ mod tests {
             ("", "no command"),
             ("frobnicate", "\"frobnicate\""),
             ("load now", "\"now\""),
+            ("load --config", "--config needs a file"),
+            ("policy --cmdline", "--cmdline needs a command line"),
+            ("log --tail", "\"--tail\""),
             ("status --yaml", "\"--yaml\""),
             ("enroll f", "--sig SIG is required"),
             ("enroll --sig", "--sig needs a file"),

@@ -1,5 +1,7 @@
-//! The kernel command line, as the embedded init reads it: fixed-capacity storage (no allocation can fail in
-//! PID 1), and a malformed or unknown key is a warning, never a failed boot.
+//! The kernel command line's boot keys, as the embedded init reads them (root=, rootfstype=, rootflags=, ro/rw,
+//! init=, rootdelay=/bpfgate.root_timeout=): fixed-capacity storage (no allocation can fail in PID 1), and a
+//! malformed key is a warning, never a failed boot. The gate's own keys (`bpfgate=`, `bpfgate.KEY=`) belong to the
+//! policy parser (`policy::Policy::apply_cmdline`), the one parser for every policy layer.
 
 use heapless::{String, Vec};
 
@@ -9,13 +11,6 @@ pub const VALUE_MAX: usize = 256;
 const WARNINGS_MAX: usize = 8;
 
 pub type Value = String<VALUE_MAX>;
-
-/// What `bpfgate=` asks for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
-    Enforce,
-    Off,
-}
 
 /// The keys the embedded init understands.
 #[derive(Debug, PartialEq, Eq)]
@@ -28,9 +23,6 @@ pub struct Cmdline {
     pub init: Option<Value>,
     /// Seconds to wait for the root device (`rootdelay=` or `bpfgate.root_timeout=`).
     pub root_timeout: u32,
-    pub mode: Mode,
-    /// `bpfgate.required=1` (default): no gate, no boot.
-    pub required: bool,
     pub warnings: Vec<String<VALUE_MAX>, WARNINGS_MAX>,
     pub dropped_warnings: usize,
 }
@@ -44,8 +36,6 @@ impl Default for Cmdline {
             read_only: true,
             init: None,
             root_timeout: 30,
-            mode: Mode::Enforce,
-            required: true,
             warnings: Vec::new(),
             dropped_warnings: 0,
         }
@@ -71,23 +61,12 @@ impl Cmdline {
             }
         }
     }
-
-    fn flag(&mut self, key: &str, v: &str) -> Option<bool> {
-        match v {
-            "1" | "yes" | "true" => Some(true),
-            "0" | "no" | "false" => Some(false),
-            _ => {
-                self.warn(format_args!("{key}={v}: expected 0 or 1, ignored"));
-                None
-            }
-        }
-    }
 }
 
 /// Parses a kernel command line. Words are split on whitespace; a value may be double-quoted to hold spaces.
 pub fn parse(line: &str) -> Cmdline {
     let mut c = Cmdline::default();
-    for word in words(line) {
+    for word in crate::policy::words(line) {
         let (key, value) = match word.split_once('=') {
             Some((k, v)) => (k, Some(v.trim_matches('"'))),
             None => (word, None),
@@ -105,52 +84,10 @@ pub fn parse(line: &str) -> Cmdline {
                     "{key}={v}: expected seconds (0-3600), ignored"
                 )),
             },
-            ("bpfgate", Some(v)) => match v {
-                "enforce" => c.mode = Mode::Enforce,
-                "off" => c.mode = Mode::Off,
-                "audit" => c.warn(format_args!(
-                    "bpfgate=audit: audit mode is not available yet; enforcing"
-                )),
-                _ => c.warn(format_args!(
-                    "bpfgate={v}: expected enforce or off; enforcing"
-                )),
-            },
-            ("bpfgate.required", Some(v)) => {
-                if let Some(b) = c.flag(key, v) {
-                    c.required = b;
-                }
-            }
-            (k, _) if k.starts_with("bpfgate") => {
-                c.warn(format_args!("unknown option {word}: ignored"))
-            }
             _ => {} // everything else belongs to the kernel or to the real init
         }
     }
     c
-}
-
-/// Whitespace-separated words, where double quotes keep spaces inside a word.
-fn words(line: &str) -> impl Iterator<Item = &str> {
-    let mut rest = line.trim();
-    core::iter::from_fn(move || {
-        rest = rest.trim_start();
-        if rest.is_empty() {
-            return None;
-        }
-        let mut quoted = false;
-        let end = rest
-            .char_indices()
-            .find(|(_, ch)| {
-                if *ch == '"' {
-                    quoted = !quoted;
-                }
-                ch.is_whitespace() && !quoted
-            })
-            .map_or(rest.len(), |(i, _)| i);
-        let (w, r) = rest.split_at(end);
-        rest = r;
-        Some(w)
-    })
 }
 
 #[cfg(test)]
@@ -166,7 +103,7 @@ mod tests {
         type Check = fn(&Cmdline) -> bool;
         let cases: &[(&str, Check)] = &[
             ("", |c| {
-                c.root.is_none() && c.read_only && c.mode == Mode::Enforce && c.required
+                c.root.is_none() && c.read_only && c.root_timeout == 30
             }),
             ("root=/dev/nvme0n1 rw", |c| {
                 c.root == v("/dev/nvme0n1") && !c.read_only
@@ -187,11 +124,9 @@ mod tests {
             }),
             ("rootdelay=5", |c| c.root_timeout == 5),
             ("bpfgate.root_timeout=0", |c| c.root_timeout == 0),
-            ("bpfgate=off bpfgate.required=0", |c| {
-                c.mode == Mode::Off && !c.required
-            }),
-            ("bpfgate=enforce bpfgate.required=1", |c| {
-                c.mode == Mode::Enforce && c.required
+            // The gate's policy keys are the policy parser's, not warnings here.
+            ("bpfgate=off bpfgate.required=0 bpfgate.bpf=restrict", |c| {
+                c.warnings.is_empty() && *c == Cmdline::default()
             }),
             ("root=\"LABEL=my root\" quiet", |c| {
                 c.root == v("LABEL=my root")
@@ -209,20 +144,12 @@ mod tests {
     #[test]
     fn bad_keys_warn_and_keep_defaults() {
         let cases: &[(&str, &str)] = &[
-            ("bpfgate=maybe", "bpfgate=maybe"),
-            ("bpfgate=audit", "not available yet"),
-            ("bpfgate.required=perhaps", "expected 0 or 1"),
             ("rootdelay=soon", "expected seconds"),
             ("rootdelay=99999", "expected seconds"),
-            (
-                "bpfgate.frobnicate=1",
-                "unknown option bpfgate.frobnicate=1",
-            ),
         ];
         for (line, want) in cases {
             let c = parse(line);
-            assert_eq!(c.mode, Mode::Enforce, "{line}");
-            assert!(c.required && c.root_timeout == 30, "{line}");
+            assert!(c.root_timeout == 30, "{line}");
             assert!(
                 c.warnings.iter().any(|w| w.contains(want)),
                 "{line}: {:?}",
@@ -233,7 +160,7 @@ mod tests {
         let c = parse(&long);
         assert!(c.root.is_none() && c.warnings[0].contains("longer than"));
         // More warnings than there is room for are counted, not lost silently, and nothing panics.
-        let many = "bpfgate.a=1 ".repeat(WARNINGS_MAX + 5);
+        let many = "rootdelay=x ".repeat(WARNINGS_MAX + 5);
         let c = parse(&many);
         assert_eq!(c.warnings.len(), WARNINGS_MAX);
         assert_eq!(c.dropped_warnings, 5);

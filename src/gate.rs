@@ -10,11 +10,12 @@ use std::path::{Path, PathBuf};
 use libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
 use libbpf_rs::{Link, MapCore, MapFlags, OpenObject};
 
-use crate::commands;
+use crate::config;
 use crate::error::Error;
 use crate::kernel::{self, Features};
 use crate::keyring;
 use crate::pod::Pod;
+use crate::policy::{Policy, Warnings};
 use crate::skel::{certs::CERTS, types, BpfgateSkel, BpfgateSkelBuilder};
 use crate::sys;
 
@@ -28,12 +29,36 @@ pub fn status_pin() -> PathBuf {
     pin_dir().join("status")
 }
 
-/// Loads and pins the gate, unless one is already active. Returns a one-line summary.
-pub fn load() -> Result<String, Error> {
-    load_with(CERTS)
+/// The pinned event iterator (`bpfgate log`).
+pub fn events_pin() -> PathBuf {
+    pin_dir().join("events")
 }
 
-fn load_with(certs: &[(&str, &[u8])]) -> Result<String, Error> {
+/// The policy of this boot: built-in defaults, the policy baked at build time, the config file (when `config`
+/// names one that exists), the kernel command line.
+pub fn boot_policy(config: Option<&Path>) -> Result<(Policy, Warnings), Error> {
+    let text = match config {
+        Some(p) => match fs::read_to_string(p) {
+            Ok(t) => Some((t, p.display().to_string())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(Error::File(p.into(), e)),
+        },
+        None => None,
+    };
+    let cmdline = fs::read_to_string("/proc/cmdline").unwrap_or_default();
+    Ok(crate::policy::layered(
+        crate::skel::policy::BAKED,
+        text.as_ref().map(|(t, s)| (t.as_str(), s.as_str())),
+        &cmdline,
+    ))
+}
+
+/// Loads and pins the gate with `policy`, unless one is already active. Returns a one-line summary.
+pub fn load(policy: &Policy) -> Result<String, Error> {
+    load_with(CERTS, policy)
+}
+
+fn load_with(certs: &[(&str, &[u8])], policy: &Policy) -> Result<String, Error> {
     // Checked before anything touches the system: a gate with no anchor would silently trust nobody.
     if certs.is_empty() {
         return Err(Error::NoCertificates);
@@ -47,11 +72,12 @@ fn load_with(certs: &[(&str, &[u8])]) -> Result<String, Error> {
     }
     let (features, keys) = prepare(certs)?;
     let ring = keys.serial;
-    match attach_and_pin(&features, &keys) {
+    match attach_and_pin(&features, &keys, policy) {
         Ok(n) => Ok(format!(
-            "active: {n} programs pinned at {}, keyring {ring} with {} certificate(s), signature xattr {}; \
+            "active: {n} programs pinned at {}, {} mode, keyring {ring} with {} certificate(s), signature xattr {}; \
              peak memory {} KiB",
             pin_dir().display(),
+            crate::policy::mode_name(policy.mode),
             certs.len(),
             if features.security_bpf_xattr {
                 "security.bpf.bpfgate.sig, then user.bpfgate.sig"
@@ -102,9 +128,13 @@ pub struct Attached<'obj> {
     pub links: Vec<(&'static str, Link)>,
 }
 
-fn attach_and_pin(features: &Features, keys: &keyring::Keyring) -> Result<usize, Error> {
+fn attach_and_pin(
+    features: &Features,
+    keys: &keyring::Keyring,
+    policy: &Policy,
+) -> Result<usize, Error> {
     let mut storage = MaybeUninit::uninit();
-    let mut gate = attach(&mut storage, features, keys)?;
+    let mut gate = attach(&mut storage, features, keys, policy)?;
     let dir = pin_dir();
     fs::DirBuilder::new()
         .mode(0o700)
@@ -131,6 +161,7 @@ pub fn attach<'obj>(
     storage: &'obj mut MaybeUninit<OpenObject>,
     features: &Features,
     keys: &keyring::Keyring,
+    policy: &Policy,
 ) -> Result<Attached<'obj>, Error> {
     let mut open = BpfgateSkelBuilder::default()
         .open(storage)
@@ -140,7 +171,8 @@ pub fn attach<'obj>(
         .rodata_data
         .as_deref_mut()
         .ok_or_else(|| Error::Kernel("the BPF object has no memory-mapped rodata".into()))?;
-    rodata.cfg.untrusted_cmds = commands::untrusted_bitmap();
+    config::apply(&mut rodata.cfg, policy);
+    rodata.cfg.init_mnt_ns = init_mnt_ns()?;
     rodata.cfg.keyring_serial = keys.serial as u32;
     for (slot, key) in rodata.cfg.key_serials.iter_mut().zip(&keys.keys) {
         *slot = *key as u32;
@@ -162,6 +194,7 @@ pub fn attach<'obj>(
     let me = types::task_trust {
         trusted: 1,
         reason: types::exec_reason::EXEC_TRUSTED_VERIFIED.0,
+        loader: 1,
         ..Default::default()
     };
     let value = me.as_bytes();
@@ -170,6 +203,17 @@ pub fn attach<'obj>(
         .task_trust
         .update(&key, value, MapFlags::ANY)
         .map_err(bpf_err("marking the loader trusted"))?;
+
+    // The denylist is filled before any hook runs, then frozen: no one changes it afterwards.
+    for d in &policy.denylist {
+        skel.maps
+            .denylist
+            .update(config::deny_key_of(d).as_bytes(), &[1], MapFlags::NO_EXIST)
+            .map_err(bpf_err(format!("adding {d} to the denylist")))?;
+    }
+    libbpf_rs::MapHandle::try_from(&skel.maps.denylist)
+        .and_then(|h| h.freeze())
+        .map_err(bpf_err("freezing the denylist"))?;
 
     let p = &skel.progs;
     // The bpf() gate goes last, so nothing else is half-attached when it starts enforcing.
@@ -212,7 +256,21 @@ pub fn attach<'obj>(
         .attach_iter(skel.maps.counters.as_fd())
         .map_err(bpf_err("attaching the status iterator"))?;
     links.push(("status", status));
+    let events = p
+        .gate_events
+        .attach_iter(skel.maps.events.as_fd())
+        .map_err(bpf_err("attaching the event iterator"))?;
+    links.push(("events", events));
     Ok(Attached { skel, links })
+}
+
+/// Inode number of the initial mount namespace (PID 1's), for the `restrict` permission.
+fn init_mnt_ns() -> Result<u32, Error> {
+    use std::os::unix::fs::MetadataExt;
+    let p = Path::new("/proc/1/ns/mnt");
+    let ino = fs::metadata(p).map_err(|e| Error::File(p.into(), e))?.ino();
+    u32::try_from(ino)
+        .map_err(|_| Error::Kernel(format!("{}: inode {ino} does not fit 32 bits", p.display())))
 }
 
 /// Makes the gate's own objects untouchable: its maps, programs and links by id (a frozen ids map), its pins,
@@ -314,7 +372,7 @@ mod tests {
 
     #[test]
     fn refuses_to_load_without_certificates_before_touching_the_system() {
-        let e = load_with(&[]).unwrap_err();
+        let e = load_with(&[], &Policy::default()).unwrap_err();
         assert!(matches!(e, Error::NoCertificates));
         assert!(e.to_string().contains("BPFGATE_CERTS="), "{e}");
     }

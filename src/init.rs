@@ -16,8 +16,9 @@ use std::path::{Path, PathBuf};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
-use crate::cmdline::{self, Cmdline, Mode};
+use crate::cmdline::{self, Cmdline};
 use crate::gate;
+use crate::policy::{self, Mode};
 use crate::sys;
 
 const NEW_ROOT: &str = "/root";
@@ -75,11 +76,25 @@ fn boot() -> Result<Never, String> {
     }
 
     load_modules();
-    match cmd.mode {
-        Mode::Off => log::warn!("bpfgate=off on the kernel command line: booting WITHOUT the gate"),
-        Mode::Enforce => match gate::load() {
+    // The one policy parser: built-in and baked defaults, this initramfs's config file, the command line.
+    let (policy, warnings) = match gate::boot_policy(Some(Path::new(policy::CONFIG_PATH))) {
+        Ok(p) => p,
+        Err(e) => {
+            log::warn!("{e}: using the built-in policy and the kernel command line");
+            gate::boot_policy(None).unwrap_or_default()
+        }
+    };
+    for w in &warnings.list {
+        log::warn!("policy: {w}");
+    }
+    if warnings.dropped > 0 {
+        log::warn!("policy: {} more warnings", warnings.dropped);
+    }
+    match policy.mode {
+        Mode::Off => log::warn!("bpfgate=off (mode = off): booting WITHOUT the gate"),
+        Mode::Enforce | Mode::Audit => match gate::load(&policy) {
             Ok(summary) => say(&summary),
-            Err(e) if cmd.required => {
+            Err(e) if policy.required => {
                 return Err(format!(
                     "the gate could not be loaded and bpfgate.required=1: {e}"
                 ));

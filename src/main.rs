@@ -1,6 +1,6 @@
 //! bpfgate: bpf() is a privilege of signed, fs-verity-protected loaders, not of root.
 
-use bpfgate::{cli, gate, logging, sha256, skel, status, verity};
+use bpfgate::{cli, events, gate, logging, policy, sha256, skel, status, verity};
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -44,7 +44,62 @@ fn run(cmd: Command) -> Result<ExitCode, Error> {
             env!("CARGO_PKG_VERSION"),
             skel::certs::CERTS.len()
         ),
-        Command::Load => log::info!("{}", gate::load()?),
+        Command::Load { config } => {
+            let config = config.unwrap_or_else(|| policy::CONFIG_PATH.into());
+            let (policy, warnings) = gate::boot_policy(Some(&config))?;
+            for w in &warnings.list {
+                log::warn!("policy: {w}");
+            }
+            if policy.mode == policy::Mode::Off {
+                log::warn!("policy mode is off (bpfgate=off): the gate is NOT loaded");
+                return Ok(ExitCode::SUCCESS);
+            }
+            log::info!("{}", gate::load(&policy)?)
+        }
+        Command::Policy { config, cmdline } => {
+            let text = match &config {
+                Some(p) => Some(std::fs::read_to_string(p).map_err(|e| Error::File(p.clone(), e))?),
+                None => std::fs::read_to_string(policy::CONFIG_PATH).ok(),
+            };
+            let source = config.as_ref().map_or_else(
+                || policy::CONFIG_PATH.to_string(),
+                |p| p.display().to_string(),
+            );
+            let line = cmdline
+                .unwrap_or_else(|| std::fs::read_to_string("/proc/cmdline").unwrap_or_default());
+            let (p, w) = policy::layered(
+                skel::policy::BAKED,
+                text.as_deref().map(|t| (t, source.as_str())),
+                &line,
+            );
+            print!("{}", p.render());
+            for m in &w.list {
+                eprintln!("bpfgate: warning: {m}");
+            }
+            if w.dropped > 0 {
+                eprintln!("bpfgate: warning: {} more", w.dropped);
+            }
+            if !w.is_empty() {
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+        Command::Log { follow, json } => {
+            let mut last = 0;
+            loop {
+                let Some(evs) = events::read(&gate::events_pin())? else {
+                    eprintln!("bpfgate: not active (no {})", gate::events_pin().display());
+                    return Ok(ExitCode::from(3));
+                };
+                let mut out = String::new();
+                last = events::print_since(&evs, last, json, &mut out);
+                print!("{out}");
+                if !follow {
+                    break;
+                }
+                let _ = std::io::stdout().flush();
+                std::thread::sleep(std::time::Duration::from_millis(250));
+            }
+        }
         Command::Status { json } => match status::read(&gate::status_pin())? {
             Some(st) => print!("{}", if json { st.json() + "\n" } else { st.text() }),
             None => {

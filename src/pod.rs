@@ -1,7 +1,9 @@
 //! Plain-old-data records shared with the BPF side (generated from bpf/bpfgate.h): the one place where they are
 //! viewed as bytes, for map updates, and rebuilt from bytes, from the status stream.
 
-use crate::skel::types::{gate_ids, status_counter, status_header, task_trust};
+use crate::skel::types::{
+    deny_key, gate_event, gate_ids, status_counter, status_header, task_trust,
+};
 
 /// A `#[repr(C)]` record of integers with no padding: every byte of a value is initialised, and every byte
 /// pattern is a valid value.
@@ -36,16 +38,22 @@ pub unsafe trait Pod: Copy + Default {
 const _: () = assert!(size_of::<task_trust>() == 4 * 4);
 const _: () = assert!(size_of::<gate_ids>() == 3 * 32 * 4);
 const _: () = assert!(size_of::<status_counter>() == 4 + 4 + 8);
-const _: () = assert!(size_of::<status_header>() == 4 * 4 + (8 + 4 * 4 + 8 * 4));
+const _: () = assert!(size_of::<status_header>() == 4 * 4 + (4 * 8 + 10 * 4 + 8 * 4));
+const _: () = assert!(size_of::<gate_event>() == 3 * 8 + 8 * 4 + 16 + 48);
+const _: () = assert!(size_of::<deny_key>() == 2 + 2 + 64);
 
-// SAFETY: four u32 (trusted, reason, tainted, _pad), no padding (size checked above).
+// SAFETY: four u32 (trusted, reason, tainted, loader), no padding (size checked above).
 unsafe impl Pod for task_trust {}
 // SAFETY: three arrays of u32, no padding (size checked above).
 unsafe impl Pod for gate_ids {}
 // SAFETY: u32 index, u32 _pad, u64 value, no padding (size checked above).
 unsafe impl Pod for status_counter {}
-// SAFETY: four u32 then gate_config (u64, four u32, an array of eight u32), no padding (size checked above).
+// SAFETY: four u32 then gate_config (four u64, ten u32, an array of eight u32), no padding (size checked above).
 unsafe impl Pod for status_header {}
+// SAFETY: three u64, eight u32, two byte arrays (16 and 48), no padding (size checked above).
+unsafe impl Pod for gate_event {}
+// SAFETY: two u16 and a 64-byte array, no padding (size checked above).
+unsafe impl Pod for deny_key {}
 
 #[cfg(test)]
 mod tests {

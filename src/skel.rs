@@ -1,4 +1,4 @@
-//! The generated BPF skeleton and the baked certificates, both from `OUT_DIR`.
+//! The generated BPF skeleton, the baked certificates and the baked policy, all from `OUT_DIR`.
 #![allow(
     clippy::all,
     clippy::undocumented_unsafe_blocks,
@@ -12,4 +12,9 @@ include!(concat!(env!("OUT_DIR"), "/bpfgate.skel.rs"));
 /// Build-time trust anchors.
 pub mod certs {
     include!(concat!(env!("OUT_DIR"), "/certs.rs"));
+}
+
+/// Build-time default policy (`BPFGATE_POLICY`), checked by build.rs.
+pub mod policy {
+    include!(concat!(env!("OUT_DIR"), "/policy.rs"));
 }

@@ -13,7 +13,7 @@ use crate::pod::Pod;
 use crate::skel::types::{exec_reason, gate_config, gate_counter, status_counter, status_header};
 
 const MAGIC: u32 = 0x4250_4647; // BPFGATE_STATUS_MAGIC
-const VERSION: u32 = 1;
+const VERSION: u32 = 2; // BPFGATE_STATUS_VERSION
 
 /// Decoded status stream.
 #[derive(Debug, Default)]
@@ -77,6 +77,7 @@ const REASONS: &[(exec_reason, &str)] = &[
     (exec_reason::EXEC_NO_KEYRING, "no_keyring"),
     (exec_reason::EXEC_NO_MEMORY, "no_memory"),
     (exec_reason::EXEC_TRACED, "traced"),
+    (exec_reason::EXEC_DENYLISTED, "denylisted"),
 ];
 
 const OTHER: &[(gate_counter, &str)] = &[
@@ -95,6 +96,8 @@ const OTHER: &[(gate_counter, &str)] = &[
         gate_counter::CNT_KERNEL_MODIFY_DENIED,
         "kernel_modify_denied",
     ),
+    (gate_counter::CNT_AUDITED, "audited"),
+    (gate_counter::CNT_EVENTS, "events"),
 ];
 
 impl Status {
@@ -142,9 +145,14 @@ impl Status {
 
     fn untrusted_cmds(&self) -> Vec<String> {
         (0..64)
-            .filter(|i| self.config.untrusted_cmds >> i & 1 == 1)
+            .filter(|i| self.config.bpf_allow >> i & 1 == 1)
             .map(commands::name)
             .collect()
+    }
+
+    /// The policy the gate enforces (the denylist as a count: its digests stay in the kernel).
+    pub fn policy(&self) -> crate::policy::Policy {
+        crate::config::policy_of(&self.config)
     }
 
     /// Human-readable report.
@@ -167,11 +175,18 @@ impl Status {
             "signature xattrs read: {}",
             self.xattrs().replace(',', ", then ")
         );
-        let _ = writeln!(
-            s,
-            "untrusted tasks keep: {}",
-            self.untrusted_cmds().join(" ")
-        );
+        let _ = writeln!(s, "mode: {}", crate::policy::mode_name(self.policy().mode));
+        let _ = writeln!(s, "policy:");
+        for line in self.policy().render().lines() {
+            if !line.starts_with("required") && !line.starts_with("mode") {
+                let line = if line.starts_with("denylist") {
+                    format!("denylist = {} digest(s)", self.config.denylist_len)
+                } else {
+                    line.to_string()
+                };
+                let _ = writeln!(s, "  {line}");
+            }
+        }
         let _ = writeln!(s, "exec verdicts:");
         for (r, name) in REASONS {
             let _ = writeln!(
@@ -214,6 +229,25 @@ impl Status {
             ",\"untrusted_commands\":[{}]",
             list(self.untrusted_cmds())
         );
+        let _ = write!(
+            s,
+            ",\"mode\":\"{}\"",
+            crate::policy::mode_name(self.policy().mode)
+        );
+        let policy: Vec<String> = self
+            .policy()
+            .render()
+            .lines()
+            .filter_map(|l| l.split_once(" = "))
+            .filter(|(k, _)| !matches!(*k, "mode" | "required" | "denylist"))
+            .map(|(k, v)| format!("\"{k}\":\"{v}\""))
+            .collect();
+        let _ = write!(
+            s,
+            ",\"policy\":{{{},\"denylist_len\":{}}}",
+            policy.join(","),
+            self.config.denylist_len
+        );
         let exec: Vec<String> = REASONS
             .iter()
             .map(|(r, n)| format!("\"{n}\":{}", self.get(gate_counter::CNT_EXEC.0 + r.0)))
@@ -243,7 +277,7 @@ mod tests {
             counters: n,
             ..Default::default()
         };
-        hdr.config.untrusted_cmds = 1 << 1; // map_lookup_elem
+        hdr.config.bpf_allow = 1 << 1; // map_lookup_elem
         hdr.config.keyring_serial = 77;
         hdr.config.nr_cpus = 2;
         hdr.config.xattr_security = 1;
@@ -297,6 +331,11 @@ mod tests {
             "denied map_create"
         );
         assert!(st.json().contains("\"map_create\":{\"allowed\":"));
+        // The policy the kernel side holds reads back as the default policy the guest loaded.
+        assert_eq!(
+            st.policy().render(),
+            crate::policy::Policy::default().render()
+        );
     }
 
     #[test]

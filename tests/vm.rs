@@ -40,6 +40,13 @@ impl Guest {
             .to_string()
     }
 
+    /// An observation that is a bare number.
+    fn int(&self, name: &str) -> u64 {
+        let v = self.get(name).trim();
+        v.parse()
+            .unwrap_or_else(|_| panic!("[{}] {name}: {v:?} is not a number", self.kernel))
+    }
+
     fn num(&self, name: &str, key: &str) -> u64 {
         let f = self.field(name, key);
         f.parse()
@@ -125,9 +132,15 @@ enum Variant {
     InitRequiredNoLsm,
     /// Init mode without the BPF LSM and an optional gate: the boot goes on with a warning.
     InitOptionalNoLsm,
+    /// tests/guest/policy.sh with a config file (restrict, allow- and block-lists, denylist) and a command-line key.
+    PolicyRestrict,
+    /// tests/guest/policy.sh with `bpfgate=audit`.
+    PolicyAudit,
+    /// tests/guest/policy.sh with every area `allow`.
+    PolicyAllow,
 }
 
-const VARIANTS: usize = 5;
+const VARIANTS: usize = 8;
 const NO_BPF_LSM: &str = "lsm=capability,landlock,yama";
 
 impl Variant {
@@ -138,6 +151,9 @@ impl Variant {
             "-initmode",
             "-init-required-nolsm",
             "-init-optional-nolsm",
+            "-policy-restrict",
+            "-policy-audit",
+            "-policy-allow",
         ][self as usize]
     }
 
@@ -166,6 +182,13 @@ impl Variant {
             Variant::InitMode => format!("root={root} rw"),
             Variant::InitRequiredNoLsm => format!("root={root} rw {NO_BPF_LSM}"),
             Variant::InitOptionalNoLsm => format!("root={root} rw {NO_BPF_LSM} bpfgate.required=0"),
+            Variant::PolicyRestrict => {
+                "bpfgate_policy bpfgate_policy_file bpfgate.kimg=restrict".into()
+            }
+            Variant::PolicyAudit => "bpfgate_policy bpfgate=audit".into(),
+            Variant::PolicyAllow => {
+                "bpfgate_policy bpfgate.bpf=allow bpfgate.kmod=allow bpfgate.kimg=allow".into()
+            }
         };
         format!("console=ttyS0 panic=-1 loglevel=4 {extra}")
     }
@@ -226,8 +249,9 @@ fn boot(suite: &str, variant: Variant) -> Result<Guest, String> {
         })?;
     let mut halted_at = None;
     loop {
-        // A halted guest never exits by itself: stop it a moment after it has said why it stopped.
-        if variant.halts() && halted_at.is_none() {
+        // A halted guest never exits by itself: stop it a moment after it has said why it stopped (expected or
+        // not: an unexpected stop then fails at once instead of at the timeout).
+        if halted_at.is_none() {
             let log = std::fs::read(&log_path).unwrap_or_default();
             if String::from_utf8_lossy(&log).contains("BOOT STOPPED") {
                 halted_at = Some(Instant::now());
@@ -322,6 +346,18 @@ fn guest_init_required_nolsm(suite: &str) -> &'static Guest {
 
 fn guest_init_optional_nolsm(suite: &str) -> &'static Guest {
     guest_variant(suite, Variant::InitOptionalNoLsm)
+}
+
+fn guest_policy_restrict(suite: &str) -> &'static Guest {
+    guest_variant(suite, Variant::PolicyRestrict)
+}
+
+fn guest_policy_audit(suite: &str) -> &'static Guest {
+    guest_variant(suite, Variant::PolicyAudit)
+}
+
+fn guest_policy_allow(suite: &str) -> &'static Guest {
+    guest_variant(suite, Variant::PolicyAllow)
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -958,6 +994,19 @@ fn init_mode_enforces_in_the_real_root(g: &Guest) {
     );
     let pins: u32 = g.get("realroot_pins").trim().parse().unwrap_or(0);
     assert!(pins >= 20, "[{}] pins after switch_root: {pins}", g.kernel);
+    // The initramfs's /etc/bpfgate/policy.conf (mkinitramfs-bpfgate.sh -p) reached the gate.
+    let policy = g.get("realroot_policy");
+    for want in [
+        "bpf.block = token_create",
+        "kmod.allow = autoload",
+        "bpf = deny",
+    ] {
+        assert!(
+            policy.contains(want),
+            "[{}] policy lacks {want}: {policy}",
+            g.kernel
+        );
+    }
     // Boot time to the gate being live (guest clock), from the kernel log's timestamp.
     let live = log
         .split("bpfgate: active:")
@@ -1011,6 +1060,279 @@ fn optional_gate_boots_on_with_a_warning(g: &Guest) {
     );
 }
 
+// ---------------------------------------------------------------------------------------------------------------
+// Policy boots (tests/guest/policy.sh): the same operations under three policies.
+
+/// The guest's `bpfgate log` lines.
+fn log_lines(g: &Guest) -> Vec<&str> {
+    let n = g.int("log_lines") as usize;
+    (1..=n).map(|i| g.get(&format!("log_{i}"))).collect()
+}
+
+/// Whether a log line says `verdict kind what` for `reason`, by a process whose exe is `exe`.
+fn logged(g: &Guest, verdict: &str, kind_what: &str, exe: &str, reason: &str) -> bool {
+    log_lines(g).iter().any(|l| {
+        l.contains(&format!(" {verdict} {kind_what}"))
+            && (l.contains(&format!(" exe {exe} ")) || l.contains(&format!("/{exe} (inode")))
+            && l.ends_with(reason)
+    })
+}
+
+fn policy_layers_reach_the_gate(g: &Guest) {
+    assert!(
+        g.get("load").starts_with("rc=0 "),
+        "[{}] {}",
+        g.kernel,
+        g.get("load")
+    );
+    // `bpfgate policy` shows the config file and the command line merged, and exits 0 without warnings.
+    g.assert_eq("preview_rc", "0");
+    let p = g.get("preview");
+    for want in [
+        "mode = enforce",
+        "bpf = restrict",
+        "bpf.block = btf_load",
+        "kmod = restrict",
+        "kmod.allow = autoload",
+        "kimg = restrict", // from the kernel command line, over the config file's default
+        "denylist = sha256:",
+    ] {
+        assert!(
+            p.contains(want),
+            "[{}] preview lacks {want:?}: {p}",
+            g.kernel
+        );
+    }
+    assert!(
+        p.contains("bpf.allow = map_create,map_lookup_elem,map_get_next_key,"),
+        "[{}] {p}",
+        g.kernel
+    );
+    // A bad config and command line: every mistake named, exit 1, defaults kept for the bad keys.
+    let bad = g.get("preview_bad");
+    for want in [
+        "/tmp/bad.conf:1: bpf: expected allow, deny or restrict",
+        "/tmp/bad.conf:2: bpf.block: unknown name \"prog_lod\"",
+        "kernel command line: bpfgate=maybe: expected enforce, audit or off",
+        "bpf = deny",
+        "bpf.block = none",
+    ] {
+        assert!(
+            bad.contains(want),
+            "[{}] bad preview lacks {want:?}: {bad}",
+            g.kernel
+        );
+    }
+    // The running gate reports the policy it enforces (read back from its frozen config).
+    let st = g.get("status");
+    for want in [
+        "\"mode\":\"enforce\"",
+        "\"bpf\":\"restrict\"",
+        "\"kimg\":\"restrict\"",
+        "\"bpf.block\":\"btf_load\"",
+        "\"denylist_len\":1",
+    ] {
+        assert!(
+            st.contains(want),
+            "[{}] status lacks {want}: {st}",
+            g.kernel
+        );
+    }
+    let text = g.get("status_text");
+    assert!(
+        text.contains("mode: enforce") && text.contains("kmod.allow = autoload"),
+        "[{}] {text}",
+        g.kernel
+    );
+}
+
+fn restrict_needs_trust_and_the_initial_mount_namespace(g: &Guest) {
+    g.assert_eq("trusted_prog", "prog=ok");
+    g.assert_eq("untrusted_prog", "prog=EPERM");
+    // Same signed binary, same exec, but in a new mount namespace: restrict refuses it.
+    g.assert_eq("trusted_prog_other_mntns", "prog=EPERM");
+    g.assert_eq("trusted_finit", "finit=ok");
+    g.assert_eq("trusted_finit_other_mntns", "finit=EPERM");
+    g.assert_eq("trusted_devmem", "openrw=ok");
+    g.assert_eq("trusted_devmem_other_mntns", "openrw=EPERM");
+}
+
+fn allow_lists_and_block_lists(g: &Guest) {
+    // bpf.allow = read, map_create: untrusted tasks may create maps, not load programs.
+    g.assert_eq("untrusted_map", "map=ok");
+    g.assert_eq("trusted_map", "map=ok");
+    // bpf.block = btf_load: denied to trusted and untrusted alike (the gate's loader itself is exempt).
+    g.assert_eq("trusted_btf", "btf=EPERM");
+    g.assert_eq("untrusted_btf", "btf=EPERM");
+}
+
+fn denylisted_digest_is_never_trusted(g: &Guest) {
+    // probe-revoked carries a valid signature; its digest is on the denylist. Copies of other content stay trusted.
+    g.assert_eq("trusted_prog", "prog=ok");
+    g.assert_eq("denylisted_prog", "prog=EPERM");
+    let st = g.get("status_end");
+    assert!(
+        json_u64(st, Some("exec"), "denylisted") >= 1,
+        "[{}] {st}",
+        g.kernel
+    );
+}
+
+fn kernel_areas_follow_the_policy(g: &Guest) {
+    g.assert_eq("untrusted_finit", "finit=EPERM");
+    // kmod.allow = autoload: an untrusted task's module request still reaches modprobe.
+    g.assert_eq("untrusted_module_request", "1");
+    g.assert_eq("untrusted_devmem", "openrw=EPERM");
+    // kimg.allow names ioport: allowed to untrusted tasks.
+    g.assert_eq("untrusted_ioperm", "ioperm=ok");
+    g.assert_eq("ptrace_untrusted_to_trusted", "ptrace=EPERM");
+    g.assert_eq("dmesg_warnings", "0");
+}
+
+fn log_records_denials_with_reasons(g: &Guest) {
+    g.assert_eq("log_rc", "0");
+    for (what, exe, reason) in [
+        ("bpf prog_load", "probe-unsigned", "untrusted"),
+        (
+            "bpf prog_load",
+            "probe-signed",
+            "not_initial_mount_namespace",
+        ),
+        ("bpf btf_load", "probe-signed", "blocked"),
+        ("bpf btf_load", "bpfprobe", "blocked"),
+        ("kmod load", "bpfprobe", "untrusted"),
+        ("kmod load", "probe-signed", "not_initial_mount_namespace"),
+        ("kimg dev_mem", "bpfprobe", "untrusted"),
+        ("ptrace attach_to_pid", "probe-unsigned", "untrusted"),
+        ("gate pin", "busybox", "gate_object"),
+    ] {
+        assert!(
+            logged(g, "denied", what, exe, reason),
+            "[{}] no 'denied {what}' by {exe} for {reason} in:\n{}",
+            g.kernel,
+            log_lines(g).join("\n")
+        );
+    }
+    // Allowed operations are not logged.
+    assert!(
+        !log_lines(g).iter().any(|l| l.contains("map_create")),
+        "[{}] map_create logged",
+        g.kernel
+    );
+    let j = g.get("log_json_first");
+    assert!(
+        j.starts_with("{\"seq\":") && j.contains("\"verdict\":\"denied\""),
+        "[{}] {j}",
+        g.kernel
+    );
+    // --follow saw the same denials as they happened.
+    let f = g.get("follow_prog_load");
+    let (a, b) = f.split_once(" of ").unwrap_or(("", ""));
+    assert!(
+        !a.is_empty() && a == b && a != "0",
+        "[{}] follow: {f}",
+        g.kernel
+    );
+    let st = g.get("status_end");
+    assert_eq!(
+        json_u64(st, None, "events") as usize,
+        log_lines(g).len(),
+        "[{}] events counter vs log",
+        g.kernel
+    );
+}
+
+fn gate_stays_protected_under_every_policy(g: &Guest) {
+    assert!(
+        g.get("load").starts_with("rc=0 "),
+        "[{}] {}",
+        g.kernel,
+        g.get("load")
+    );
+    g.assert_eq("rm_pin", "rc=1");
+    assert!(
+        g.int("pins_left") >= 20,
+        "[{}] {}",
+        g.kernel,
+        g.get("pins_left")
+    );
+}
+
+fn audit_mode_allows_and_records(g: &Guest) {
+    assert!(
+        g.get("load").contains("audit mode"),
+        "[{}] {}",
+        g.kernel,
+        g.get("load")
+    );
+    assert!(
+        g.get("status").contains("\"mode\":\"audit\""),
+        "[{}]",
+        g.kernel
+    );
+    // Everything the default policy would deny goes through...
+    for (n, v) in [
+        ("untrusted_map", "map=ok"),
+        ("untrusted_prog", "prog=ok"),
+        ("untrusted_btf", "btf=ok"),
+        ("untrusted_finit", "finit=ok"),
+        ("untrusted_devmem", "openrw=ok"),
+        ("ptrace_untrusted_to_trusted", "ptrace=ok"),
+    ] {
+        g.assert_eq(n, v);
+    }
+    // ... and is recorded as what enforce mode would have denied.
+    for (what, exe) in [
+        ("bpf map_create", "probe-unsigned"),
+        ("bpf prog_load", "probe-unsigned"),
+        ("bpf btf_load", "bpfprobe"),
+        ("kmod load", "bpfprobe"),
+        ("kimg dev_mem", "bpfprobe"),
+        ("ptrace attach_to_pid", "probe-unsigned"),
+    ] {
+        assert!(
+            logged(g, "audit", what, exe, "untrusted"),
+            "[{}] no 'audit {what}' by {exe} in:\n{}",
+            g.kernel,
+            log_lines(g).join("\n")
+        );
+    }
+    // Trusted operations are not: they would be allowed in enforce mode too.
+    assert!(
+        !log_lines(g)
+            .iter()
+            .any(|l| l.contains(" exe probe-signed ") || l.contains("/probe-signed ")),
+        "[{}] a trusted task was logged:\n{}",
+        g.kernel,
+        log_lines(g).join("\n")
+    );
+    let st = g.get("status_end");
+    assert!(json_u64(st, None, "audited") >= 6, "[{}] {st}", g.kernel);
+}
+
+fn allow_opens_the_areas_but_not_the_gate(g: &Guest) {
+    for (n, v) in [
+        ("untrusted_map", "map=ok"),
+        ("untrusted_prog", "prog=ok"),
+        ("untrusted_btf", "btf=ok"),
+        ("untrusted_finit", "finit=ok"),
+        ("untrusted_devmem", "openrw=ok"),
+        ("trusted_prog_other_mntns", "prog=ok"),
+    ] {
+        g.assert_eq(n, v);
+    }
+    // ptrace into trusted tasks is the trust boundary, not an area: still denied.
+    g.assert_eq("ptrace_untrusted_to_trusted", "ptrace=EPERM");
+    assert!(
+        !log_lines(g)
+            .iter()
+            .any(|l| l.contains(" bpf ") || l.contains(" kmod ") || l.contains(" kimg ")),
+        "[{}] {}",
+        g.kernel,
+        log_lines(g).join("\n")
+    );
+}
+
 macro_rules! per_kernel {
     ($group:ident, $boot:ident: $($t:ident),* $(,)?) => {
         mod $group {
@@ -1056,3 +1378,20 @@ per_kernel!(without_bpf_lsm, guest_nolsm: load_without_bpf_lsm_fails_cleanly);
 per_kernel!(init_mode, guest_init: init_mode_enforces_in_the_real_root);
 per_kernel!(init_mode_required, guest_init_required_nolsm: required_gate_stops_the_boot);
 per_kernel!(init_mode_optional, guest_init_optional_nolsm: optional_gate_boots_on_with_a_warning);
+per_kernel!(policy_restrict, guest_policy_restrict:
+    policy_layers_reach_the_gate,
+    restrict_needs_trust_and_the_initial_mount_namespace,
+    allow_lists_and_block_lists,
+    denylisted_digest_is_never_trusted,
+    kernel_areas_follow_the_policy,
+    log_records_denials_with_reasons,
+    gate_stays_protected_under_every_policy,
+);
+per_kernel!(policy_audit, guest_policy_audit:
+    audit_mode_allows_and_records,
+    gate_stays_protected_under_every_policy,
+);
+per_kernel!(policy_allow, guest_policy_allow:
+    allow_opens_the_areas_but_not_the_gate,
+    gate_stays_protected_under_every_policy,
+);

@@ -13,6 +13,7 @@ if mount -t ext4 /dev/nvme0n1 /mnt; then
         *" bpfgate_demo "*) sh /demo.sh ;;
         *" bpfgate_nolsm "*) sh /nolsm.sh ;;
         *" bpfgate_bench "*) sh /bench.sh ;;
+        *" bpfgate_policy "*) sh /policy.sh ;;
         *) sh /scenarios.sh ;;
     esac
 else

@@ -24,6 +24,9 @@ done
 for n in signed signed2 cache secxattr noverity corrupt truncated; do sign "probe-$n" signer; done
 sign probe-foreign foreign
 sign probe-second second
+# Different content (a trailing byte), validly signed: the policy tests put its digest on the denylist.
+{ cat "$out/bpfprobe"; printf 'revoked'; } >"$out/disk/t/probe-revoked"; chmod +x "$out/disk/t/probe-revoked"
+sign probe-revoked signer
 # A signature over other content: sign a different file, keep its signature for probe-wrongfile.
 cp /bin/busybox "$out/disk/t/other"; sign other signer; cp "$out/disk/sig/other.sig" "$out/disk/sig/probe-wrongfile.sig"
 rm "$out/disk/t/other" "$out/disk/sig/other.sig"
@@ -99,11 +102,13 @@ for lib in $(ldd /usr/sbin/bpftool | awk '/=>/ {print $3} /ld-linux/ {print $1}'
     cp -L "$lib" "$ir$lib"
 done
 cp "$here/../guest/init.sh" "$ir/init"; chmod +x "$ir/init"
-cp "$here/../guest/scenarios.sh" "$here/../guest/demo.sh" "$here/../guest/nolsm.sh" "$here/../guest/bench.sh" "$ir/"
+cp "$here/../guest/scenarios.sh" "$here/../guest/demo.sh" "$here/../guest/nolsm.sh" "$here/../guest/bench.sh" "$here/../guest/policy.sh" "$ir/"
 (cd "$ir" && find . | cpio -o -H newc --quiet) >"$out/initramfs.cpio"
 
 # Embedded init mode: an initramfs whose /init is bpfgate, and a real root it mounts by LABEL= or UUID=.
-"$here/../../initramfs/mkinitramfs-bpfgate.sh" -o "$out/init-mode.cpio" "$bpfgate" >/dev/null
+# With a policy file: the initramfs config layer, seen from the real root through `bpfgate status`.
+printf '# init-mode test policy\nbpf.block = token_create\nkmod.allow = autoload\n' >"$out/init-policy.conf"
+"$here/../../initramfs/mkinitramfs-bpfgate.sh" -o "$out/init-mode.cpio" -p "$out/init-policy.conf" "$bpfgate" >/dev/null
 rr=$out/realroot
 mkdir -p "$rr"/{bin,sbin,proc,sys,dev,tmp,root,t,sig}
 cp /bin/busybox "$rr/bin/busybox"

@@ -1,0 +1,118 @@
+//! The policy as the BPF side holds it: `gate_config` rodata (frozen by the kernel at load) and the denylist map.
+//! One conversion each way, so that `load` writes and `status` reads the same fields.
+
+use crate::policy::{Digest, Mode, Perm, Policy};
+use crate::skel::types::{deny_key, gate_config, gate_mode, gate_perm};
+
+fn perm_to(p: Perm) -> u32 {
+    match p {
+        Perm::Allow => gate_perm::PERM_ALLOW.0,
+        Perm::Deny => gate_perm::PERM_DENY.0,
+        Perm::Restrict => gate_perm::PERM_RESTRICT.0,
+    }
+}
+
+fn perm_from(v: u32) -> Perm {
+    match gate_perm(v) {
+        gate_perm::PERM_ALLOW => Perm::Allow,
+        gate_perm::PERM_RESTRICT => Perm::Restrict,
+        _ => Perm::Deny,
+    }
+}
+
+/// Writes the policy's fields into the rodata config (mode must not be `off`: nothing loads then).
+pub fn apply(cfg: &mut gate_config, p: &Policy) {
+    cfg.mode = if p.mode == Mode::Audit {
+        gate_mode::MODE_AUDIT.0
+    } else {
+        gate_mode::MODE_ENFORCE.0
+    };
+    cfg.bpf_perm = perm_to(p.bpf);
+    cfg.kmod_perm = perm_to(p.kmod);
+    cfg.kimg_perm = perm_to(p.kimg);
+    cfg.bpf_allow = p.bpf_allow;
+    cfg.bpf_block = p.bpf_block;
+    cfg.kmod_allow = p.kmod_allow;
+    cfg.kimg_allow = p.kimg_allow;
+    cfg.denylist_len = p.denylist.len() as u32;
+}
+
+/// The policy a running gate enforces, read back from its config. The denylist's digests stay in the kernel
+/// (only their number is in the config), so the returned list is empty.
+pub fn policy_of(cfg: &gate_config) -> Policy {
+    Policy {
+        mode: if cfg.mode == gate_mode::MODE_AUDIT.0 {
+            Mode::Audit
+        } else {
+            Mode::Enforce
+        },
+        required: true,
+        bpf: perm_from(cfg.bpf_perm),
+        bpf_allow: cfg.bpf_allow,
+        bpf_block: cfg.bpf_block,
+        kmod: perm_from(cfg.kmod_perm),
+        kmod_allow: cfg.kmod_allow,
+        kimg: perm_from(cfg.kimg_perm),
+        kimg_allow: cfg.kimg_allow,
+        denylist: heapless::Vec::new(),
+    }
+}
+
+/// The denylist map's key for a digest.
+pub fn deny_key_of(d: &Digest) -> deny_key {
+    deny_key {
+        alg: d.alg,
+        size: d.len,
+        digest: d.bytes,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::{self, KIMG_OPS, KMOD_OPS};
+    use crate::skel::types::{kimg_op, kmod_op};
+
+    #[test]
+    fn round_trip() {
+        let (p, w) = policy::layered(
+            "mode=audit\nbpf=restrict\nkmod=allow\nkimg.allow=dev_mem\nbpf.block=token_create",
+            None,
+            "",
+        );
+        assert!(w.is_empty());
+        let mut cfg = gate_config::default();
+        apply(&mut cfg, &p);
+        let back = policy_of(&cfg);
+        assert_eq!(back.render(), p.render());
+    }
+
+    /// policy.rs names operations by bit; bpf/bpfgate.h numbers them: the two lists must agree.
+    #[test]
+    fn operation_names_match_the_header() {
+        assert_eq!(KMOD_OPS.len(), 2);
+        assert_eq!(KMOD_OPS[kmod_op::KMOD_LOAD.0 as usize], "load");
+        assert_eq!(KMOD_OPS[kmod_op::KMOD_AUTOLOAD.0 as usize], "autoload");
+        assert_eq!(KIMG_OPS.len(), kimg_op::KIMG_OPS.0 as usize);
+        for (op, name) in [
+            (kimg_op::KIMG_KEXEC, "kexec"),
+            (kimg_op::KIMG_DEV_MEM, "dev_mem"),
+            (kimg_op::KIMG_IOPORT, "ioport"),
+            (kimg_op::KIMG_XEN_USER_ACTIONS, "xen_user_actions"),
+            (kimg_op::KIMG_INTEGRITY_OTHER, "integrity_other"),
+            (kimg_op::KIMG_KCORE, "kcore"),
+            (kimg_op::KIMG_PERF, "perf"),
+            (kimg_op::KIMG_XFRM_SECRET, "xfrm_secret"),
+            (kimg_op::KIMG_CONFIDENTIALITY_OTHER, "confidentiality_other"),
+        ] {
+            assert_eq!(KIMG_OPS[op.0 as usize], name);
+        }
+        assert_eq!(kimg_op::KIMG_KCORE.0 as usize, policy::KIMG_CONFIDENTIALITY);
+        assert_eq!(
+            crate::skel::types::gate_config::default()
+                .bpf_allow
+                .count_ones(),
+            0
+        );
+    }
+}

@@ -1,0 +1,272 @@
+//! `bpfgate log`: the gate's recorded decisions, read from the pinned event iterator with plain read(2), like
+//! `status`: no bpf() call, no fd to the gate's maps, so untrusted root can read it and nothing can be written.
+//!
+//! The ring holds the last BPFGATE_EVENTS records; each has a sequence number, so a reader sees what it missed.
+
+use std::fmt::Write as _;
+use std::io::Read;
+use std::path::Path;
+
+use crate::commands;
+use crate::error::Error;
+use crate::pod::Pod;
+use crate::policy::{KIMG_OPS, KMOD_OPS};
+use crate::skel::types::{event_kind, event_verdict, event_why, gate_event, gate_object};
+
+/// Parses the iterator's output (whole gate_event records) and orders it by sequence number.
+pub fn parse(buf: &[u8]) -> Result<Vec<gate_event>, Error> {
+    let size = size_of::<gate_event>();
+    if buf.len() % size != 0 {
+        return Err(Error::Status(format!(
+            "the gate's event stream is malformed: {} bytes is not a whole number of {size}-byte records \
+             (is this bpfgate older or newer than the loaded gate?)",
+            buf.len()
+        )));
+    }
+    let mut v: Vec<gate_event> = buf.chunks(size).filter_map(gate_event::read_from).collect();
+    v.sort_by_key(|e| e.seq);
+    Ok(v)
+}
+
+/// Reads the ring; `Ok(None)` when no gate is active.
+pub fn read(pin: &Path) -> Result<Option<Vec<gate_event>>, Error> {
+    let mut f = match std::fs::File::open(pin) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::File(pin.into(), e)),
+    };
+    let mut buf = Vec::new();
+    f.read_to_end(&mut buf)
+        .map_err(|e| Error::File(pin.into(), e))?;
+    parse(&buf).map(Some)
+}
+
+fn cstr(b: &[u8]) -> String {
+    let end = b.iter().position(|c| *c == 0).unwrap_or(b.len());
+    String::from_utf8_lossy(&b[..end]).into_owned()
+}
+
+fn chars(b: &[i8]) -> String {
+    let bytes: Vec<u8> = b.iter().map(|c| *c as u8).collect();
+    cstr(&bytes)
+}
+
+fn kind(e: &gate_event) -> &'static str {
+    match event_kind(e.kind) {
+        event_kind::EV_BPF => "bpf",
+        event_kind::EV_KMOD => "kmod",
+        event_kind::EV_KIMG => "kimg",
+        event_kind::EV_PTRACE => "ptrace",
+        event_kind::EV_GATE => "gate",
+        event_kind::EV_TAINT => "taint",
+        _ => "unknown",
+    }
+}
+
+/// What was attempted, by name.
+fn what(e: &gate_event) -> String {
+    let d = e.detail as usize;
+    match event_kind(e.kind) {
+        event_kind::EV_BPF => commands::name(d),
+        event_kind::EV_KMOD => KMOD_OPS
+            .get(d)
+            .map_or_else(|| format!("op_{d}"), |s| s.to_string()),
+        event_kind::EV_KIMG => KIMG_OPS
+            .get(d)
+            .map_or_else(|| format!("op_{d}"), |s| s.to_string()),
+        event_kind::EV_PTRACE => format!("attach_to_pid_{d}"),
+        event_kind::EV_GATE => match gate_object(e.detail) {
+            gate_object::OBJ_MAP => "map",
+            gate_object::OBJ_PROG => "program",
+            gate_object::OBJ_LINK => "link",
+            gate_object::OBJ_PIN => "pin",
+            gate_object::OBJ_MOUNT => "mount",
+            gate_object::OBJ_KEY => "keyring",
+            _ => "object",
+        }
+        .into(),
+        event_kind::EV_TAINT => "exec_mapping".into(),
+        _ => format!("{d}"),
+    }
+}
+
+fn verdict(e: &gate_event) -> &'static str {
+    match event_verdict(e.verdict) {
+        event_verdict::VERDICT_DENIED => "denied",
+        event_verdict::VERDICT_AUDIT => "audit",
+        event_verdict::VERDICT_NOTED => "noted",
+        _ => "unknown",
+    }
+}
+
+fn why(e: &gate_event) -> &'static str {
+    match event_why(e.why) {
+        event_why::WHY_UNTRUSTED => "untrusted",
+        event_why::WHY_NAMESPACE => "not_initial_mount_namespace",
+        event_why::WHY_BLOCKED => "blocked",
+        event_why::WHY_PROTECTED => "gate_object",
+        event_why::WHY_TAINT_FILE => "unverified_file",
+        event_why::WHY_TAINT_ANON => "anonymous_memory",
+        _ => "none",
+    }
+}
+
+/// The executable's full path when the process still runs the same file (same inode: a recycled pid does not
+/// count); its file name from the record otherwise.
+fn exe_path(e: &gate_event) -> String {
+    use std::os::unix::fs::MetadataExt;
+    let proc_exe = format!("/proc/{}/exe", e.tgid);
+    match std::fs::metadata(&proc_exe) {
+        Ok(m) if m.ino() == e.exe_ino => std::fs::read_link(&proc_exe)
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|_| chars(&e.exe)),
+        _ => chars(&e.exe),
+    }
+}
+
+fn json_str(s: &str) -> String {
+    let mut o = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => o.push_str("\\\""),
+            '\\' => o.push_str("\\\\"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(o, "\\u{:04x}", c as u32);
+            }
+            c => o.push(c),
+        }
+    }
+    o.push('"');
+    o
+}
+
+/// One line per event.
+pub fn line(e: &gate_event, json: bool) -> String {
+    let comm = chars(&e.comm);
+    let exe = exe_path(e);
+    if json {
+        format!(
+            "{{\"seq\":{},\"time_ns\":{},\"pid\":{},\"tgid\":{},\"uid\":{},\"comm\":{},\"exe\":{},\
+             \"exe_ino\":{},\"exe_dev\":{},\"kind\":\"{}\",\"what\":{},\"verdict\":\"{}\",\"reason\":\"{}\"}}",
+            e.seq,
+            e.time_ns,
+            e.pid,
+            e.tgid,
+            e.uid,
+            json_str(&comm),
+            json_str(&exe),
+            e.exe_ino,
+            e.exe_dev,
+            kind(e),
+            json_str(&what(e)),
+            verdict(e),
+            why(e)
+        )
+    } else {
+        format!(
+            "[{:>6}.{:06}] #{} {} {} {}: pid {} ({comm}, uid {}) exe {exe} (inode {}): {}",
+            e.time_ns / 1_000_000_000,
+            e.time_ns / 1000 % 1_000_000,
+            e.seq,
+            verdict(e),
+            kind(e),
+            what(e),
+            e.tgid,
+            e.uid,
+            e.exe_ino,
+            why(e)
+        )
+    }
+}
+
+/// Prints the events after `after` (a sequence number), saying how many were overwritten before they were read.
+/// Returns the last sequence number seen.
+pub fn print_since(events: &[gate_event], after: u64, json: bool, out: &mut String) -> u64 {
+    let mut last = after;
+    for e in events.iter().filter(|e| e.seq > after) {
+        if e.seq > last + 1 && !json {
+            let _ = writeln!(
+                out,
+                "... {} event(s) overwritten before they were read",
+                e.seq - last - 1
+            );
+        }
+        let _ = writeln!(out, "{}", line(e, json));
+        last = e.seq;
+    }
+    last
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(seq: u64, kind: event_kind, detail: u32, verdict: event_verdict) -> gate_event {
+        let mut e = gate_event {
+            seq,
+            kind: kind.0,
+            detail,
+            verdict: verdict.0,
+            why: event_why::WHY_UNTRUSTED.0,
+            tgid: u32::MAX, // no such process: the record's own file name is used
+            ..Default::default()
+        };
+        for (d, s) in e.comm.iter_mut().zip(b"bpftool\0") {
+            *d = *s as i8;
+        }
+        for (d, s) in e.exe.iter_mut().zip(b"bpftool\0") {
+            *d = *s as i8;
+        }
+        e
+    }
+
+    #[test]
+    fn orders_names_and_reports_gaps() {
+        let recs = [
+            ev(9, event_kind::EV_KMOD, 1, event_verdict::VERDICT_DENIED),
+            ev(5, event_kind::EV_BPF, 0, event_verdict::VERDICT_AUDIT),
+            ev(6, event_kind::EV_KIMG, 2, event_verdict::VERDICT_DENIED),
+        ];
+        let mut buf = Vec::new();
+        for r in &recs {
+            buf.extend_from_slice(r.as_bytes());
+        }
+        let v = parse(&buf).unwrap();
+        assert_eq!(v.iter().map(|e| e.seq).collect::<Vec<_>>(), [5, 6, 9]);
+        let mut out = String::new();
+        let last = print_since(&v, 4, false, &mut out);
+        assert_eq!(last, 9);
+        let lines: Vec<&str> = out.lines().collect();
+        assert!(
+            lines[0].contains("audit bpf map_create") && lines[0].contains("(bpftool, uid 0)"),
+            "{out}"
+        );
+        assert!(lines[1].contains("denied kimg dev_mem"), "{out}");
+        assert!(lines[2].contains("2 event(s) overwritten"), "{out}");
+        assert!(
+            lines[3].contains("denied kmod autoload: pid") && lines[3].ends_with("untrusted"),
+            "{out}"
+        );
+        let mut out = String::new();
+        print_since(&v, 6, true, &mut out);
+        assert_eq!(out.lines().count(), 1);
+        assert!(
+            out.contains("\"kind\":\"kmod\",\"what\":\"autoload\",\"verdict\":\"denied\""),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn rejects_partial_records() {
+        let e = ev(1, event_kind::EV_BPF, 0, event_verdict::VERDICT_DENIED);
+        let b = e.as_bytes();
+        let err = parse(&b[..b.len() - 1]).unwrap_err().to_string();
+        assert!(err.contains("not a whole number"), "{err}");
+        assert!(parse(&[]).unwrap().is_empty());
+    }
+
+    #[test]
+    fn json_escapes() {
+        assert_eq!(json_str("a\"b\\c\n"), "\"a\\\"b\\\\c\\u000a\"");
+    }
+}

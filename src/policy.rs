@@ -1,0 +1,650 @@
+//! The policy, and the one parser for its three layers: the defaults compiled in at build time (`BPFGATE_POLICY`,
+//! checked by build.rs with this same code), the config file inside the initramfs (`/etc/bpfgate/policy.conf`), and
+//! the kernel command line (`bpfgate=MODE`, `bpfgate.KEY=VALUE`). Each layer overrides the one before, key by key.
+//!
+//! Config syntax: one `key = value` per line, `#` starts a comment. The command line uses the same keys with a
+//! `bpfgate.` prefix. A malformed line or value is a warning that names it and keeps the previous layer's value: a
+//! policy typo never fails a boot, and `bpfgate policy --config FILE` shows the warnings before a boot does.
+//!
+//! Storage is fixed-capacity (heapless): PID 1 parses this before anything else runs, and nothing here allocates.
+//! This file is also compiled into build.rs (as `#[path]` module next to commands.rs), so it names its siblings
+//! through `super::`.
+
+use core::fmt::Write as _;
+use heapless::{String, Vec};
+
+use super::commands;
+
+/// Where the initramfs carries the config file.
+pub const CONFIG_PATH: &str = "/etc/bpfgate/policy.conf";
+/// Digests a denylist holds (baked, config and command line together).
+pub const DENY_MAX: usize = 64;
+const WARNING_MAX: usize = 200;
+const WARNINGS_MAX: usize = 16;
+
+/// `mode`: what the gate does with the decisions it makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Deny, and record each denial.
+    Enforce,
+    /// Decide and record; deny nothing the policy areas cover (the gate's own protection stays on).
+    Audit,
+    /// Do not load the gate.
+    Off,
+}
+
+/// Permission of one area (bpf, kmod, kimg), as in bpflock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Perm {
+    /// Everyone may; the gate does not restrict the area.
+    Allow,
+    /// Trusted tasks may; untrusted ones only what the area's allow-list names.
+    Deny,
+    /// As `deny`, and a trusted task must also be in the initial mount namespace.
+    Restrict,
+}
+
+/// `kmod` operations (index = bit in `kmod.allow`; `enum kmod_op` in bpf/bpfgate.h).
+pub const KMOD_OPS: &[&str] = &["load", "autoload"];
+
+/// `kimg` operations (index = bit in `kimg.allow`; `enum kimg_op` in bpf/bpfgate.h): kexec, then the kernel's
+/// lockdown reasons by name. Those up to `integrity_other` can change the running kernel; the rest read it.
+pub const KIMG_OPS: &[&str] = &[
+    "kexec",
+    "module_signature",
+    "dev_mem",
+    "efi_test",
+    "hibernation",
+    "pci_access",
+    "ioport",
+    "msr",
+    "acpi_tables",
+    "device_tree",
+    "pcmcia_cis",
+    "tiocsserial",
+    "module_parameters",
+    "mmiotrace",
+    "debugfs",
+    "xmon_wr",
+    "bpf_write_user",
+    "dbg_write_kernel",
+    "rtas_error_injection",
+    "xen_user_actions",
+    "integrity_other",
+    "kcore",
+    "kprobes",
+    "bpf_read_kernel",
+    "dbg_read_kernel",
+    "perf",
+    "tracefs",
+    "xmon_rw",
+    "xfrm_secret",
+    "confidentiality_other",
+];
+/// First of the read-only (confidentiality) kimg operations.
+pub const KIMG_CONFIDENTIALITY: usize = 21;
+
+/// bpf() commands that only change map contents (bpflock's `bpf_write`).
+pub const BPF_WRITE: &[&str] = &[
+    "map_update_elem",
+    "map_delete_elem",
+    "map_lookup_and_delete_elem",
+    "map_freeze",
+    "map_lookup_and_delete_batch",
+    "map_update_batch",
+    "map_delete_batch",
+];
+
+/// One denylisted fs-verity digest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Digest {
+    /// fs-verity hash algorithm: 1 sha256, 2 sha512.
+    pub alg: u16,
+    pub len: u16,
+    pub bytes: [u8; 64],
+}
+
+impl Digest {
+    /// Parses `sha256:HEX` or `sha512:HEX` (what `fsverity digest` and `bpfgate digest` print).
+    pub fn parse(s: &str) -> Result<Self, &'static str> {
+        let (alg, len, hex) = if let Some(h) = s.strip_prefix("sha256:") {
+            (1, 32, h)
+        } else if let Some(h) = s.strip_prefix("sha512:") {
+            (2, 64, h)
+        } else {
+            return Err("expected sha256:HEX or sha512:HEX, as `fsverity digest FILE` prints");
+        };
+        if hex.len() != 2 * len || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err("wrong number of hex digits for the algorithm");
+        }
+        let mut bytes = [0u8; 64];
+        for (i, b) in bytes.iter_mut().take(len).enumerate() {
+            *b = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).map_err(|_| "bad hex digit")?;
+        }
+        Ok(Self {
+            alg,
+            len: len as u16,
+            bytes,
+        })
+    }
+}
+
+impl core::fmt::Display for Digest {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(if self.alg == 2 { "sha512:" } else { "sha256:" })?;
+        for b in &self.bytes[..usize::from(self.len).min(64)] {
+            write!(f, "{b:02x}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The whole policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Policy {
+    pub mode: Mode,
+    /// A gate that cannot load stops the boot (initramfs paths).
+    pub required: bool,
+    pub bpf: Perm,
+    /// bpf() commands untrusted tasks keep (bitmap by command number).
+    pub bpf_allow: u64,
+    /// bpf() commands no task may use, trusted ones included (the gate's own loader excepted).
+    pub bpf_block: u64,
+    pub kmod: Perm,
+    pub kmod_allow: u64,
+    pub kimg: Perm,
+    pub kimg_allow: u64,
+    /// Digests never trusted, whatever their signature. Grows across layers, never shrinks.
+    pub denylist: Vec<Digest, DENY_MAX>,
+}
+
+/// Warnings collected while parsing; the ones past capacity are counted.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Warnings {
+    pub list: Vec<String<WARNING_MAX>, WARNINGS_MAX>,
+    pub dropped: usize,
+}
+
+impl Warnings {
+    fn push(&mut self, args: core::fmt::Arguments<'_>) {
+        let mut w = String::new();
+        // A message longer than the buffer is cut, not lost.
+        let _ = w.write_fmt(args);
+        if self.list.push(w).is_err() {
+            self.dropped += 1;
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty() && self.dropped == 0
+    }
+}
+
+fn bits(names: &[&str], set: &[&str]) -> u64 {
+    set.iter()
+        .filter_map(|s| names.iter().position(|n| n == s))
+        .fold(0, |m, i| m | (1u64 << i))
+}
+
+fn range(from: usize, to: usize) -> u64 {
+    (from..to).fold(0, |m, i| m | (1u64 << i))
+}
+
+impl Default for Policy {
+    /// The built-in defaults (before any layer): enforce, required, every area `deny`, untrusted tasks keep the
+    /// read-only bpf() commands and the kernel-reading kimg operations.
+    fn default() -> Self {
+        Self {
+            mode: Mode::Enforce,
+            required: true,
+            bpf: Perm::Deny,
+            bpf_allow: bits(commands::NAMES, commands::UNTRUSTED),
+            bpf_block: 0,
+            kmod: Perm::Deny,
+            kmod_allow: 0,
+            kimg: Perm::Deny,
+            kimg_allow: range(KIMG_CONFIDENTIALITY, KIMG_OPS.len()),
+            denylist: Vec::new(),
+        }
+    }
+}
+
+/// A named group of a list key and the bits it stands for.
+type Group = (&'static str, fn() -> u64);
+
+/// The list keys, their names and groups.
+struct ListKey {
+    names: &'static [&'static str],
+    groups: &'static [Group],
+}
+
+const BPF_LIST: ListKey = ListKey {
+    names: commands::NAMES,
+    groups: &[
+        ("read", || bits(commands::NAMES, commands::UNTRUSTED)),
+        ("write", || bits(commands::NAMES, BPF_WRITE)),
+    ],
+};
+const KMOD_LIST: ListKey = ListKey {
+    names: KMOD_OPS,
+    groups: &[],
+};
+const KIMG_LIST: ListKey = ListKey {
+    names: KIMG_OPS,
+    groups: &[
+        ("integrity", || range(0, KIMG_CONFIDENTIALITY)),
+        ("confidentiality", || {
+            range(KIMG_CONFIDENTIALITY, KIMG_OPS.len())
+        }),
+    ],
+};
+
+/// Every key, for messages.
+const KEYS: &str =
+    "mode, required, bpf, bpf.allow, bpf.block, kmod, kmod.allow, kimg, kimg.allow, denylist";
+
+impl ListKey {
+    /// A comma-separated list of names and groups; `none` (or nothing) is the empty list, `all` everything.
+    // The message is a fixed-size string on purpose: PID 1 parses this before anything may allocate.
+    #[allow(clippy::result_large_err)]
+    fn parse(&self, v: &str) -> Result<u64, String<WARNING_MAX>> {
+        let mut m = 0u64;
+        for item in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            if item == "none" {
+                continue;
+            }
+            if item == "all" {
+                m |= range(0, self.names.len());
+                continue;
+            }
+            if let Some((_, g)) = self.groups.iter().find(|(n, _)| *n == item) {
+                m |= g();
+                continue;
+            }
+            match self.names.iter().position(|n| *n == item) {
+                Some(i) => m |= 1 << i,
+                None => {
+                    let mut e = String::new();
+                    let _ = write!(e, "unknown name {item:?}");
+                    return Err(e);
+                }
+            }
+        }
+        Ok(m)
+    }
+
+    fn render(&self, m: u64) -> std::string::String {
+        let v: std::vec::Vec<&str> = (0..self.names.len())
+            .filter(|i| m >> i & 1 == 1)
+            .map(|i| self.names[i])
+            .collect();
+        if v.is_empty() {
+            "none".into()
+        } else {
+            v.join(",")
+        }
+    }
+}
+
+fn perm(v: &str) -> Result<Perm, &'static str> {
+    match v {
+        "allow" => Ok(Perm::Allow),
+        "deny" => Ok(Perm::Deny),
+        "restrict" => Ok(Perm::Restrict),
+        _ => Err("expected allow, deny or restrict"),
+    }
+}
+
+fn perm_name(p: Perm) -> &'static str {
+    match p {
+        Perm::Allow => "allow",
+        Perm::Deny => "deny",
+        Perm::Restrict => "restrict",
+    }
+}
+
+pub fn mode_name(m: Mode) -> &'static str {
+    match m {
+        Mode::Enforce => "enforce",
+        Mode::Audit => "audit",
+        Mode::Off => "off",
+    }
+}
+
+impl Policy {
+    /// Sets one key. On error the policy is unchanged and the message says what was expected.
+    #[allow(clippy::result_large_err)] // fixed-size message, as in ListKey::parse
+    pub fn set(&mut self, key: &str, value: &str) -> Result<(), String<WARNING_MAX>> {
+        let msg = |m: &str| -> String<WARNING_MAX> {
+            let mut s = String::new();
+            let _ = s.push_str(m);
+            s
+        };
+        let v = value.trim();
+        match key {
+            "mode" => {
+                self.mode = match v {
+                    "enforce" => Mode::Enforce,
+                    "audit" => Mode::Audit,
+                    "off" => Mode::Off,
+                    _ => return Err(msg("expected enforce, audit or off")),
+                }
+            }
+            "required" => {
+                self.required = match v {
+                    "1" | "yes" | "true" => true,
+                    "0" | "no" | "false" => false,
+                    _ => return Err(msg("expected 0 or 1")),
+                }
+            }
+            "bpf" => self.bpf = perm(v).map_err(msg)?,
+            "kmod" => self.kmod = perm(v).map_err(msg)?,
+            "kimg" => self.kimg = perm(v).map_err(msg)?,
+            "bpf.allow" => self.bpf_allow = BPF_LIST.parse(v)?,
+            "bpf.block" => self.bpf_block = BPF_LIST.parse(v)?,
+            "kmod.allow" => self.kmod_allow = KMOD_LIST.parse(v)?,
+            "kimg.allow" => self.kimg_allow = KIMG_LIST.parse(v)?,
+            "denylist" => {
+                // All or nothing: a bad entry leaves the list as it was.
+                let mut next = self.denylist.clone();
+                for item in v
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty() && *s != "none")
+                {
+                    let d = Digest::parse(item).map_err(|e| {
+                        let mut s = String::new();
+                        let cut = item.get(..24).unwrap_or(item);
+                        let _ = write!(s, "{cut:?}...: {e}");
+                        s
+                    })?;
+                    if !next.contains(&d) && next.push(d).is_err() {
+                        let mut s = String::new();
+                        let _ = write!(s, "more than {DENY_MAX} digests");
+                        return Err(s);
+                    }
+                }
+                self.denylist = next;
+            }
+            _ => {
+                let mut s = String::new();
+                let _ = write!(s, "unknown key (known: {KEYS})");
+                return Err(s);
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies a config file's text. `source` names it in warnings.
+    pub fn apply_config(&mut self, text: &str, source: &str, w: &mut Warnings) {
+        for (n, raw) in text.lines().enumerate() {
+            let line = raw.split('#').next().unwrap_or("").trim();
+            if line.is_empty() {
+                continue;
+            }
+            let Some((k, v)) = line.split_once('=') else {
+                w.push(format_args!(
+                    "{source}:{}: expected key = value, got {line:?}; ignored",
+                    n + 1
+                ));
+                continue;
+            };
+            let k = k.trim();
+            if let Err(e) = self.set(k, v) {
+                w.push(format_args!("{source}:{}: {k}: {e}; ignored", n + 1));
+            }
+        }
+    }
+
+    /// Applies the `bpfgate=` and `bpfgate.KEY=` words of a kernel command line. Other words, and the boot keys
+    /// the embedded init reads itself (`bpfgate.root_timeout`), are left alone.
+    pub fn apply_cmdline(&mut self, line: &str, w: &mut Warnings) {
+        for word in words(line) {
+            let (key, value) = match word.split_once('=') {
+                Some((k, v)) => (k, v.trim_matches('"')),
+                None => (word, ""),
+            };
+            let key = match key {
+                "bpfgate" => "mode",
+                k => match k.strip_prefix("bpfgate.") {
+                    Some("root_timeout") | None => continue,
+                    Some(k) => k,
+                },
+            };
+            if let Err(e) = self.set(key, value) {
+                w.push(format_args!("kernel command line: {word}: {e}; ignored"));
+            }
+        }
+    }
+
+    /// The policy in config syntax: `apply_config(render())` over the defaults gives this policy back.
+    pub fn render(&self) -> std::string::String {
+        let deny: std::vec::Vec<std::string::String> =
+            self.denylist.iter().map(|d| d.to_string()).collect();
+        format!(
+            "mode = {}\nrequired = {}\nbpf = {}\nbpf.allow = {}\nbpf.block = {}\nkmod = {}\nkmod.allow = {}\n\
+             kimg = {}\nkimg.allow = {}\ndenylist = {}\n",
+            mode_name(self.mode),
+            u8::from(self.required),
+            perm_name(self.bpf),
+            BPF_LIST.render(self.bpf_allow),
+            BPF_LIST.render(self.bpf_block),
+            perm_name(self.kmod),
+            KMOD_LIST.render(self.kmod_allow),
+            perm_name(self.kimg),
+            KIMG_LIST.render(self.kimg_allow),
+            if deny.is_empty() {
+                "none".into()
+            } else {
+                deny.join(",")
+            }
+        )
+    }
+}
+
+/// Whitespace-separated words of a kernel command line; double quotes keep spaces inside a word.
+pub fn words(line: &str) -> impl Iterator<Item = &str> {
+    let mut rest = line.trim();
+    core::iter::from_fn(move || {
+        rest = rest.trim_start();
+        if rest.is_empty() {
+            return None;
+        }
+        let mut quoted = false;
+        let end = rest
+            .char_indices()
+            .find(|(_, ch)| {
+                if *ch == '"' {
+                    quoted = !quoted;
+                }
+                ch.is_whitespace() && !quoted
+            })
+            .map_or(rest.len(), |(i, _)| i);
+        let (w, r) = rest.split_at(end);
+        rest = r;
+        Some(w)
+    })
+}
+
+/// The policy of a boot: built-in defaults, then the baked text, the config file (when there is one), the kernel
+/// command line.
+pub fn layered(baked: &str, config: Option<(&str, &str)>, cmdline: &str) -> (Policy, Warnings) {
+    let mut p = Policy::default();
+    let mut w = Warnings::default();
+    p.apply_config(baked, "built-in policy", &mut w);
+    if let Some((text, source)) = config {
+        p.apply_config(text, source, &mut w);
+    }
+    p.apply_cmdline(cmdline, &mut w);
+    (p, w)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SHA256: &str = "sha256:00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+
+    fn bit(name: &str) -> u64 {
+        1 << commands::NAMES.iter().position(|n| *n == name).unwrap()
+    }
+
+    fn kimg(name: &str) -> u64 {
+        1 << KIMG_OPS.iter().position(|n| *n == name).unwrap()
+    }
+
+    /// One table for all three layers: each case is (config text, command line, check).
+    #[test]
+    fn table() {
+        type Check = fn(&Policy) -> bool;
+        let d = Policy::default();
+        let cases: &[(&str, &str, Check)] = &[
+            ("", "", |p| *p == Policy::default()),
+            ("mode = audit", "", |p| p.mode == Mode::Audit),
+            ("", "bpfgate=audit", |p| p.mode == Mode::Audit),
+            ("mode = audit", "bpfgate=enforce", |p| p.mode == Mode::Enforce),
+            ("mode=off # comment", "", |p| p.mode == Mode::Off),
+            ("required = 0", "", |p| !p.required),
+            ("required = 0", "bpfgate.required=1", |p| p.required),
+            ("bpf = restrict", "", |p| p.bpf == Perm::Restrict),
+            ("bpf = restrict", "bpfgate.bpf=allow", |p| p.bpf == Perm::Allow),
+            ("kmod = allow\nkimg = restrict", "", |p| {
+                p.kmod == Perm::Allow && p.kimg == Perm::Restrict
+            }),
+            ("bpf.allow = none", "", |p| p.bpf_allow == 0),
+            ("bpf.allow = read, prog_test_run", "", |p| {
+                p.bpf_allow == Policy::default().bpf_allow | bit("prog_test_run")
+            }),
+            ("bpf.block = token_create,write", "", |p| {
+                p.bpf_block & bit("token_create") != 0
+                    && p.bpf_block & bit("map_update_elem") != 0
+                    && p.bpf_block & bit("map_delete_batch") != 0
+                    && p.bpf_block & bit("prog_load") == 0
+            }),
+            ("", "bpfgate.bpf.block=prog_load,btf_load", |p| {
+                p.bpf_block == bit("prog_load") | bit("btf_load")
+            }),
+            ("kmod.allow = autoload", "", |p| p.kmod_allow == 0b10),
+            ("kmod.allow = all", "", |p| p.kmod_allow == 0b11),
+            ("kimg.allow = none", "", |p| p.kimg_allow == 0),
+            ("kimg.allow = integrity", "bpfgate.kimg.allow=perf,kexec", |p| {
+                p.kimg_allow == kimg("perf") | kimg("kexec")
+            }),
+            ("kimg.allow = confidentiality, dev_mem", "", |p| {
+                p.kimg_allow == Policy::default().kimg_allow | kimg("dev_mem")
+            }),
+            ("denylist = sha256:00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff", "", |p| {
+                p.denylist.len() == 1 && p.denylist[0].alg == 1 && p.denylist[0].bytes[1] == 0x11
+            }),
+            // The denylist grows across layers.
+            (
+                "denylist = sha256:00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff",
+                "bpfgate.denylist=sha512:00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff",
+                |p| p.denylist.len() == 2 && p.denylist[1].alg == 2 && p.denylist[1].len == 64,
+            ),
+            // Words that are not the gate's are not its business.
+            ("", "root=/dev/vda ro quiet bpfgate.root_timeout=5 init=/bin/sh", |p| {
+                *p == Policy::default()
+            }),
+        ];
+        for (config, line, check) in cases {
+            let (p, w) = layered("", Some((config, "policy.conf")), line);
+            assert!(check(&p), "{config:?} {line:?} -> {p:?}");
+            assert!(w.is_empty(), "{config:?} {line:?}: {w:?}");
+        }
+        assert_eq!(d.bpf_allow, bits(commands::NAMES, commands::UNTRUSTED));
+    }
+
+    /// A bad key or value warns, names the place and keeps the previous layer's value.
+    #[test]
+    fn bad_input_warns_and_keeps_the_previous_value() {
+        let cases: &[(&str, &str, &str)] = &[
+            (
+                "mode = maybe",
+                "",
+                "policy.conf:1: mode: expected enforce, audit or off",
+            ),
+            ("bpf = sometimes", "", "expected allow, deny or restrict"),
+            ("bpf.allow = prog_lod", "", "unknown name \"prog_lod\""),
+            (
+                "\n\nfrobnicate = 1",
+                "",
+                "policy.conf:3: frobnicate: unknown key",
+            ),
+            ("just words", "", "expected key = value"),
+            ("denylist = sha256:abc", "", "wrong number of hex digits"),
+            ("denylist = md5:00", "", "expected sha256:HEX or sha512:HEX"),
+            (
+                "",
+                "bpfgate=maybe",
+                "kernel command line: bpfgate=maybe: expected enforce",
+            ),
+            ("", "bpfgate.kimg.allow=kcore,frob", "unknown name \"frob\""),
+            ("", "bpfgate.required=perhaps", "expected 0 or 1"),
+            (
+                "",
+                "bpfgate.frobnicate=1",
+                "bpfgate.frobnicate=1: unknown key",
+            ),
+        ];
+        for (config, line, want) in cases {
+            let (p, w) = layered("", Some((config, "policy.conf")), line);
+            assert_eq!(p, Policy::default(), "{config:?} {line:?}");
+            assert!(
+                w.list.iter().any(|m| m.contains(want)),
+                "{config:?} {line:?}: want {want:?} in {w:?}"
+            );
+        }
+        // A bad denylist entry rejects the whole value: the good entry before it is not half-applied.
+        let (p, _) = layered("", None, &format!("bpfgate.denylist={SHA256},sha256:zz"));
+        assert!(p.denylist.is_empty());
+        // Capacity: more warnings than fit are counted; more digests than fit are refused, not truncated.
+        let (_, w) = layered("", None, &"bpfgate.x=1 ".repeat(WARNINGS_MAX + 3));
+        assert_eq!((w.list.len(), w.dropped), (WARNINGS_MAX, 3));
+        let many: std::vec::Vec<std::string::String> =
+            (0..=DENY_MAX).map(|i| format!("sha256:{i:064x}")).collect();
+        let (p, w) = layered(
+            "",
+            Some((&format!("denylist = {}", many.join(",")), "c")),
+            "",
+        );
+        assert!(
+            p.denylist.is_empty() && w.list[0].contains("more than 64"),
+            "{w:?}"
+        );
+    }
+
+    /// The baked layer is under the other two.
+    #[test]
+    fn layers_override_in_order() {
+        let baked = "bpf = restrict\nkmod.allow = autoload\nmode = audit";
+        let (p, w) = layered(baked, Some(("kmod.allow = none", "c")), "bpfgate=enforce");
+        assert!(w.is_empty());
+        assert_eq!(
+            (p.bpf, p.kmod_allow, p.mode),
+            (Perm::Restrict, 0, Mode::Enforce)
+        );
+    }
+
+    #[test]
+    fn render_round_trips() {
+        let (p, w) = layered(
+            "mode=audit\nbpf=restrict\nbpf.block=token_create\nkimg.allow=kcore,kexec\nkmod=allow",
+            None,
+            &format!("bpfgate.denylist={SHA256} bpfgate.required=0 bpfgate.bpf.allow=none"),
+        );
+        assert!(w.is_empty());
+        let (q, w) = layered(&p.render(), None, "");
+        assert!(w.is_empty(), "{w:?}\n{}", p.render());
+        assert_eq!(p, q);
+        let (d, _) = layered(&Policy::default().render(), None, "");
+        assert_eq!(d, Policy::default());
+    }
+
+    #[test]
+    fn names_fit_their_bitmaps() {
+        assert!(commands::NAMES.len() <= 64 && KIMG_OPS.len() <= 64 && KMOD_OPS.len() <= 64);
+        assert_eq!(KIMG_OPS[KIMG_CONFIDENTIALITY], "kcore");
+        assert_eq!(KIMG_OPS[KIMG_CONFIDENTIALITY - 1], "integrity_other");
+    }
+}

@@ -1,0 +1,80 @@
+# Guest side of the policy tests (busybox sh, as root, untrusted). The policy under test comes from the kernel
+# command line (bpfgate=, bpfgate.KEY=) and, with `bpfgate_policy_file`, from a config file written here (it names
+# the digest of probe-revoked in its denylist). Prints observations "@@ NAME VALUE"; tests/vm.rs asserts per policy.
+T=/mnt/t
+S=/mnt/sig
+PIN=/sys/fs/bpf/bpfgate
+obs() { echo "@@ $*"; }
+run() { n=$1; shift; out=$("$@" 2>&1 | tr '\n' ' '); obs "$n $out"; }
+
+for f in signed revoked; do bpfgate --log stderr enroll --sig $S/probe-$f.sig $T/probe-$f >/dev/null; done
+deny=$(bpfgate digest $T/probe-revoked | cut -d' ' -f1)
+cat >/tmp/policy.conf <<CONF
+# The policy under test (tests/guest/policy.sh); the kernel command line adds bpfgate.kimg=restrict.
+bpf = restrict
+bpf.allow = read, map_create   # untrusted tasks may also create maps
+bpf.block = btf_load           # nobody loads BTF, trusted loaders included
+kmod = restrict
+kmod.allow = autoload
+kimg.allow = confidentiality, ioport
+denylist = $deny
+CONF
+CONFIG=""
+case " $(cat /proc/cmdline) " in *" bpfgate_policy_file "*) CONFIG="--config /tmp/policy.conf" ;; esac
+bpfgate policy $CONFIG >/tmp/preview 2>&1; obs "preview_rc $?"
+obs "preview $(tr '\n' ';' </tmp/preview)"
+printf 'bpf = sometimes\nbpf.block = prog_lod\n' >/tmp/bad.conf
+run preview_bad bpfgate policy --config /tmp/bad.conf --cmdline "bpfgate=maybe"
+
+MOD=/mnt/mod/$(uname -r)/dummy.ko
+printf '#!/bin/sh\necho "$*" >>/tmp/modprobe.calls\n' >/tmp/modprobe-log; chmod +x /tmp/modprobe-log
+echo /tmp/modprobe-log >/proc/sys/kernel/modprobe
+mkdir -p /tmp/fsx
+
+bpfgate --log stderr load $CONFIG >/tmp/load.out 2>&1; rc=$?
+obs "load rc=$rc $(tr '\n' ' ' </tmp/load.out)"
+obs "status $(bpfgate --log stderr status --json 2>&1)"
+obs "status_text $(bpfgate --log stderr status 2>&1 | grep -E '^(mode|  )' | tr '\n' ';')"
+bpfgate log --follow >/tmp/follow.out 2>&1 & FOLLOW=$!
+
+# bpf area
+run untrusted_map $T/probe-unsigned map
+run untrusted_prog $T/probe-unsigned prog
+run untrusted_btf bpfprobe btf
+run trusted_map $T/probe-signed map
+run trusted_prog $T/probe-signed prog
+run trusted_btf $T/probe-signed btf
+run trusted_prog_other_mntns unshare -m $T/probe-signed prog
+run denylisted_prog $T/probe-revoked prog
+# kmod area
+run untrusted_finit bpfprobe finit $MOD; rmmod dummy 2>/dev/null
+run trusted_finit $T/probe-signed finit $MOD; rmmod dummy 2>/dev/null
+run trusted_finit_other_mntns unshare -m $T/probe-signed finit $MOD; rmmod dummy 2>/dev/null
+mount -t policyfs none /tmp/fsx 2>/dev/null
+obs "untrusted_module_request $(grep -c fs-policyfs /tmp/modprobe.calls 2>/dev/null || echo 0)"
+# kimg area
+run untrusted_devmem bpfprobe openrw /dev/mem
+run untrusted_ioperm bpfprobe ioperm
+run trusted_devmem $T/probe-signed openrw /dev/mem
+run trusted_devmem_other_mntns unshare -m $T/probe-signed openrw /dev/mem
+# the trust boundary
+$T/probe-signed sleep 30 & SP=$!
+sleep 0.3
+run ptrace_untrusted_to_trusted $T/probe-unsigned ptrace $SP
+kill $SP 2>/dev/null
+# the gate's own objects: protected in every mode
+rm -f $PIN/bpf; obs "rm_pin rc=$?"
+obs "pins_left $(ls $PIN | wc -l)"
+
+sleep 1
+kill $FOLLOW 2>/dev/null
+obs "status_end $(bpfgate --log stderr status --json 2>&1)"
+bpfgate log >/tmp/log.out 2>&1; obs "log_rc $?"
+obs "log_lines $(wc -l </tmp/log.out)"
+i=0
+while read -r l; do i=$((i + 1)); obs "log_$i $l"; done </tmp/log.out
+obs "log_json_first $(bpfgate log --json | head -1)"
+obs "follow_lines $(wc -l </tmp/follow.out)"
+obs "follow_prog_load $(grep -c prog_load /tmp/follow.out) of $(grep -c prog_load /tmp/log.out)"
+cat $PIN/events >/mnt/events-stream.bin  # a real event stream, kept as a fuzzing seed
+obs "dmesg_warnings $(dmesg | grep -cE 'WARNING:|BUG:|Oops|Call Trace|general protection')"

@@ -34,6 +34,15 @@ Commands:
   enroll --sig SIG FILE  Enable fs-verity on FILE (sha256, 4096-byte blocks) and store SIG, made by
                          `fsverity sign FILE SIG --key KEY --cert CERT`, in the xattrs the gate reads
                          (security.bpf.bpfgate.sig and user.bpfgate.sig).
+  check [--config FILE] [--json] FILE...
+                         Say for each file whether the gate would trust it, and if not exactly why: script,
+                         no_verity, bad_digest (algorithm), denylisted (policy as `load` reads it), no_signature,
+                         signature_too_big, unparseable_signature, signer_not_an_anchor, bad_signature. The
+                         signature is verified by the kernel against the baked certificates. Exit status 1
+                         when any file is untrusted. Changes nothing (no gate needed).
+  doctor [PATH]          Check the running kernel (version, BPF LSM in the active list, BTF, each kfunc and
+                         hook, keyrings) and PATH's filesystem (default /) for fs-verity, and print the fix
+                         for each failure (e.g. the lsm= line to use). Exit status 1 when a check fails.
   digest FILE...         Print each file's fs-verity digest, computed in userspace (same output as
                          `fsverity digest`): sha256:HEX FILE.
 
@@ -60,6 +69,14 @@ pub enum Command {
     Log {
         follow: bool,
         json: bool,
+    },
+    Check {
+        config: Option<PathBuf>,
+        json: bool,
+        files: Vec<PathBuf>,
+    },
+    Doctor {
+        path: PathBuf,
     },
     Status {
         json: bool,
@@ -144,6 +161,36 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Args, Error> {
                     }
                 }
                 break Command::Log { follow, json };
+            }
+            "check" => {
+                let (mut config, mut json, mut files) = (None, false, Vec::new());
+                while let Some(a) = it.next() {
+                    match a.as_str() {
+                        "--config" => {
+                            config = Some(value(&mut it, "check --config", "a file")?.into())
+                        }
+                        "--json" => json = true,
+                        s if s.starts_with('-') => {
+                            return Err(usage(format!("check: unknown option {s:?}")))
+                        }
+                        _ => files.push(PathBuf::from(a)),
+                    }
+                }
+                if files.is_empty() {
+                    return Err(usage("check: at least one FILE is required"));
+                }
+                break Command::Check {
+                    config,
+                    json,
+                    files,
+                };
+            }
+            "doctor" => {
+                let path = it.next().map_or_else(|| PathBuf::from("/"), PathBuf::from);
+                if let Some(a) = it.next() {
+                    return Err(usage(format!("doctor: unexpected argument {a:?}")));
+                }
+                break Command::Doctor { path };
             }
             "status" => {
                 let mut json = false;
@@ -273,6 +320,21 @@ mod tests {
                     files: vec!["a".into(), "b".into()],
                 },
             ),
+            (
+                "check --json a b",
+                Command::Check {
+                    config: None,
+                    json: true,
+                    files: vec!["a".into(), "b".into()],
+                },
+            ),
+            ("doctor", Command::Doctor { path: "/".into() }),
+            (
+                "doctor /mnt",
+                Command::Doctor {
+                    path: "/mnt".into(),
+                },
+            ),
             ("--help", Command::Help),
             ("-V", Command::Version),
         ];
@@ -293,6 +355,9 @@ mod tests {
             ("load --config", "--config needs a file"),
             ("policy --cmdline", "--cmdline needs a command line"),
             ("log --tail", "\"--tail\""),
+            ("check", "at least one FILE"),
+            ("check --yaml f", "\"--yaml\""),
+            ("doctor / /mnt", "\"/mnt\""),
             ("status --yaml", "\"--yaml\""),
             ("enroll f", "--sig SIG is required"),
             ("enroll --sig", "--sig needs a file"),

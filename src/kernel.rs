@@ -12,11 +12,11 @@ use crate::sys;
 
 pub const BPFFS: &str = "/sys/fs/bpf";
 const SECURITYFS: &str = "/sys/kernel/security";
-const LSM_LIST: &str = "/sys/kernel/security/lsm";
-const VMLINUX_BTF: &str = "/sys/kernel/btf/vmlinux";
+pub(crate) const LSM_LIST: &str = "/sys/kernel/security/lsm";
+pub(crate) const VMLINUX_BTF: &str = "/sys/kernel/btf/vmlinux";
 
 /// kfuncs the gate calls, with the kernel that brought them.
-const KFUNCS: &[(&str, &str)] = &[
+pub(crate) const KFUNCS: &[(&str, &str)] = &[
     ("bpf_get_fsverity_digest", "6.8"),
     ("bpf_get_file_xattr", "6.8"),
     ("bpf_lookup_user_key", "6.1"),
@@ -27,7 +27,7 @@ const KFUNCS: &[(&str, &str)] = &[
     ("bpf_rcu_read_unlock", "6.2"),
 ];
 /// LSM hooks the gate attaches to.
-const HOOKS: &[&str] = &[
+pub(crate) const HOOKS: &[&str] = &[
     "bpf_lsm_bprm_committed_creds",
     "bpf_lsm_task_alloc",
     "bpf_lsm_bpf",
@@ -54,7 +54,7 @@ const HOOKS: &[&str] = &[
     "bpf_lsm_sb_umount",
 ];
 /// Appeared in 6.15 with the change that lets BPF read `security.bpf.*` xattrs.
-const SECURITY_BPF_XATTR_MARKER: &str = "bpf_set_dentry_xattr";
+pub(crate) const SECURITY_BPF_XATTR_MARKER: &str = "bpf_set_dentry_xattr";
 
 /// Kernel features the gate will use.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -144,9 +144,15 @@ pub fn probe() -> Result<Features, Error> {
     })
 }
 
+/// Whether the gate reads `security.bpf.bpfgate.sig` first on this kernel (>= 6.15; false when BTF is unreadable).
+pub fn reads_security_xattr() -> bool {
+    btf_names(Path::new(VMLINUX_BTF), &[SECURITY_BPF_XATTR_MARKER])
+        .is_ok_and(|s| s.contains(SECURITY_BPF_XATTR_MARKER))
+}
+
 /// Which of `wanted` appear in a BTF blob's string section. Streams just that section instead of parsing the
 /// whole BTF: kernel BTF is several MiB, and libbpf reads it once more to load the gate.
-fn btf_names(path: &Path, wanted: &[&str]) -> std::io::Result<HashSet<String>> {
+pub(crate) fn btf_names(path: &Path, wanted: &[&str]) -> std::io::Result<HashSet<String>> {
     let bad = |why: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, why.to_string());
     let mut f = fs::File::open(path)?;
     let mut hdr = [0u8; 24];

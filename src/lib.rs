@@ -4,10 +4,13 @@
 #[allow(dead_code)]
 // read() serves build.rs; parse() is what the binary's tests and the fuzzers exercise
 pub mod certfile;
+pub mod check;
 pub mod cli;
 pub mod cmdline;
 pub mod commands;
 pub mod config;
+pub mod der;
+pub mod doctor;
 pub mod error;
 pub mod events;
 pub mod gate;
@@ -18,6 +21,7 @@ pub mod logging;
 pub mod pod;
 pub mod policy;
 pub mod sha256;
+pub mod sha512;
 pub mod skel;
 pub mod status;
 pub mod sys;

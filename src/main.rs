@@ -1,6 +1,6 @@
 //! bpfgate: bpf() is a privilege of signed, fs-verity-protected loaders, not of root.
 
-use bpfgate::{cli, events, gate, logging, policy, sha256, skel, status, verity};
+use bpfgate::{check, cli, doctor, events, gate, logging, policy, sha256, skel, status, verity};
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -114,6 +114,38 @@ fn run(cmd: Command) -> Result<ExitCode, Error> {
                 return Ok(ExitCode::from(3));
             }
         },
+        Command::Check {
+            config,
+            json,
+            files,
+        } => {
+            let config = config.unwrap_or_else(|| policy::CONFIG_PATH.into());
+            let (policy, warnings) = gate::boot_policy(Some(&config))?;
+            for w in &warnings.list {
+                log::warn!("policy: {w}");
+            }
+            let anchors = check::Anchors {
+                certs: skel::certs::CERTS,
+                denylist: &policy.denylist,
+                security_xattr: bpfgate::kernel::reads_security_xattr(),
+            };
+            let mut all = true;
+            for f in &files {
+                let v = check::check(f, &anchors);
+                all &= v.trusted;
+                println!("{}", check::line(f, &v, json));
+            }
+            if !all {
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+        Command::Doctor { path } => {
+            let (text, all) = doctor::report(&doctor::run(&path));
+            print!("{text}");
+            if !all {
+                return Ok(ExitCode::FAILURE);
+            }
+        }
         Command::Enroll { sig, file } => {
             println!("{}: {}", file.display(), verity::enroll(&file, &sig)?)
         }

@@ -7,6 +7,8 @@ use std::path::Path;
 
 /// `KEY_SPEC_USER_KEYRING`: the caller's user keyring (`_uid.N`), which lives as long as its user namespace.
 pub const KEY_SPEC_USER_KEYRING: i32 = -4;
+/// `KEY_SPEC_PROCESS_KEYRING`: a keyring that lives as long as this process.
+pub const KEY_SPEC_PROCESS_KEYRING: i32 = -2;
 const KEYCTL_SETPERM: libc::c_int = 5;
 const KEYCTL_UNLINK: libc::c_int = 9;
 const KEYCTL_RESTRICT_KEYRING: libc::c_int = 29;
@@ -235,4 +237,71 @@ pub fn fsetxattr(fd: BorrowedFd<'_>, name: &CStr, value: &[u8]) -> io::Result<()
         .into(),
     )
     .map(drop)
+}
+
+/// `fgetxattr(2)` into a buffer of at most `max` bytes: the value, or ERANGE when it is larger.
+pub fn fgetxattr(fd: BorrowedFd<'_>, name: &CStr, max: usize) -> io::Result<Vec<u8>> {
+    let mut buf = vec![0u8; max];
+    // SAFETY: name is NUL-terminated; buf is valid for buf.len() bytes.
+    let n = check(
+        unsafe {
+            libc::fgetxattr(
+                fd.as_raw_fd(),
+                name.as_ptr(),
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+            )
+        }
+        .try_into()
+        .unwrap_or(-1),
+    )?;
+    buf.truncate(n as usize);
+    Ok(buf)
+}
+
+/// `FS_IOC_READ_VERITY_METADATA` of the descriptor: (hash algorithm, log2 of the block size).
+pub fn verity_descriptor(fd: BorrowedFd<'_>) -> io::Result<(u8, u8)> {
+    const FS_IOC_READ_VERITY_METADATA: libc::c_ulong = 0xc028_6687; // _IOWR('f', 135, 40-byte arg)
+    const FS_VERITY_METADATA_TYPE_DESCRIPTOR: u64 = 2;
+    let mut desc = [0u8; 256];
+    let arg: [u64; 5] = [
+        FS_VERITY_METADATA_TYPE_DESCRIPTOR,
+        0,
+        desc.len() as u64,
+        desc.as_mut_ptr() as u64,
+        0,
+    ];
+    // SAFETY: arg is a struct fsverity_read_metadata_arg whose buffer (desc) outlives the call.
+    let n = check(
+        unsafe { libc::ioctl(fd.as_raw_fd(), FS_IOC_READ_VERITY_METADATA, arg.as_ptr()) }.into(),
+    )?;
+    if n < 3 {
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    }
+    Ok((desc[1], desc[2]))
+}
+
+/// `KEYCTL_PKEY_VERIFY`: checks `sig` over the message digest `data` with public key `key`; `info` like
+/// "enc=pkcs1 hash=sha256". Ok means the signature verifies.
+pub fn pkey_verify(key: i32, info: &str, data: &[u8], sig: &[u8]) -> io::Result<()> {
+    const KEYCTL_PKEY_VERIFY: libc::c_long = 28;
+    // struct keyctl_pkey_params { __s32 key_id; __u32 in_len; __u32 in2_len; __u32 __spare[7]; }
+    let mut params = [0u32; 10];
+    params[0] = key as u32;
+    params[1] = u32::try_from(data.len()).map_err(|_| io::Error::from_raw_os_error(libc::E2BIG))?;
+    params[2] = u32::try_from(sig.len()).map_err(|_| io::Error::from_raw_os_error(libc::E2BIG))?;
+    let info = cstr(info)?;
+    // SAFETY: params is a keyctl_pkey_params; info is NUL-terminated; data and sig are valid for the lengths given
+    // in params; the kernel only reads them.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_keyctl,
+            KEYCTL_PKEY_VERIFY,
+            params.as_ptr(),
+            info.as_ptr(),
+            data.as_ptr(),
+            sig.as_ptr(),
+        )
+    };
+    check(ret).map(drop)
 }

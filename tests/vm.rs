@@ -903,6 +903,141 @@ fn enroll_and_digest(g: &Guest) {
 }
 
 /// Booted with `lsm=` leaving out bpf: load fails with the fix named, logs to /dev/kmsg, leaves nothing behind.
+fn check_names_the_reason(g: &Guest) {
+    let (major, minor) = g.version();
+    let security_xattr = (major, minor) >= (6, 15);
+    let reason = |f: &str| -> String {
+        let v = g.get(&format!("check_{f}"));
+        match v.split_once(": trusted: ") {
+            Some(_) => "trusted".into(),
+            None => v
+                .split(": untrusted: ")
+                .nth(1)
+                .and_then(|r| r.split(':').next())
+                .unwrap_or_else(|| panic!("[{}] check_{f}: {v}", g.kernel))
+                .to_string(),
+        }
+    };
+    for (f, want) in [
+        ("signed", "trusted"),
+        ("second", "trusted"),
+        ("unsigned", "no_verity"),
+        ("noverity", "no_verity"),
+        ("foreign", "signer_not_an_anchor"),
+        ("wrongfile", "bad_signature"),
+        ("corrupt", "bad_signature"),
+        ("truncated", "unparseable_signature"),
+        ("empty", "unparseable_signature"),
+        ("garbage", "unparseable_signature"),
+        ("big", "signature_too_big"),
+        ("v-sha512-valid", "trusted"),
+        ("v-sha512-wrong", "bad_signature"),
+        ("v-1k-valid", "trusted"),
+        (
+            "secxattr",
+            if security_xattr {
+                "trusted"
+            } else {
+                "no_signature"
+            },
+        ),
+        ("script", "script"),
+    ] {
+        assert_eq!(
+            reason(f),
+            want,
+            "[{}] check {f}: {}",
+            g.kernel,
+            g.get(&format!("check_{f}"))
+        );
+    }
+    // The details a person needs: the digest and block size, the signer, the anchors it is not among.
+    let s = g.get("check_signed");
+    assert!(
+        s.contains("sha256:")
+            && s.contains("4096-byte blocks")
+            && s.contains("CN=bpfgate test signer"),
+        "[{}] {s}",
+        g.kernel
+    );
+    assert!(
+        g.get("check_v-1k-valid").contains("1024-byte blocks"),
+        "[{}]",
+        g.kernel
+    );
+    assert!(
+        g.get("check_v-sha512-valid").contains("sha512:"),
+        "[{}]",
+        g.kernel
+    );
+    let f = g.get("check_foreign");
+    assert!(
+        f.contains("CN=bpfgate test foreign") && f.contains("not one of the 2 baked in"),
+        "[{}] {f}",
+        g.kernel
+    );
+    // And it agrees with the gate: the files check calls trusted are the ones the gate trusts at exec.
+    g.assert_eq("signed_map", "map=ok");
+    g.assert_eq("bad_foreign", "map=EPERM");
+    g.assert_eq("check_all_trusted_rc", "0");
+    g.assert_eq("check_mixed_rc", "1");
+    let j = g.get("check_json");
+    assert!(
+        j.starts_with("{\"file\":") && j.contains("\"reason\":\"signer_not_an_anchor\""),
+        "[{}] {j}",
+        g.kernel
+    );
+}
+
+fn doctor_reports_what_to_fix(g: &Guest) {
+    let d = g.get("doctor_mnt");
+    assert!(d.starts_with("rc=0 "), "[{}] {d}", g.kernel);
+    for want in [
+        "BPF LSM active",
+        "all 8 kfuncs present",
+        "LSM hooks present",
+        "/mnt is on ext4 /dev/nvme0n1 with the verity feature",
+        "the gate is active",
+    ] {
+        assert!(
+            d.contains(want),
+            "[{}] doctor lacks {want:?}: {d}",
+            g.kernel
+        );
+    }
+    // The initramfs root cannot hold fs-verity files.
+    let r = g.get("doctor_root");
+    assert!(
+        r.starts_with("rc=1 ") && r.contains("FAIL  / is on a filesystem without fs-verity"),
+        "[{}] {r}",
+        g.kernel
+    );
+}
+
+fn doctor_names_the_lsm_line(g: &Guest) {
+    let d = g.get("nolsm_doctor");
+    assert!(d.starts_with("rc=1 "), "[{}] {d}", g.kernel);
+    // The fix is the active list with bpf added (the kernel keeps some LSMs active whatever lsm= says).
+    let active = d
+        .split("(active: ")
+        .nth(1)
+        .and_then(|r| r.split(')').next())
+        .unwrap_or_else(|| panic!("[{}] {d}", g.kernel));
+    assert!(
+        active.contains("capability,landlock,yama"),
+        "[{}] {d}",
+        g.kernel
+    );
+    assert!(
+        d.contains("FAIL  the BPF LSM is not active")
+            && d.contains(&format!(
+                "fix: add lsm={active},bpf to the kernel command line"
+            )),
+        "[{}] {d}",
+        g.kernel
+    );
+}
+
 fn load_without_bpf_lsm_fails_cleanly(g: &Guest) {
     g.assert_eq("nolsm_load", "rc=1");
     let kmsg = g.get("nolsm_kmsg");
@@ -1169,6 +1304,12 @@ fn allow_lists_and_block_lists(g: &Guest) {
 fn denylisted_digest_is_never_trusted(g: &Guest) {
     // probe-revoked carries a valid signature; its digest is on the denylist. Copies of other content stay trusted.
     g.assert_eq("trusted_prog", "prog=ok");
+    let c = g.get("check_denylisted");
+    assert!(
+        c.contains(": untrusted: denylisted: its digest sha256:"),
+        "[{}] {c}",
+        g.kernel
+    );
     g.assert_eq("denylisted_prog", "prog=EPERM");
     let st = g.get("status_end");
     assert!(
@@ -1372,9 +1513,11 @@ per_kernel!(scenarios, guest:
     untrusted_tasks_cannot_modify_the_kernel,
     digest_parameters_and_bad_signatures,
     substitution_follows_content_not_paths,
+    check_names_the_reason,
+    doctor_reports_what_to_fix,
 );
 
-per_kernel!(without_bpf_lsm, guest_nolsm: load_without_bpf_lsm_fails_cleanly);
+per_kernel!(without_bpf_lsm, guest_nolsm: load_without_bpf_lsm_fails_cleanly, doctor_names_the_lsm_line);
 per_kernel!(init_mode, guest_init: init_mode_enforces_in_the_real_root);
 per_kernel!(init_mode_required, guest_init_required_nolsm: required_gate_stops_the_boot);
 per_kernel!(init_mode_optional, guest_init_optional_nolsm: optional_gate_boots_on_with_a_warning);

@@ -10,6 +10,7 @@ obs "nolsm_lsm $(cat /sys/kernel/security/lsm)"
 obs "nolsm_keyrings $(grep -c ' bpfgate: ' /proc/keys)"
 obs "nolsm_pins $(ls /sys/fs/bpf/bpfgate 2>/dev/null | wc -l)"
 obs "nolsm_unsigned_map $($T/probe-unsigned map)"
+bpfgate doctor /mnt >/tmp/doctor.out 2>&1; obs "nolsm_doctor rc=$? $(tr '\n' ';' </tmp/doctor.out)"
 # Logging to syslog when /dev/log exists (and no terminal): busybox syslogd as the system logger.
 syslogd -n -O /tmp/messages &
 for i in 1 2 3 4 5 6 7 8 9 10; do [ -S /dev/log ] && break; sleep 0.2; done

@@ -31,6 +31,7 @@ printf '#!/bin/sh\necho "$*" >>/tmp/modprobe.calls\n' >/tmp/modprobe-log; chmod 
 echo /tmp/modprobe-log >/proc/sys/kernel/modprobe
 mkdir -p /tmp/fsx
 
+obs "check_denylisted $(bpfgate check $CONFIG $T/probe-revoked 2>&1)"
 bpfgate --log stderr load $CONFIG >/tmp/load.out 2>&1; rc=$?
 obs "load rc=$rc $(tr '\n' ' ' </tmp/load.out)"
 obs "status $(bpfgate --log stderr status --json 2>&1)"

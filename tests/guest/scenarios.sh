@@ -85,6 +85,18 @@ obs "lsm $(cat /sys/kernel/security/lsm)"
 obs "keyring $(cat /proc/keys | grep -E ' keyring +bpfgate: ' | awk '{print $1, $5}')"
 status_json status_first
 
+# --- bpfgate check: each file's verdict and reason, before any of them runs; bpfgate doctor ---
+for f in signed second unsigned foreign wrongfile corrupt truncated empty garbage big noverity secxattr \
+    v-sha512-valid v-sha512-wrong v-1k-valid; do
+    obs "check_$f $(bpfgate check $T/probe-$f 2>&1)"
+done
+obs "check_script $(bpfgate check $T/script 2>&1)"
+bpfgate check $T/probe-signed $T/probe-second >/dev/null 2>&1; obs "check_all_trusted_rc $?"
+bpfgate check $T/probe-signed $T/probe-unsigned >/dev/null 2>&1; obs "check_mixed_rc $?"
+obs "check_json $(bpfgate check --json $T/probe-foreign)"
+bpfgate doctor /mnt >/tmp/doctor.out 2>&1; obs "doctor_mnt rc=$? $(tr '\n' ';' </tmp/doctor.out)"
+bpfgate doctor / >/tmp/doctor.out 2>&1; obs "doctor_root rc=$? $(tr '\n' ';' </tmp/doctor.out)"
+
 # --- Trusted and untrusted loaders ---
 run signed_map $T/probe-signed map
 run signed_prog $T/probe-signed prog

@@ -161,7 +161,10 @@ pub fn pkcs7_signer(der: &[u8]) -> Result<Signer<'_>, String> {
 }
 
 /// An X.509 certificate's issuer (DER), serial (INTEGER content) and subject (DER).
-pub fn certificate_ids(der: &[u8]) -> Result<(&[u8], &[u8], &[u8]), String> {
+pub type CertIds<'a> = (&'a [u8], &'a [u8], &'a [u8]);
+
+/// The ids of an X.509 certificate.
+pub fn certificate_ids(der: &[u8]) -> Result<CertIds<'_>, String> {
     let cert = Reader::new(der).expect(SEQUENCE, "Certificate")?;
     let tbs = Reader::new(cert.value).expect(SEQUENCE, "tbsCertificate")?;
     let mut r = Reader::new(tbs.value);

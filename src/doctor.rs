@@ -58,9 +58,9 @@ fn device_of(mount: &Path) -> Option<String> {
     let target = mount.to_str()?;
     // Fields: id parent maj:min root mountpoint options ... - fstype source superoptions. Last match wins.
     info.lines()
+        .rev()
         .filter(|l| l.split(' ').nth(4) == Some(target))
-        .filter_map(|l| l.split(" - ").nth(1)?.split(' ').nth(1).map(str::to_string))
-        .last()
+        .find_map(|l| l.split(" - ").nth(1)?.split(' ').nth(1).map(str::to_string))
         .filter(|s| s.starts_with("/dev/"))
 }
 

@@ -22,7 +22,7 @@ FUZZ_TARGETS := certfile signature status cli cmdline policy events
 BENCH_ROUNDS ?= 5
 BENCH_ITERS ?= 2000
 
-.PHONY: all deps kernels keys test-bin stage test unit-test vm-test demo bench bench-short fuzz install clean
+.PHONY: all deps kernels keys test-bin stage distro test unit-test vm-test demo bench bench-short fuzz install clean
 
 all:
 	RUSTFLAGS="$(STATIC_RUSTFLAGS)" cargo build --release --target $(TARGET)
@@ -47,11 +47,16 @@ stage: test-bin
 unit-test: deps
 	cargo test --lib
 
-vm-test: kernels stage
-	BPFGATE_VM_DIR=$(abspath $(BUILD))/vm cargo test --test vm
+# The distro boot tests' root: debootstrap'ed trixie with bpfgate installed, dracut and initramfs-tools images.
+distro: stage
+	tests/distro/build.sh $(TEST_BIN) $(BUILD)/vm/bpfprobe $(KEYS) $(BUILD)/distro
+	tests/distro/prep.sh $(BUILD)/vm $(BUILD)/distro
 
-test: kernels stage
-	BPFGATE_VM_DIR=$(abspath $(BUILD))/vm cargo test
+vm-test: kernels stage distro
+	BPFGATE_VM_DIR=$(abspath $(BUILD))/vm BPFGATE_DISTRO_DIR=$(abspath $(BUILD))/distro cargo test --test vm
+
+test: kernels stage distro
+	BPFGATE_VM_DIR=$(abspath $(BUILD))/vm BPFGATE_DISTRO_DIR=$(abspath $(BUILD))/distro cargo test
 
 demo: kernels stage
 	tests/vm/demo.sh $(BUILD)/vm
@@ -69,9 +74,25 @@ fuzz: deps
 		RUSTC_BOOTSTRAP=1 cargo fuzz run -O $$t fuzz/corpus/$$t -- -max_total_time=$(FUZZ_SECONDS) || exit 1; \
 	done
 
-install: all
-	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/sbin/bpfgate
+# Where distros look: dracut modules, initramfs-tools hooks and scripts, systemd units, docs.
+DRACUTDIR ?= $(PREFIX)/lib/dracut/modules.d
+ITDIR     ?= $(PREFIX)/share/initramfs-tools
+UNITDIR   ?= $(PREFIX)/lib/systemd/system
+DOCDIR    ?= $(PREFIX)/share/doc/bpfgate
+# INSTALL_BIN: the binary to install (default: the one `make` builds; tests install their test build).
+INSTALL_BIN ?= $(BIN)
+
+install: $(if $(filter $(BIN),$(INSTALL_BIN)),all)
+	install -D -m 0755 $(INSTALL_BIN) $(DESTDIR)$(PREFIX)/sbin/bpfgate
 	install -D -m 0755 initramfs/mkinitramfs-bpfgate.sh $(DESTDIR)$(PREFIX)/sbin/mkinitramfs-bpfgate
+	install -D -m 0755 dracut/50bpfgate/module-setup.sh $(DESTDIR)$(DRACUTDIR)/50bpfgate/module-setup.sh
+	install -D -m 0755 dracut/50bpfgate/bpfgate-pre-mount.sh $(DESTDIR)$(DRACUTDIR)/50bpfgate/bpfgate-pre-mount.sh
+	install -D -m 0644 dracut/50bpfgate/bpfgate-initrd.service $(DESTDIR)$(DRACUTDIR)/50bpfgate/bpfgate-initrd.service
+	install -D -m 0755 initramfs/initramfs-tools/hooks/bpfgate $(DESTDIR)$(ITDIR)/hooks/bpfgate
+	install -D -m 0755 initramfs/initramfs-tools/scripts/init-premount/bpfgate $(DESTDIR)$(ITDIR)/scripts/init-premount/bpfgate
+	install -D -m 0644 units/bpfgate.service $(DESTDIR)$(UNITDIR)/bpfgate.service
+	install -d $(DESTDIR)$(DOCDIR)
+	install -m 0644 docs/*.md $(DESTDIR)$(DOCDIR)/
 
 clean:
 	cargo clean

@@ -211,6 +211,29 @@ struct {
 	__type(value, __u8);
 } denylist SEC(".maps");
 
+/* The initramfs trust window: 0 while open, 1 once PID 1 has exec'ed a program outside the initramfs. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} initramfs_window SEC(".maps");
+
+static __always_inline bool window_open(void)
+{
+	__u32 zero = 0, *closed;
+
+	if (!cfg.initramfs_dev)
+		return false;
+	closed = bpf_map_lookup_elem(&initramfs_window, &zero);
+	return closed && !*closed;
+}
+
+static __always_inline bool on_initramfs(struct file *file)
+{
+	return cfg.initramfs_dev && BPF_CORE_READ(file, f_inode, i_sb, s_dev) == cfg.initramfs_dev;
+}
+
 static __always_inline void count(__u32 slot)
 {
 	__u64 *c = bpf_map_lookup_elem(&counters, &slot);
@@ -230,6 +253,9 @@ static __always_inline struct task_trust *trusted_entry(struct task_struct *task
 	bool tainted;
 
 	if (!t || !t->trusted || t->tainted)
+		return NULL;
+	/* Trust from the initramfs phase ends with it, also for processes that survive the switch. */
+	if (t->reason == EXEC_INITRAMFS && !window_open())
 		return NULL;
 	/* group_leader may be walked only under RCU in sleepable programs. */
 	bpf_rcu_read_lock();
@@ -424,6 +450,9 @@ static __always_inline __u32 file_verdict(struct file *file, struct task_struct 
 	struct verify_scratch *s;
 	__u32 reason;
 
+	/* The initramfs is trusted (it loaded the gate) until the real root's init starts. */
+	if (on_initramfs(file) && window_open())
+		return EXEC_INITRAMFS;
 	cached = bpf_inode_storage_get(&inode_verdicts, inode, 0, 0);
 	if (cached)
 		return cached->trusted ? EXEC_TRUSTED_CACHED : EXEC_UNTRUSTED_CACHED;
@@ -448,11 +477,14 @@ static __always_inline __u32 file_verdict(struct file *file, struct task_struct 
 
 static __always_inline bool trusted_reason(__u32 reason)
 {
-	return reason == EXEC_TRUSTED_VERIFIED || reason == EXEC_TRUSTED_CACHED;
+	return reason == EXEC_TRUSTED_VERIFIED || reason == EXEC_TRUSTED_CACHED || reason == EXEC_INITRAMFS;
 }
 
 static __always_inline __u32 judge(const struct linux_binprm *bprm, struct task_struct *task)
 {
+	/* During the window the initramfs is trusted as a whole, its shell scripts included. */
+	if (on_initramfs(bprm->file) && window_open())
+		return EXEC_INITRAMFS;
 	if (bprm->interp != bprm->filename)
 		return EXEC_SCRIPT;
 	return file_verdict(bprm->file, task);
@@ -483,9 +515,23 @@ void BPF_PROG(gate_exec, const struct linux_binprm *bprm)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct task_trust *t;
+	__u32 reason;
+	bool trusted;
+
+	/* PID 1 exec'ing a program outside the initramfs is the switch to the real root: the window closes, for
+	 * good, before that program is judged. */
+	if (cfg.initramfs_dev && bpf_get_current_pid_tgid() >> 32 == 1 && !on_initramfs(bprm->file) &&
+	    window_open()) {
+		__u32 zero = 0, *closed = bpf_map_lookup_elem(&initramfs_window, &zero);
+
+		if (closed) {
+			*closed = 1;
+			record(EV_WINDOW, 0, VERDICT_NOTED, WHY_NONE);
+		}
+	}
 	/* A tracer could rewrite the new program before it runs: never trusted while traced. */
-	__u32 reason = task->ptrace ? EXEC_TRACED : judge(bprm, task);
-	bool trusted = trusted_reason(reason);
+	reason = task->ptrace ? EXEC_TRACED : judge(bprm, task);
+	trusted = trusted_reason(reason);
 
 	if (trusted) {
 		t = bpf_task_storage_get(&task_trust, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);

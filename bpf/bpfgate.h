@@ -49,6 +49,7 @@ enum exec_reason {
 	EXEC_NO_MEMORY,            /* scratch or storage allocation failed */
 	EXEC_TRACED,               /* exec'ed while ptraced: the tracer could rewrite it, so never trusted */
 	EXEC_DENYLISTED,           /* the file's digest is on the policy's denylist */
+	EXEC_INITRAMFS,            /* a file of the initramfs, during the initramfs trust window */
 	EXEC_REASONS,
 };
 
@@ -142,6 +143,8 @@ struct gate_config {
 	__u32 nr_cpus;         /* possible CPUs, for the status sum */
 	__u32 xattr_security;  /* 1: read BPFGATE_XATTR_SECURITY first (kernel reads security.bpf.*) */
 	__u32 loader_tgid;     /* the loader, for the one-shot mount recorder only */
+	__u32 initramfs_dev;   /* s_dev of the initramfs (rootfs) when loaded from it and trusted; 0: no window */
+	__u32 _pad;
 	__u32 key_serials[BPFGATE_KEYS_MAX]; /* the certificates in the keyring (0: unused slot) */
 };
 
@@ -160,6 +163,7 @@ enum event_kind {
 	EV_PTRACE,    /* an untrusted task attaching to a trusted one (detail: target pid) */
 	EV_GATE,      /* the gate's own objects: pins, maps, links, keyring (detail: enum gate_object) */
 	EV_TAINT,     /* a trusted process mapped unverified code and lost its trust */
+	EV_WINDOW,    /* the initramfs trust window closed: PID 1 exec'ed a program outside the initramfs */
 };
 
 /* Why the event was recorded. */

@@ -11,13 +11,18 @@ bpfgate: bpf() for signed, fs-verity-protected loaders only, not for root
 Usage: bpfgate [-v] [--log stderr|syslog|kmsg] COMMAND
 
 Commands:
-  load [--config FILE]   Load the gate: mount securityfs and bpffs if missing, check the kernel, put the
+  load [--config FILE] [--boot]
+                         Load the gate: mount securityfs and bpffs if missing, check the kernel, put the
                          baked certificates into a closed keyring, attach, pin under /sys/fs/bpf/bpfgate,
                          protect the pins, keyring and maps (from trusted loaders too), exit.
                          Policy: built-in defaults < policy baked at build time (BPFGATE_POLICY) < FILE
                          (default /etc/bpfgate/policy.conf, when it exists) < the kernel command line
                          (bpfgate=MODE, bpfgate.KEY=VALUE). A second run reports the active gate and changes
                          nothing: the policy of a running gate cannot change.
+                         --boot: as the initramfs hooks and units run it: the failure policy applies (a gate
+                         that cannot load fails the command only when `required = 1`), and when run from the
+                         initramfs its programs stay trusted until the real root's init starts (policy key
+                         `initramfs`, docs/boot.md).
   policy [--config FILE] [--cmdline LINE]
                          Print the policy `load` would use, in config syntax, and every warning about the
                          config or command line (LINE instead of /proc/cmdline). Exit status 1 on warnings.
@@ -61,6 +66,7 @@ Options:
 pub enum Command {
     Load {
         config: Option<PathBuf>,
+        boot: bool,
     },
     Policy {
         config: Option<PathBuf>,
@@ -125,16 +131,17 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Args, Error> {
             "-h" | "--help" | "help" => break Command::Help,
             "-V" | "--version" => break Command::Version,
             "load" => {
-                let mut config = None;
+                let (mut config, mut boot) = (None, false);
                 while let Some(a) = it.next() {
                     match a.as_str() {
                         "--config" => {
                             config = Some(value(&mut it, "load --config", "a file")?.into())
                         }
+                        "--boot" => boot = true,
                         _ => return Err(usage(format!("load: unexpected argument {a:?}"))),
                     }
                 }
-                break Command::Load { config };
+                break Command::Load { config, boot };
             }
             "policy" => {
                 let (mut config, mut cmdline) = (None, None);
@@ -263,11 +270,18 @@ mod tests {
     #[test]
     fn table() {
         let ok: &[(&str, Command)] = &[
-            ("load", Command::Load { config: None }),
             (
-                "load --config /etc/p.conf",
+                "load",
+                Command::Load {
+                    config: None,
+                    boot: false,
+                },
+            ),
+            (
+                "load --config /etc/p.conf --boot",
                 Command::Load {
                     config: Some("/etc/p.conf".into()),
+                    boot: true,
                 },
             ),
             (

@@ -55,6 +55,8 @@ pub fn policy_of(cfg: &gate_config) -> Policy {
         kimg: perm_from(cfg.kimg_perm),
         kimg_allow: cfg.kimg_allow,
         denylist: heapless::Vec::new(),
+        // Only known as "a window was set up at load" (it may have closed since).
+        initramfs_trusted: cfg.initramfs_dev != 0,
     }
 }
 
@@ -83,6 +85,7 @@ mod tests {
         assert!(w.is_empty());
         let mut cfg = gate_config::default();
         apply(&mut cfg, &p);
+        cfg.initramfs_dev = 1; // as when loaded from the initramfs (gate.rs sets it)
         let back = policy_of(&cfg);
         assert_eq!(back.render(), p.render());
     }

@@ -59,6 +59,7 @@ fn kind(e: &gate_event) -> &'static str {
         event_kind::EV_PTRACE => "ptrace",
         event_kind::EV_GATE => "gate",
         event_kind::EV_TAINT => "taint",
+        event_kind::EV_WINDOW => "initramfs",
         _ => "unknown",
     }
 }
@@ -86,6 +87,7 @@ fn what(e: &gate_event) -> String {
         }
         .into(),
         event_kind::EV_TAINT => "exec_mapping".into(),
+        event_kind::EV_WINDOW => "trust_window_closed".into(),
         _ => format!("{d}"),
     }
 }

@@ -173,6 +173,9 @@ pub fn attach<'obj>(
         .ok_or_else(|| Error::Kernel("the BPF object has no memory-mapped rodata".into()))?;
     config::apply(&mut rodata.cfg, policy);
     rodata.cfg.init_mnt_ns = init_mnt_ns()?;
+    if policy.initramfs_trusted {
+        rodata.cfg.initramfs_dev = initramfs_dev();
+    }
     rodata.cfg.keyring_serial = keys.serial as u32;
     for (slot, key) in rodata.cfg.key_serials.iter_mut().zip(&keys.keys) {
         *slot = *key as u32;
@@ -262,6 +265,23 @@ pub fn attach<'obj>(
         .map_err(bpf_err("attaching the event iterator"))?;
     links.push(("events", events));
     Ok(Attached { skel, links })
+}
+
+/// The kernel's device number of the initramfs when this loader runs from it (`/` on ramfs or tmpfs, the initial
+/// rootfs), else 0: no trust window.
+fn initramfs_dev() -> u32 {
+    use std::os::unix::fs::MetadataExt;
+    const RAMFS_MAGIC: i64 = 0x8584_58f6;
+    const TMPFS_MAGIC: i64 = 0x0102_1994;
+    let root = Path::new("/");
+    match (sys::fs_type(root), fs::metadata(root)) {
+        (Ok(RAMFS_MAGIC | TMPFS_MAGIC), Ok(m)) => {
+            let dev = m.dev();
+            // Userspace dev_t to the kernel's internal MKDEV (major << 20 | minor).
+            (libc::major(dev) << 20) | (libc::minor(dev) & 0xfffff)
+        }
+        _ => 0,
+    }
 }
 
 /// Inode number of the initial mount namespace (PID 1's), for the `restrict` permission.

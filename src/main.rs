@@ -44,9 +44,11 @@ fn run(cmd: Command) -> Result<ExitCode, Error> {
             env!("CARGO_PKG_VERSION"),
             skel::certs::CERTS.len()
         ),
-        Command::Load { config } => {
+        Command::Load { config, boot } => {
             let config = config.unwrap_or_else(|| policy::CONFIG_PATH.into());
-            let (policy, warnings) = gate::boot_policy(Some(&config))?;
+            let (mut policy, warnings) = gate::boot_policy(Some(&config))?;
+            // The initramfs trust window belongs to the boot paths only.
+            policy.initramfs_trusted &= boot;
             for w in &warnings.list {
                 log::warn!("policy: {w}");
             }
@@ -54,7 +56,19 @@ fn run(cmd: Command) -> Result<ExitCode, Error> {
                 log::warn!("policy mode is off (bpfgate=off): the gate is NOT loaded");
                 return Ok(ExitCode::SUCCESS);
             }
-            log::info!("{}", gate::load(&policy)?)
+            match gate::load(&policy) {
+                Ok(summary) => log::info!("{summary}"),
+                Err(e) if boot && !policy.required => {
+                    log::error!("{e}");
+                    log::error!("WARNING: booting WITHOUT the gate (required = 0)");
+                }
+                Err(e) if boot => {
+                    return Err(Error::Kernel(format!(
+                        "BOOT STOPPED: the gate could not be loaded and required = 1: {e}"
+                    )))
+                }
+                Err(e) => return Err(e),
+            }
         }
         Command::Policy { config, cmdline } => {
             let text = match &config {

@@ -156,6 +156,8 @@ pub struct Policy {
     pub kimg_allow: u64,
     /// Digests never trusted, whatever their signature. Grows across layers, never shrinks.
     pub denylist: Vec<Digest, DENY_MAX>,
+    /// Programs of the initramfs are trusted until the real root's init starts (when the gate loads there).
+    pub initramfs_trusted: bool,
 }
 
 /// Warnings collected while parsing; the ones past capacity are counted.
@@ -205,6 +207,7 @@ impl Default for Policy {
             kimg: Perm::Deny,
             kimg_allow: range(KIMG_CONFIDENTIALITY, KIMG_OPS.len()),
             denylist: Vec::new(),
+            initramfs_trusted: true,
         }
     }
 }
@@ -241,7 +244,7 @@ const KIMG_LIST: ListKey = ListKey {
 
 /// Every key, for messages.
 const KEYS: &str =
-    "mode, required, bpf, bpf.allow, bpf.block, kmod, kmod.allow, kimg, kimg.allow, denylist";
+    "mode, required, bpf, bpf.allow, bpf.block, kmod, kmod.allow, kimg, kimg.allow, denylist, initramfs";
 
 impl ListKey {
     /// A comma-separated list of names and groups; `none` (or nothing) is the empty list, `all` everything.
@@ -337,6 +340,13 @@ impl Policy {
                     _ => return Err(msg("expected 0 or 1")),
                 }
             }
+            "initramfs" => {
+                self.initramfs_trusted = match v {
+                    "trusted" => true,
+                    "untrusted" => false,
+                    _ => return Err(msg("expected trusted or untrusted")),
+                }
+            }
             "bpf" => self.bpf = perm(v).map_err(msg)?,
             "kmod" => self.kmod = perm(v).map_err(msg)?,
             "kimg" => self.kimg = perm(v).map_err(msg)?,
@@ -423,7 +433,7 @@ impl Policy {
             self.denylist.iter().map(|d| d.to_string()).collect();
         format!(
             "mode = {}\nrequired = {}\nbpf = {}\nbpf.allow = {}\nbpf.block = {}\nkmod = {}\nkmod.allow = {}\n\
-             kimg = {}\nkimg.allow = {}\ndenylist = {}\n",
+             kimg = {}\nkimg.allow = {}\ndenylist = {}\ninitramfs = {}\n",
             mode_name(self.mode),
             u8::from(self.required),
             perm_name(self.bpf),
@@ -437,6 +447,11 @@ impl Policy {
                 "none".into()
             } else {
                 deny.join(",")
+            },
+            if self.initramfs_trusted {
+                "trusted"
+            } else {
+                "untrusted"
             }
         )
     }
@@ -525,6 +540,8 @@ mod tests {
                 p.bpf_block == bit("prog_load") | bit("btf_load")
             }),
             ("kmod.allow = autoload", "", |p| p.kmod_allow == 0b10),
+            ("initramfs = untrusted", "", |p| !p.initramfs_trusted),
+            ("initramfs = untrusted", "bpfgate.initramfs=trusted", |p| p.initramfs_trusted),
             ("kmod.allow = all", "", |p| p.kmod_allow == 0b11),
             ("kimg.allow = none", "", |p| p.kimg_allow == 0),
             ("kimg.allow = integrity", "bpfgate.kimg.allow=perf,kexec", |p| {
@@ -581,6 +598,7 @@ mod tests {
             ),
             ("", "bpfgate.kimg.allow=kcore,frob", "unknown name \"frob\""),
             ("", "bpfgate.required=perhaps", "expected 0 or 1"),
+            ("initramfs = maybe", "", "expected trusted or untrusted"),
             (
                 "",
                 "bpfgate.frobnicate=1",
@@ -629,7 +647,7 @@ mod tests {
     #[test]
     fn render_round_trips() {
         let (p, w) = layered(
-            "mode=audit\nbpf=restrict\nbpf.block=token_create\nkimg.allow=kcore,kexec\nkmod=allow",
+            "mode=audit\nbpf=restrict\nbpf.block=token_create\nkimg.allow=kcore,kexec\nkmod=allow\ninitramfs=untrusted",
             None,
             &format!("bpfgate.denylist={SHA256} bpfgate.required=0 bpfgate.bpf.allow=none"),
         );

@@ -78,6 +78,7 @@ const REASONS: &[(exec_reason, &str)] = &[
     (exec_reason::EXEC_NO_MEMORY, "no_memory"),
     (exec_reason::EXEC_TRACED, "traced"),
     (exec_reason::EXEC_DENYLISTED, "denylisted"),
+    (exec_reason::EXEC_INITRAMFS, "initramfs"),
 ];
 
 const OTHER: &[(gate_counter, &str)] = &[

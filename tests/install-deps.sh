@@ -10,7 +10,7 @@ export DEBIAN_FRONTEND=noninteractive
 if [ "${1:-}" = "--if-missing" ]; then
     missing=0
     for t in clang llvm-strip autoreconf autopoint flex bison gawk pkg-config bpftool busybox fsverity openssl \
-             cpio mkfs.ext4 zstd file python3 gcc; do
+             cpio mkfs.ext4 zstd file python3 gcc debootstrap unshare; do
         command -v "$t" >/dev/null 2>&1 || { missing=1; break; }
     done
     qemu-system-x86_64 --version 2>/dev/null | grep -qE 'version (9|[1-9][0-9])\.' || missing=1
@@ -32,6 +32,7 @@ apt-get install -y -qq --no-install-recommends \
     clang llvm make gcc libc6-dev pkg-config autoconf autopoint automake libtool flex bison gawk m4 \
     zlib1g-dev libelf-dev libzstd-dev \
     bpftool busybox-static fsverity openssl cpio e2fsprogs zstd xz-utils kmod file ca-certificates python3 \
+    debootstrap debian-archive-keyring util-linux \
     >/dev/null
 apt-get install -y -qq --no-install-recommends -t bookworm-backports qemu-system-x86 >/dev/null
 qemu-system-x86_64 --version | head -1

@@ -138,9 +138,13 @@ enum Variant {
     PolicyAudit,
     /// tests/guest/policy.sh with every area `allow`.
     PolicyAllow,
+    /// The debootstrap'ed trixie root (tests/distro), booted through its dracut (systemd) initrd.
+    DistroDracut,
+    /// The same root through its initramfs-tools initrd.
+    DistroItools,
 }
 
-const VARIANTS: usize = 8;
+const VARIANTS: usize = 10;
 const NO_BPF_LSM: &str = "lsm=capability,landlock,yama";
 
 impl Variant {
@@ -154,6 +158,8 @@ impl Variant {
             "-policy-restrict",
             "-policy-audit",
             "-policy-allow",
+            "-distro-dracut",
+            "-distro-itools",
         ][self as usize]
     }
 
@@ -189,20 +195,48 @@ impl Variant {
             Variant::PolicyAllow => {
                 "bpfgate_policy bpfgate.bpf=allow bpfgate.kmod=allow bpfgate.kimg=allow".into()
             }
+            // A failed boot powers off instead of waiting at an emergency shell.
+            Variant::DistroDracut | Variant::DistroItools => format!(
+                "root=LABEL=bpfgate-distro rw bpfgate_distro={} rd.emergency=poweroff \
+                 systemd.default_timeout_start_sec=120 systemd.show_status=0",
+                if matches!(self, Variant::DistroDracut) {
+                    "dracut"
+                } else {
+                    "initramfs-tools"
+                }
+            ),
         };
         format!("console=ttyS0 panic=-1 loglevel=4 {extra}")
     }
 }
 
+fn distro_dir() -> PathBuf {
+    std::env::var_os("BPFGATE_DISTRO_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("build/distro"))
+}
+
 fn boot(suite: &str, variant: Variant) -> Result<Guest, String> {
-    let vm = vm_dir();
-    let kdir = kernel_dir(suite);
-    let vmlinuz = kdir.join("vmlinuz");
-    let (initrd, image) = if variant.init_mode() {
-        ("init-mode.cpio", "realroot.img")
+    let distro = matches!(variant, Variant::DistroDracut | Variant::DistroItools);
+    let vm = if distro { distro_dir() } else { vm_dir() };
+    // The distro root boots its own kernel; the others a kernel of the matrix.
+    let vmlinuz = if distro {
+        vm.join("vmlinuz")
     } else {
-        ("initramfs.cpio", "disk.img")
+        kernel_dir(suite).join("vmlinuz")
     };
+    let (initrd, image) = match variant {
+        Variant::DistroDracut => ("initrd-dracut.img", "root.img"),
+        Variant::DistroItools => ("initrd-itools.img", "root.img"),
+        _ if variant.init_mode() => ("init-mode.cpio", "realroot.img"),
+        _ => ("initramfs.cpio", "disk.img"),
+    };
+    if distro && !vm.join(".prepared").exists() {
+        return Err(format!(
+            "{} is not prepared: run `make distro` (make test does)",
+            vm.display()
+        ));
+    }
     for p in [&vmlinuz, &vm.join(initrd), &vm.join(image)] {
         if !p.exists() {
             return Err(format!(
@@ -214,8 +248,17 @@ fn boot(suite: &str, variant: Variant) -> Result<Guest, String> {
     let append = variant.append(suite);
     let tag = format!("{suite}{}", variant.tag());
     let suite = tag.as_str();
-    let disk = vm.join(format!("disk-{suite}.img"));
-    std::fs::copy(vm.join(image), &disk).map_err(|e| format!("copying the disk image: {e}"))?;
+    // The distro image is large: its boots write to a throwaway overlay instead of a copy.
+    let drive = if distro {
+        format!(
+            "file={},format=raw,if=none,id=d0,snapshot=on",
+            vm.join(image).display()
+        )
+    } else {
+        let disk = vm.join(format!("disk-{suite}.img"));
+        std::fs::copy(vm.join(image), &disk).map_err(|e| format!("copying the disk image: {e}"))?;
+        format!("file={},format=raw,if=none,id=d0", disk.display())
+    };
     let log_path = vm.join(format!("guest-{suite}.log"));
     let log_file =
         std::fs::File::create(&log_path).map_err(|e| format!("{}: {e}", log_path.display()))?;
@@ -238,7 +281,7 @@ fn boot(suite: &str, variant: Variant) -> Result<Guest, String> {
         .arg(vm.join(initrd))
         .args(["-append", &append])
         .arg("-drive")
-        .arg(format!("file={},format=raw,if=none,id=d0", disk.display()))
+        .arg(&drive)
         .args(["-device", "nvme,drive=d0,serial=bpfgate"])
         .stdin(Stdio::null())
         .stdout(log_file.try_clone().map_err(|e| e.to_string())?)
@@ -358,6 +401,14 @@ fn guest_policy_audit(suite: &str) -> &'static Guest {
 
 fn guest_policy_allow(suite: &str) -> &'static Guest {
     guest_variant(suite, Variant::PolicyAllow)
+}
+
+fn guest_distro_dracut(suite: &str) -> &'static Guest {
+    guest_variant(suite, Variant::DistroDracut)
+}
+
+fn guest_distro_itools(suite: &str) -> &'static Guest {
+    guest_variant(suite, Variant::DistroItools)
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -1129,6 +1180,13 @@ fn init_mode_enforces_in_the_real_root(g: &Guest) {
     );
     let pins: u32 = g.get("realroot_pins").trim().parse().unwrap_or(0);
     assert!(pins >= 20, "[{}] pins after switch_root: {pins}", g.kernel);
+    // The initramfs trust window closed when bpfgate exec'ed the real init as PID 1 (nothing else ran in it).
+    let w = g.get("realroot_window");
+    assert!(
+        w.contains("noted initramfs trust_window_closed: pid 1 "),
+        "[{}] {w}",
+        g.kernel
+    );
     // The initramfs's /etc/bpfgate/policy.conf (mkinitramfs-bpfgate.sh -p) reached the gate.
     let policy = g.get("realroot_policy");
     for want in [
@@ -1472,6 +1530,123 @@ fn allow_opens_the_areas_but_not_the_gate(g: &Guest) {
         g.kernel,
         log_lines(g).join("\n")
     );
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Distro boots (tests/distro): a debootstrap'ed trixie root with bpfgate installed by `make install`, booted with
+// its own kernel through initramfs images made by the real dracut and the real mkinitramfs.
+
+/// Monotonic seconds of a `journalctl -o short-monotonic` line: "[   12.345678] host ...".
+fn journal_time(g: &Guest, name: &str) -> f64 {
+    let l = g.get(name);
+    l.trim_start()
+        .strip_prefix('[')
+        .and_then(|r| r.split(']').next())
+        .and_then(|t| t.trim().parse().ok())
+        .unwrap_or_else(|| panic!("[{}] {name}: no journal line: {l:?}", g.kernel))
+}
+
+fn distro_gate_enforces_in_the_real_root(g: &Guest) {
+    g.assert_eq(
+        "distro_status",
+        "bpfgate: active (pinned at /sys/fs/bpf/bpfgate)",
+    );
+    g.assert_eq("distro_signed", "map=ok");
+    g.assert_eq("distro_unsigned", "map=EPERM");
+    // Programs of the initramfs ran trusted in the window, which PID 1's exec of the real init closed.
+    let st = g.get("distro_status_json");
+    assert!(
+        json_u64(st, Some("exec"), "initramfs") > 0,
+        "[{}] {st}",
+        g.kernel
+    );
+    let log = g.get("distro_log");
+    assert!(
+        log.contains("noted initramfs trust_window_closed: pid 1 "),
+        "[{}] {log}",
+        g.kernel
+    );
+}
+
+fn distro_signed_systemd_keeps_its_bpf_features(g: &Guest) {
+    // PID 1 is the signed, fs-verity-enabled systemd of the real root (its libraries signed too)...
+    let pid1 = g.get("distro_pid1");
+    assert!(pid1.contains(": trusted: "), "[{}] {pid1}", g.kernel);
+    // ... so IPAddressDeny= works: systemd loads and attaches its cgroup firewall programs. (ping succeeds
+    // without it, so a missing firewall would show.)
+    g.assert_eq("ipallow_rc", "0");
+    assert_ne!(
+        g.get("ipdeny_rc").trim(),
+        "0",
+        "[{}] IPAddressDeny=any did not block ping",
+        g.kernel
+    );
+}
+
+fn dracut_loads_the_gate_before_sysroot_mount(g: &Guest) {
+    let unit = journal_time(g, "journal_unit");
+    let sysroot = journal_time(g, "journal_sysroot");
+    assert!(
+        unit < sysroot,
+        "[{}] bpfgate-initrd.service finished at {unit}s, sysroot.mount at {sysroot}s",
+        g.kernel
+    );
+    let live = journal_time(g, "journal_gate");
+    assert!(
+        live <= sysroot,
+        "[{}] gate live at {live}s, sysroot at {sysroot}s",
+        g.kernel
+    );
+    eprintln!(
+        "[{}] dracut: gate live at {live:.2}s, sysroot mounted at {sysroot:.2}s (guest clock)",
+        g.kernel
+    );
+}
+
+fn initramfs_tools_loads_the_gate_before_the_root_mount(g: &Guest) {
+    let live = journal_time(g, "journal_gate");
+    let root = journal_time(g, "journal_rootmount");
+    assert!(
+        live < root,
+        "[{}] gate live at {live}s, root mounted at {root}s",
+        g.kernel
+    );
+    eprintln!(
+        "[{}] initramfs-tools: gate live at {live:.2}s, root mounted at {root:.2}s (guest clock)",
+        g.kernel
+    );
+}
+
+mod distro_dracut {
+    #[test]
+    fn gate_enforces_in_the_real_root() {
+        crate::distro_gate_enforces_in_the_real_root(crate::guest_distro_dracut("trixie"))
+    }
+    #[test]
+    fn gate_loads_before_sysroot_mount() {
+        crate::dracut_loads_the_gate_before_sysroot_mount(crate::guest_distro_dracut("trixie"))
+    }
+    #[test]
+    fn signed_systemd_keeps_its_bpf_features() {
+        crate::distro_signed_systemd_keeps_its_bpf_features(crate::guest_distro_dracut("trixie"))
+    }
+}
+
+mod distro_initramfs_tools {
+    #[test]
+    fn gate_enforces_in_the_real_root() {
+        crate::distro_gate_enforces_in_the_real_root(crate::guest_distro_itools("trixie"))
+    }
+    #[test]
+    fn gate_loads_before_the_root_mount() {
+        crate::initramfs_tools_loads_the_gate_before_the_root_mount(crate::guest_distro_itools(
+            "trixie",
+        ))
+    }
+    #[test]
+    fn signed_systemd_keeps_its_bpf_features() {
+        crate::distro_signed_systemd_keeps_its_bpf_features(crate::guest_distro_itools("trixie"))
+    }
 }
 
 macro_rules! per_kernel {

@@ -14,6 +14,7 @@ if [ -d /sys/fs/bpf/bpfgate ]; then
     echo "@@ realroot_unsigned_map $(/t/probe-unsigned map)"
     echo "@@ realroot_status $(bpfgate --log stderr status 2>&1 | head -1)"
     echo "@@ realroot_pins $(ls /sys/fs/bpf/bpfgate | wc -l)"
+    echo "@@ realroot_window $(bpfgate log 2>&1 | grep 'trust_window_closed' | tr '\n' ' ')"
     echo "@@ realroot_policy $(bpfgate --log stderr status 2>&1 | grep -E '^  (bpf|kmod)' | tr '\n' ';')"
 else
     echo "@@ realroot_unsigned_map $(/t/probe-unsigned map)"

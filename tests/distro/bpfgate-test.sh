@@ -1,0 +1,23 @@
+#!/bin/sh
+# Runs in the booted distro root (as a systemd service, so untrusted: /bin/sh is not signed). Prints "@@ NAME VALUE"
+# observations for tests/vm.rs and powers off.
+obs() { echo "@@ $*"; }
+obs "booted kernel=$(uname -r)"
+obs "distro_status $(bpfgate status 2>&1 | head -1)"
+obs "distro_initrd $(cat /proc/cmdline | tr ' ' '\n' | grep -c bpfgate_distro)"
+obs "distro_pid1 $(bpfgate check /proc/1/exe 2>&1)"
+obs "distro_signed $(/usr/local/bin/probe-signed map 2>&1)"
+obs "distro_unsigned $(/usr/local/bin/probe-unsigned map 2>&1)"
+journalctl -b -o short-monotonic --no-pager >/tmp/journal 2>&1
+obs "journal_gate $(grep -m1 'bpfgate: active' /tmp/journal)"
+obs "journal_unit $(grep -m1 -E 'Finished bpfgate-initrd.service|bpfgate-initrd.service: Deactivated' /tmp/journal)"
+obs "journal_sysroot $(grep -m1 -E 'Mounted sysroot.mount|Mounted /sysroot' /tmp/journal)"
+obs "journal_rootmount $(grep -m1 -E 'EXT4-fs \(nvme0n1\): mounted filesystem' /tmp/journal)"
+# systemd's own BPF features: IPAddressDeny= is enforced by cgroup BPF programs PID 1 loads and attaches.
+systemd-run --wait --quiet -p IPAddressDeny=any ping -c1 -W2 127.0.0.1 >/dev/null 2>&1; obs "ipdeny_rc $?"
+systemd-run --wait --quiet ping -c1 -W2 127.0.0.1 >/dev/null 2>&1; obs "ipallow_rc $?"
+obs "pid1_bpf_warnings $(grep -c -iE 'bpf.*(not supported|operation not permitted|failed)' /tmp/journal)"
+obs "distro_log $(bpfgate log 2>&1 | tr '\n' '|')"
+obs "distro_status_json $(bpfgate status --json 2>&1)"
+obs "done"
+systemctl poweroff --no-block

@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+#! Builds the distro test root: a minimal Debian trixie (systemd, udev, the cloud kernel) made with debootstrap,
+#! bpfgate installed into it with `make install`, an initramfs from the real mkinitramfs (initramfs-tools) and one
+#! from the real dracut (systemd initrd), test units, and signatures for systemd and every shared library (so
+#! that PID 1 can be trusted). Output in OUT: root.img (ext4 -O verity, LABEL=bpfgate-distro), vmlinuz,
+#! initrd-dracut.img, initrd-itools.img. fs-verity itself is enabled later, in a guest (tests/guest/distro-prep.sh):
+#! only a kernel can. The debootstrap result is cached in ~/.cache/bpfgate/distro (by package list).
+#! Usage: tests/distro/build.sh BPFGATE_TEST_BIN BPFPROBE KEYDIR OUT
+set -euo pipefail
+bin=$(realpath "$1"); probe=$(realpath "$2"); keys=$(realpath "$3"); out=$4
+here=$(cd "$(dirname "$0")" && pwd); top=$(cd "$here/../.." && pwd)
+cache=${BPFGATE_DISTRO_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/bpfgate/distro}
+pkgs=systemd,systemd-sysv,udev,kmod,initramfs-tools,linux-image-cloud-amd64,iputils-ping,iproute2,e2fsprogs
+key=$(echo "trixie $pkgs v1" | sha256sum | cut -c1-12)
+tarball=$cache/trixie-$key.tar
+mkdir -p "$cache/debs" "$out"
+root=$out/root
+rm -rf "$root"; mkdir -p "$root"
+if [ ! -f "$tarball" ]; then
+    debootstrap --variant=minbase --include=$pkgs --cache-dir="$cache/debs" trixie "$root.new" \
+        http://deb.debian.org/debian >"$out/debootstrap.log" 2>&1 ||
+        { tail -20 "$out/debootstrap.log" >&2; echo "distro: debootstrap failed (log: $out/debootstrap.log)" >&2; exit 1; }
+    tar -C "$root.new" -cf "$tarball.tmp" . && mv "$tarball.tmp" "$tarball"
+    rm -rf "$root.new"
+fi
+tar -C "$root" -xf "$tarball"
+kver=$(ls "$root/lib/modules" | sort -V | tail -1)
+cp "$root/boot/vmlinuz-$kver" "$out/vmlinuz"
+
+# bpfgate, as a distribution would install it (the test build: it bakes the test certificates).
+make -C "$top" -s install DESTDIR="$root" PREFIX=/usr INSTALL_BIN="$bin" >/dev/null
+
+# Test programs: the same static probe, signed and unsigned; the test unit and its script.
+install -m 0755 "$probe" "$root/usr/local/bin/probe-signed"
+install -m 0755 "$probe" "$root/usr/local/bin/probe-unsigned"
+install -m 0755 "$here/bpfgate-test.sh" "$root/usr/local/bin/bpfgate-test.sh"
+install -m 0644 "$here/bpfgate-test.service" "$root/etc/systemd/system/bpfgate-test.service"
+ln -sf /etc/systemd/system/bpfgate-test.service "$root/etc/systemd/system/multi-user.target.wants/bpfgate-test.service"
+echo "LABEL=bpfgate-distro / ext4 rw 0 1" >"$root/etc/fstab"
+echo bpfgate-distro >"$root/etc/hostname"
+# Quieter, faster boots under TCG.
+ln -sf /dev/null "$root/etc/systemd/system/systemd-timesyncd.service"
+ln -sf /dev/null "$root/etc/systemd/system/apt-daily.timer"
+ln -sf /dev/null "$root/etc/systemd/system/apt-daily-upgrade.timer"
+
+# Initramfs images, with the real tools, in the root (a private mount namespace for /proc, /sys, /dev).
+in_root() {
+    unshare -m -- sh -c 'set -e; r=$1; shift
+        mount -t proc proc "$r/proc"; mount -t sysfs sysfs "$r/sys"; mount --rbind /dev "$r/dev"
+        cp /etc/resolv.conf "$r/etc/resolv.conf" 2>/dev/null || true
+        chroot "$r" "$@"' sh "$root" "$@"
+}
+in_root mkinitramfs -o /boot/initrd-itools.img "$kver"
+cp "$root/boot/initrd-itools.img" "$out/initrd-itools.img"
+# dracut replaces initramfs-tools (they conflict); its debs are cached like the root's.
+if ! ls "$cache/debs"/dracut_*.deb >/dev/null 2>&1; then
+    in_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends --download-only dracut >/dev/null
+    cp "$root"/var/cache/apt/archives/*.deb "$cache/debs/" 2>/dev/null || true
+fi
+mkdir -p "$root/tmp/debs"
+cp "$cache/debs"/*.deb "$root/tmp/debs/"
+in_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends --no-download \
+    -o Dir::Cache::archives=/tmp/debs dracut >/dev/null 2>&1 ||
+    in_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends dracut >/dev/null
+rm -rf "$root/tmp/debs"
+in_root dracut --quiet --force --no-hostonly --add bpfgate --add-drivers "nvme ext4" /boot/initrd-dracut.img "$kver"
+cp "$root/boot/initrd-dracut.img" "$out/initrd-dracut.img"
+rm -f "$root"/boot/initrd*.img "$root"/boot/initrd.img-* "$root/etc/resolv.conf"
+
+# Signatures (made here; fs-verity is enabled in the prep guest): PID 1, its helpers, every shared library, the
+# dynamic loader, and the signed probe. Listed as "SIGFILE PATH" in /var/lib/bpfgate-test/enroll.list.
+sigdir=$root/var/lib/bpfgate-test/sig
+mkdir -p "$sigdir"
+: >"$root/var/lib/bpfgate-test/enroll.list"
+n=0
+while read -r f; do
+    rel=${f#"$root"}
+    s=$(echo "$rel" | tr '/' '_').sig
+    fsverity sign "$f" "$sigdir/$s" --key "$keys/signer.key" --cert "$keys/signer.pem" \
+        --hash-alg sha256 --block-size 4096 >/dev/null
+    echo "/var/lib/bpfgate-test/sig/$s $rel" >>"$root/var/lib/bpfgate-test/enroll.list"
+    n=$((n + 1))
+done < <(find "$root/usr/lib/systemd/systemd" "$root/usr/lib/systemd/systemd-executor" \
+             "$root/usr/local/bin/probe-signed" "$root/usr/lib/x86_64-linux-gnu" "$root/usr/lib/systemd" \
+             "$root/usr/lib64" -type f \( -name '*.so*' -o -path '*/systemd/systemd' \
+             -o -path '*/systemd/systemd-executor' -o -name probe-signed -o -name 'ld-linux*' \) 2>/dev/null | sort -u)
+
+rm -f "$out/root.img"
+mkfs.ext4 -q -O verity,ea_inode -L bpfgate-distro -d "$root" "$out/root.img" 2G
+echo "distro: trixie root with kernel $kver, bpfgate installed, $n files to enroll; $(du -h "$out/initrd-dracut.img" | cut -f1) dracut initrd, $(du -h "$out/initrd-itools.img" | cut -f1) initramfs-tools initrd"

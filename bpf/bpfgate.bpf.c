@@ -74,6 +74,8 @@
 #define PTRACE_MODE_ATTACH 0x02
 #define PROT_EXEC 0x4
 #define MAP_ANONYMOUS 0x20
+#define MS_REMOUNT 32
+#define MS_BIND 4096
 #define BPF_LINK_GET_FD_BY_ID 30
 
 #define FS_VERITY_HASH_ALG_SHA256 1
@@ -252,6 +254,16 @@ static __always_inline struct task_trust *trusted_entry(struct task_struct *task
 	struct task_struct *leader;
 	bool tainted;
 
+	/* During the initramfs window, processes that started before the gate (udev, the initrd's systemd) are
+	 * trusted when they run initramfs code: they get the entry their exec would have given them. */
+	if (!t && window_open() &&
+	    BPF_CORE_READ(task, mm, exe_file, f_inode, i_sb, s_dev) == cfg.initramfs_dev) {
+		t = bpf_task_storage_get(&task_trust, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+		if (t) {
+			t->trusted = 1;
+			t->reason = EXEC_INITRAMFS;
+		}
+	}
 	if (!t || !t->trusted || t->tainted)
 		return NULL;
 	/* Trust from the initramfs phase ends with it, also for processes that survive the switch. */
@@ -654,7 +666,12 @@ static __always_inline bool covers_gate(const struct path *path)
 SEC("lsm/sb_mount")
 int BPF_PROG(gate_mount_over, const char *dev_name, const struct path *path, const char *type, unsigned long flags)
 {
-	/* Mounting over the pins would hide them; remounting the bpffs could change who may read them. */
+	/* Mounting over the pins would hide them; remounting the bpffs could change who may read them. A bind
+	 * remount (per-mount flags such as read-only) in another mount namespace changes only that namespace's view:
+	 * systemd does it for every unit with ProtectKernelTunables= or ProtectSystem=strict. */
+	if ((flags & (MS_REMOUNT | MS_BIND)) == (MS_REMOUNT | MS_BIND) &&
+	    !in_init_mnt_ns(bpf_get_current_task_btf()))
+		return 0;
 	return protect(covers_gate(path), OBJ_MOUNT);
 }
 

@@ -3,7 +3,7 @@
 //! write, link and setattr permissions removed so its contents and permissions cannot change.
 
 use crate::error::Error;
-use crate::sys::{self, KEY_SPEC_USER_KEYRING};
+use crate::sys::{self, KEY_SPEC_PROCESS_KEYRING, KEY_SPEC_USER_KEYRING};
 
 const KEYRING_NAME: &str = "bpfgate";
 
@@ -27,8 +27,11 @@ pub struct Keyring {
 /// A keyring of the same name in `_uid.0` is replaced (the kernel's add_key semantics); the caller only gets here
 /// when no gate is active, so no running gate holds the old serial.
 pub fn create(certs: &[(&str, &[u8])]) -> Result<Keyring, Error> {
-    let ring = sys::add_key("keyring", Some(KEYRING_NAME), &[], KEY_SPEC_USER_KEYRING)
-        .map_err(|e| Error::Keyring("creating keyring \"bpfgate\" in root's user keyring", e))?;
+    // Made in this process's own keyring, so that this process possesses it while filling it whatever session
+    // keyring it runs under (a systemd service has a private one that does not reach `_uid.0`); linked into
+    // `_uid.0` once complete, which keeps it after this process exits.
+    let ring = sys::add_key("keyring", Some(KEYRING_NAME), &[], KEY_SPEC_PROCESS_KEYRING)
+        .map_err(|e| Error::Keyring("creating keyring \"bpfgate\"", e))?;
     let mut keys = Vec::with_capacity(certs.len());
     let mut fill = || -> Result<(), Error> {
         for (name, der) in certs {
@@ -48,6 +51,8 @@ pub fn create(certs: &[(&str, &[u8])]) -> Result<Keyring, Error> {
         }
         sys::keyring_close(ring)
             .map_err(|e| Error::Keyring("closing the keyring to new keys", e))?;
+        sys::key_link(ring, KEY_SPEC_USER_KEYRING)
+            .map_err(|e| Error::Keyring("linking the keyring into root's user keyring", e))?;
         sys::key_setperm(ring, READ_ONLY)
             .map_err(|e| Error::Keyring("making the keyring read-only", e))
     };
@@ -60,7 +65,12 @@ pub fn create(certs: &[(&str, &[u8])]) -> Result<Keyring, Error> {
 
 /// Unlinks a keyring this run made, so a failed load leaves nothing behind (the kernel frees it).
 pub fn discard(ring: i32) {
-    if let Err(e) = sys::key_unlink(ring, KEY_SPEC_USER_KEYRING) {
-        log::warn!("could not remove keyring {ring} after a failed load: {e}");
+    match sys::key_unlink(ring, KEY_SPEC_USER_KEYRING) {
+        // Never linked there (it failed before): the process keyring drops it when this process exits.
+        Err(e) if e.raw_os_error() != Some(libc::ENOENT) => {
+            log::warn!("could not remove keyring {ring} after a failed load: {e}")
+        }
+        _ => {}
     }
+    let _ = sys::key_unlink(ring, KEY_SPEC_PROCESS_KEYRING);
 }

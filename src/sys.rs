@@ -10,6 +10,7 @@ pub const KEY_SPEC_USER_KEYRING: i32 = -4;
 /// `KEY_SPEC_PROCESS_KEYRING`: a keyring that lives as long as this process.
 pub const KEY_SPEC_PROCESS_KEYRING: i32 = -2;
 const KEYCTL_SETPERM: libc::c_int = 5;
+const KEYCTL_LINK: libc::c_int = 8;
 const KEYCTL_UNLINK: libc::c_int = 9;
 const KEYCTL_RESTRICT_KEYRING: libc::c_int = 29;
 
@@ -91,6 +92,17 @@ pub fn keyring_close(keyring: i32) -> io::Result<()> {
 }
 
 /// `KEYCTL_UNLINK`: removes `key` from `keyring`.
+pub fn key_link(key: i32, keyring: i32) -> io::Result<()> {
+    keyctl(
+        KEYCTL_LINK,
+        key as libc::c_ulong,
+        keyring as libc::c_ulong,
+        0,
+    )
+    .map(drop)
+}
+
+/// `KEYCTL_UNLINK`.
 pub fn key_unlink(key: i32, keyring: i32) -> io::Result<()> {
     keyctl(
         KEYCTL_UNLINK,

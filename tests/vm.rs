@@ -142,9 +142,11 @@ enum Variant {
     DistroDracut,
     /// The same root through its initramfs-tools initrd.
     DistroItools,
+    /// The dracut boot with an unsigned copy of systemd as PID 1 (the control for the signed one).
+    DistroUnsignedInit,
 }
 
-const VARIANTS: usize = 10;
+const VARIANTS: usize = 11;
 const NO_BPF_LSM: &str = "lsm=capability,landlock,yama";
 
 impl Variant {
@@ -160,6 +162,7 @@ impl Variant {
             "-policy-allow",
             "-distro-dracut",
             "-distro-itools",
+            "-distro-unsigned-init",
         ][self as usize]
     }
 
@@ -196,13 +199,18 @@ impl Variant {
                 "bpfgate_policy bpfgate.bpf=allow bpfgate.kmod=allow bpfgate.kimg=allow".into()
             }
             // A failed boot powers off instead of waiting at an emergency shell.
-            Variant::DistroDracut | Variant::DistroItools => format!(
+            Variant::DistroDracut | Variant::DistroItools | Variant::DistroUnsignedInit => format!(
                 "root=LABEL=bpfgate-distro rw bpfgate_distro={} rd.emergency=poweroff \
-                 systemd.default_timeout_start_sec=120 systemd.show_status=0",
-                if matches!(self, Variant::DistroDracut) {
-                    "dracut"
-                } else {
+                 systemd.default_timeout_start_sec=120 systemd.show_status=0{}",
+                if matches!(self, Variant::DistroItools) {
                     "initramfs-tools"
+                } else {
+                    "dracut"
+                },
+                if matches!(self, Variant::DistroUnsignedInit) {
+                    " init=/usr/lib/systemd/systemd-unsigned"
+                } else {
+                    ""
                 }
             ),
         };
@@ -217,7 +225,10 @@ fn distro_dir() -> PathBuf {
 }
 
 fn boot(suite: &str, variant: Variant) -> Result<Guest, String> {
-    let distro = matches!(variant, Variant::DistroDracut | Variant::DistroItools);
+    let distro = matches!(
+        variant,
+        Variant::DistroDracut | Variant::DistroItools | Variant::DistroUnsignedInit
+    );
     let vm = if distro { distro_dir() } else { vm_dir() };
     // The distro root boots its own kernel; the others a kernel of the matrix.
     let vmlinuz = if distro {
@@ -226,7 +237,7 @@ fn boot(suite: &str, variant: Variant) -> Result<Guest, String> {
         kernel_dir(suite).join("vmlinuz")
     };
     let (initrd, image) = match variant {
-        Variant::DistroDracut => ("initrd-dracut.img", "root.img"),
+        Variant::DistroDracut | Variant::DistroUnsignedInit => ("initrd-dracut.img", "root.img"),
         Variant::DistroItools => ("initrd-itools.img", "root.img"),
         _ if variant.init_mode() => ("init-mode.cpio", "realroot.img"),
         _ => ("initramfs.cpio", "disk.img"),
@@ -409,6 +420,10 @@ fn guest_distro_dracut(suite: &str) -> &'static Guest {
 
 fn guest_distro_itools(suite: &str) -> &'static Guest {
     guest_variant(suite, Variant::DistroItools)
+}
+
+fn guest_distro_unsigned_init(suite: &str) -> &'static Guest {
+    guest_variant(suite, Variant::DistroUnsignedInit)
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -1578,7 +1593,41 @@ fn distro_signed_systemd_keeps_its_bpf_features(g: &Guest) {
     assert_ne!(
         g.get("ipdeny_rc").trim(),
         "0",
-        "[{}] IPAddressDeny=any did not block ping",
+        "[{}] IPAddressDeny=any did not block ping: {}",
+        g.kernel,
+        g.get("ipdeny_journal")
+    );
+    // Nothing of the boot was refused by the gate: initrd udev loaded its modules inside the window, the real
+    // root's signed udev and kmod after it, and units with ProtectKernelTunables= set up their namespaces.
+    let log = g.get("distro_log");
+    assert!(!log.contains("denied kmod"), "[{}] {log}", g.kernel);
+    assert!(
+        g.get("protect_rc").starts_with("0"),
+        "[{}] {}",
+        g.kernel,
+        g.get("protect_rc")
+    );
+}
+
+/// The control: the same systemd without a signature is an untrusted PID 1; the gate refuses its bpf() calls,
+/// so its firewall is never attached and the same unit's ping goes through.
+fn distro_unsigned_systemd_gets_no_bpf(g: &Guest) {
+    let pid1 = g.get("distro_pid1");
+    assert!(
+        pid1.contains(": untrusted: no_verity"),
+        "[{}] {pid1}",
+        g.kernel
+    );
+    g.assert_eq(
+        "distro_status",
+        "bpfgate: active (pinned at /sys/fs/bpf/bpfgate)",
+    );
+    g.assert_eq("ipallow_rc", "0");
+    g.assert_eq("ipdeny_rc", "0");
+    let log = g.get("distro_log");
+    assert!(
+        log.contains("denied bpf ") && log.contains(": pid 1 (systemd"),
+        "[{}] no denied bpf() by PID 1 in the log: {log}",
         g.kernel
     );
 }
@@ -1629,6 +1678,13 @@ mod distro_dracut {
     #[test]
     fn signed_systemd_keeps_its_bpf_features() {
         crate::distro_signed_systemd_keeps_its_bpf_features(crate::guest_distro_dracut("trixie"))
+    }
+}
+
+mod distro_unsigned_init {
+    #[test]
+    fn unsigned_systemd_gets_no_bpf() {
+        crate::distro_unsigned_systemd_gets_no_bpf(crate::guest_distro_unsigned_init("trixie"))
     }
 }
 

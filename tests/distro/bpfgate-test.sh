@@ -14,8 +14,10 @@ obs "journal_unit $(grep -m1 -E 'Finished bpfgate-initrd.service|bpfgate-initrd.
 obs "journal_sysroot $(grep -m1 -E 'Mounted sysroot.mount|Mounted /sysroot' /tmp/journal)"
 obs "journal_rootmount $(grep -m1 -E 'EXT4-fs \(nvme0n1\): mounted filesystem' /tmp/journal)"
 # systemd's own BPF features: IPAddressDeny= is enforced by cgroup BPF programs PID 1 loads and attaches.
-systemd-run --wait --quiet -p IPAddressDeny=any ping -c1 -W2 127.0.0.1 >/dev/null 2>&1; obs "ipdeny_rc $?"
-systemd-run --wait --quiet ping -c1 -W2 127.0.0.1 >/dev/null 2>&1; obs "ipallow_rc $?"
+systemctl start ipdeny-test.service >/tmp/ipdeny 2>&1; obs "ipdeny_rc $?"
+systemctl start ipallow-test.service >/tmp/ipallow 2>&1; obs "ipallow_rc $?"
+systemctl start protect-test.service >/tmp/protect 2>&1; obs "protect_rc $? $(tr '\n' ' ' </tmp/protect)"
+obs "ipdeny_journal $(journalctl -b -u ipdeny-test.service --no-pager -o cat 2>&1 | tail -3 | tr '\n' ' ')"
 obs "pid1_bpf_warnings $(grep -c -iE 'bpf.*(not supported|operation not permitted|failed)' /tmp/journal)"
 obs "distro_log $(bpfgate log 2>&1 | tr '\n' '|')"
 obs "distro_status_json $(bpfgate status --json 2>&1)"

@@ -36,10 +36,26 @@ install -m 0755 "$probe" "$root/usr/local/bin/probe-unsigned"
 install -m 0755 "$here/bpfgate-test.sh" "$root/usr/local/bin/bpfgate-test.sh"
 install -m 0644 "$here/bpfgate-test.service" "$root/etc/systemd/system/bpfgate-test.service"
 ln -sf /etc/systemd/system/bpfgate-test.service "$root/etc/systemd/system/multi-user.target.wants/bpfgate-test.service"
+# systemd's own BPF at work: IPAddressDeny= is cgroup BPF that PID 1 loads and attaches.
+for u in ipdeny ipallow; do
+    { printf '[Unit]\nDescription=bpfgate distro test: ping with%s IPAddressDeny=any\n[Service]\nType=oneshot\n' \
+          "$([ $u = ipdeny ] || echo out)"
+      [ $u = ipallow ] || echo "IPAddressDeny=any"
+      echo "ExecStart=/usr/bin/ping -c1 -W2 127.0.0.1"; } >"$root/etc/systemd/system/$u-test.service"
+done
+# A unit with ProtectKernelTunables= (systemd bind-remounts /sys, the gate's bpffs included, read-only in the
+# unit's own mount namespace).
+printf '[Unit]\nDescription=bpfgate distro test: ProtectKernelTunables\n[Service]\nType=oneshot\nProtectKernelTunables=yes\nProtectSystem=strict\nExecStart=/usr/bin/true\n' \
+    >"$root/etc/systemd/system/protect-test.service"
+# PID 1 without a signature, for the control boot (init=/usr/lib/systemd/systemd-unsigned): same code, untrusted.
+cp "$root/usr/lib/systemd/systemd" "$root/usr/lib/systemd/systemd-unsigned"
 echo "LABEL=bpfgate-distro / ext4 rw 0 1" >"$root/etc/fstab"
 echo bpfgate-distro >"$root/etc/hostname"
 # Quieter, faster boots under TCG.
 ln -sf /dev/null "$root/etc/systemd/system/systemd-timesyncd.service"
+# No getty on the serial console: it would hang up the tty the test writes its observations to.
+ln -sf /dev/null "$root/etc/systemd/system/serial-getty@.service"
+ln -sf /dev/null "$root/etc/systemd/system/getty@.service"
 ln -sf /dev/null "$root/etc/systemd/system/apt-daily.timer"
 ln -sf /dev/null "$root/etc/systemd/system/apt-daily-upgrade.timer"
 
@@ -80,10 +96,12 @@ while read -r f; do
         --hash-alg sha256 --block-size 4096 >/dev/null
     echo "/var/lib/bpfgate-test/sig/$s $rel" >>"$root/var/lib/bpfgate-test/enroll.list"
     n=$((n + 1))
-done < <(find "$root/usr/lib/systemd/systemd" "$root/usr/lib/systemd/systemd-executor" \
+done < <( (find "$root/usr/lib/systemd/systemd" "$root/usr/lib/systemd/systemd-executor" \
              "$root/usr/local/bin/probe-signed" "$root/usr/lib/x86_64-linux-gnu" "$root/usr/lib/systemd" \
              "$root/usr/lib64" -type f \( -name '*.so*' -o -path '*/systemd/systemd' \
-             -o -path '*/systemd/systemd-executor' -o -name probe-signed -o -name 'ld-linux*' \) 2>/dev/null | sort -u)
+             -o -path '*/systemd/systemd-executor' -o -name probe-signed -o -name 'ld-linux*' \) 2>/dev/null
+         # udev and kmod load the real root's modules: signed, as a distribution would ship them.
+         echo "$root/usr/bin/udevadm"; echo "$root/usr/bin/kmod") | sort -u)
 
 rm -f "$out/root.img"
 mkfs.ext4 -q -O verity,ea_inode -L bpfgate-distro -d "$root" "$out/root.img" 2G

@@ -144,9 +144,13 @@ enum Variant {
     DistroItools,
     /// The dracut boot with an unsigned copy of systemd as PID 1 (the control for the signed one).
     DistroUnsignedInit,
+    /// The dracut boot without the BPF LSM: the required gate stops it in the initrd.
+    DistroRequiredNoLsm,
+    /// The same with `bpfgate.required=0`: the boot goes on, with the warning in the journal.
+    DistroOptionalNoLsm,
 }
 
-const VARIANTS: usize = 11;
+const VARIANTS: usize = 13;
 const NO_BPF_LSM: &str = "lsm=capability,landlock,yama";
 
 impl Variant {
@@ -163,6 +167,8 @@ impl Variant {
             "-distro-dracut",
             "-distro-itools",
             "-distro-unsigned-init",
+            "-distro-required-nolsm",
+            "-distro-optional-nolsm",
         ][self as usize]
     }
 
@@ -175,7 +181,21 @@ impl Variant {
 
     /// Whether the guest is expected to stop (halt) instead of powering off after its scenarios.
     fn halts(self) -> bool {
-        matches!(self, Variant::InitRequiredNoLsm)
+        matches!(
+            self,
+            Variant::InitRequiredNoLsm | Variant::DistroRequiredNoLsm
+        )
+    }
+
+    fn distro(self) -> bool {
+        matches!(
+            self,
+            Variant::DistroDracut
+                | Variant::DistroItools
+                | Variant::DistroUnsignedInit
+                | Variant::DistroRequiredNoLsm
+                | Variant::DistroOptionalNoLsm
+        )
     }
 
     fn append(self, suite: &str) -> String {
@@ -199,7 +219,7 @@ impl Variant {
                 "bpfgate_policy bpfgate.bpf=allow bpfgate.kmod=allow bpfgate.kimg=allow".into()
             }
             // A failed boot powers off instead of waiting at an emergency shell.
-            Variant::DistroDracut | Variant::DistroItools | Variant::DistroUnsignedInit => format!(
+            _ => format!(
                 "root=LABEL=bpfgate-distro rw bpfgate_distro={} rd.emergency=poweroff \
                  systemd.default_timeout_start_sec=120 systemd.show_status=0{}",
                 if matches!(self, Variant::DistroItools) {
@@ -207,10 +227,12 @@ impl Variant {
                 } else {
                     "dracut"
                 },
-                if matches!(self, Variant::DistroUnsignedInit) {
-                    " init=/usr/lib/systemd/systemd-unsigned"
-                } else {
-                    ""
+                match self {
+                    Variant::DistroUnsignedInit =>
+                        " init=/usr/lib/systemd/systemd-unsigned".to_string(),
+                    Variant::DistroRequiredNoLsm => format!(" {NO_BPF_LSM}"),
+                    Variant::DistroOptionalNoLsm => format!(" {NO_BPF_LSM} bpfgate.required=0"),
+                    _ => String::new(),
                 }
             ),
         };
@@ -225,10 +247,7 @@ fn distro_dir() -> PathBuf {
 }
 
 fn boot(suite: &str, variant: Variant) -> Result<Guest, String> {
-    let distro = matches!(
-        variant,
-        Variant::DistroDracut | Variant::DistroItools | Variant::DistroUnsignedInit
-    );
+    let distro = variant.distro();
     let vm = if distro { distro_dir() } else { vm_dir() };
     // The distro root boots its own kernel; the others a kernel of the matrix.
     let vmlinuz = if distro {
@@ -237,8 +256,8 @@ fn boot(suite: &str, variant: Variant) -> Result<Guest, String> {
         kernel_dir(suite).join("vmlinuz")
     };
     let (initrd, image) = match variant {
-        Variant::DistroDracut | Variant::DistroUnsignedInit => ("initrd-dracut.img", "root.img"),
         Variant::DistroItools => ("initrd-itools.img", "root.img"),
+        _ if distro => ("initrd-dracut.img", "root.img"),
         _ if variant.init_mode() => ("init-mode.cpio", "realroot.img"),
         _ => ("initramfs.cpio", "disk.img"),
     };
@@ -424,6 +443,14 @@ fn guest_distro_itools(suite: &str) -> &'static Guest {
 
 fn guest_distro_unsigned_init(suite: &str) -> &'static Guest {
     guest_variant(suite, Variant::DistroUnsignedInit)
+}
+
+fn guest_distro_required_nolsm(suite: &str) -> &'static Guest {
+    guest_variant(suite, Variant::DistroRequiredNoLsm)
+}
+
+fn guest_distro_optional_nolsm(suite: &str) -> &'static Guest {
+    guest_variant(suite, Variant::DistroOptionalNoLsm)
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -1678,6 +1705,52 @@ mod distro_dracut {
     #[test]
     fn signed_systemd_keeps_its_bpf_features() {
         crate::distro_signed_systemd_keeps_its_bpf_features(crate::guest_distro_dracut("trixie"))
+    }
+}
+
+/// dracut, BPF LSM missing, required: the initrd unit fails, the boot stops before the real root, with the reason.
+fn distro_required_gate_stops_the_boot(g: &Guest) {
+    let stop = g.get("boot_stopped");
+    assert!(
+        stop.contains("the gate could not be loaded and required = 1")
+            && stop.contains("the BPF LSM is not active"),
+        "[{}] {stop}",
+        g.kernel
+    );
+    assert!(
+        !g.obs.contains_key("distro_status"),
+        "[{}] the real root ran",
+        g.kernel
+    );
+}
+
+/// The same, optional: the real root boots without a gate, and the journal carries the warning.
+fn distro_optional_gate_boots_on_with_a_warning(g: &Guest) {
+    assert!(
+        g.get("distro_status").contains("not active"),
+        "[{}] {}",
+        g.kernel,
+        g.get("distro_status")
+    );
+    g.assert_eq("distro_unsigned", "map=ok");
+    let w = g.get("journal_nogate");
+    assert!(
+        w.contains("WARNING: booting WITHOUT the gate (required = 0)"),
+        "[{}] {w}",
+        g.kernel
+    );
+}
+
+mod distro_failure_policy {
+    #[test]
+    fn required_gate_stops_the_boot() {
+        crate::distro_required_gate_stops_the_boot(crate::guest_distro_required_nolsm("trixie"))
+    }
+    #[test]
+    fn optional_gate_boots_on_with_a_warning() {
+        crate::distro_optional_gate_boots_on_with_a_warning(crate::guest_distro_optional_nolsm(
+            "trixie",
+        ))
     }
 }
 

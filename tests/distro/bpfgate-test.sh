@@ -12,6 +12,7 @@ journalctl -b -o short-monotonic --no-pager >/tmp/journal 2>&1
 obs "journal_gate $(grep -m1 'bpfgate: active' /tmp/journal)"
 obs "journal_unit $(grep -m1 -E 'Finished bpfgate-initrd.service|bpfgate-initrd.service: Deactivated' /tmp/journal)"
 obs "journal_sysroot $(grep -m1 -E 'Mounted sysroot.mount|Mounted /sysroot' /tmp/journal)"
+obs "journal_nogate $(grep -m1 'booting WITHOUT the gate' /tmp/journal)"
 obs "journal_rootmount $(grep -m1 -E 'EXT4-fs \(nvme0n1\): mounted filesystem' /tmp/journal)"
 # systemd's own BPF features: IPAddressDeny= is enforced by cgroup BPF programs PID 1 loads and attaches.
 systemctl start ipdeny-test.service >/tmp/ipdeny 2>&1; obs "ipdeny_rc $?"

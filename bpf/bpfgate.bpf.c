@@ -302,6 +302,14 @@ static __always_inline __u32 area_denies(__u32 perm, bool listed, struct task_st
 	return WHY_NONE;
 }
 
+/* The gate's own loader, during its short life: exempt from bpf.block and bpf.token_only while it pins. */
+static __always_inline bool is_loader(struct task_struct *task)
+{
+	struct task_trust *t = trusted_entry(task);
+
+	return t && t->loader;
+}
+
 /* Appends a record to the event ring. Writers on other CPUs take other slots; a reader skips a record whose seq
  * is 0 (being written) or changes while it copies it. */
 static __always_inline void record(__u32 kind, __u32 detail, __u32 verdict, __u32 why)
@@ -604,7 +612,6 @@ int BPF_PROG(gate_bpf, int cmd, union bpf_attr *attr, unsigned int size)
 	struct task_struct *task = bpf_get_current_task_btf();
 	__u32 slot = cmd >= 0 && cmd < BPFGATE_CMD_OTHER ? cmd : BPFGATE_CMD_OTHER;
 	bool known = slot < BPFGATE_CMD_OTHER;
-	struct task_trust *t;
 	__u32 why;
 
 	/* Links have no LSM hook of their own when an fd is handed out: refuse the gate's by id here. */
@@ -614,13 +621,56 @@ int BPF_PROG(gate_bpf, int cmd, union bpf_attr *attr, unsigned int size)
 	}
 	if (known && (cfg.bpf_block >> slot) & 1) {
 		/* Blocked for everyone but the gate's own loader, which must still pin. */
-		t = trusted_entry(task);
-		why = t && t->loader ? WHY_NONE : WHY_BLOCKED;
+		why = is_loader(task) ? WHY_NONE : WHY_BLOCKED;
 	} else {
 		why = area_denies(cfg.bpf_perm, known && (cfg.bpf_allow >> slot) & 1, task);
 	}
+	/* bpf.token_only for BTF, which has no hook after the token is resolved: the flag is what can be checked
+	 * (the kernel falls back to capabilities when the token does not delegate btf_load; BTF alone changes no
+	 * kernel behaviour). Maps and programs: gate_map_create_token, gate_prog_load_token. */
+	if (why == WHY_NONE && cfg.token_only && cmd == BPF_BTF_LOAD && !(attr->btf_flags & BPF_F_TOKEN_FD) &&
+	    !is_loader(task)) {
+		why = WHY_NO_TOKEN;
+		count(CNT_NO_TOKEN);
+	}
 	count((why == WHY_NONE ? CNT_CMD_ALLOWED : CNT_CMD_DENIED) + slot);
 	return why == WHY_NONE ? 0 : deny(EV_BPF, cmd, why);
+}
+
+/* bpf.token_only: maps and programs come into being only through a BPF token (a trusted loader's delegation).
+ * These hooks run after the kernel has resolved the token, so `token` is the one actually used: NULL when the caller
+ * passed none or one that does not delegate this map or program type (the kernel then falls back to capabilities).
+ * Attached only when the policy asks for it. */
+static __always_inline int token_required(__u64 token, __u32 cmd)
+{
+	if (token || is_loader(bpf_get_current_task_btf()))
+		return 0;
+	count(CNT_NO_TOKEN);
+	return deny(EV_BPF, cmd, WHY_NO_TOKEN);
+}
+
+/* The verifier types a hook's pointer arguments as trusted, non-NULL BTF pointers and removes a `!token` branch
+ * as dead code (seen on 6.12 and 7.2: the check never denied). Read the argument's slot as a plain number. */
+static __always_inline __u64 ctx_arg(unsigned long long *ctx, int n)
+{
+	__u64 v = 1; /* unreadable: as if a token were there (the kernel's own checks still apply) */
+
+	bpf_probe_read_kernel(&v, sizeof(v), &ctx[n]);
+	return v;
+}
+
+SEC("lsm/bpf_map_create")
+int BPF_PROG(gate_map_create_token, struct bpf_map *map, union bpf_attr *attr, struct bpf_token *token)
+{
+	return token_required(ctx_arg(ctx, 2), BPF_MAP_CREATE);
+}
+
+SEC("lsm/bpf_prog_load")
+int BPF_PROG(gate_prog_load_token, struct bpf_prog *prog, union bpf_attr *attr, struct bpf_token *token)
+{
+	/* bpf_prog_load() moves the token into prog->aux before calling the hook, and passes NULL (seen on 6.12
+	 * and 7.2): the token in use is prog->aux->token. */
+	return token_required(ctx_arg(ctx, 2) | (__u64)BPF_CORE_READ(prog, aux, token), BPF_PROG_LOAD);
 }
 
 SEC("lsm/bpf_map")

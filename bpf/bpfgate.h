@@ -69,6 +69,7 @@ enum gate_counter {
 	CNT_KERNEL_MODIFY_DENIED, /* denied (or audited): module load or request, kexec, or a lockdown reason */
 	CNT_AUDITED,            /* audit mode: would have been denied, was allowed */
 	CNT_EVENTS,             /* records written to the event ring */
+	CNT_NO_TOKEN,           /* denied (or audited): bpf.token_only, an object created without a BPF token */
 	CNT_MAX,
 };
 
@@ -144,7 +145,7 @@ struct gate_config {
 	__u32 xattr_security;  /* 1: read BPFGATE_XATTR_SECURITY first (kernel reads security.bpf.*) */
 	__u32 loader_tgid;     /* the loader, for the one-shot mount recorder only */
 	__u32 initramfs_dev;   /* s_dev of the initramfs (rootfs) when loaded from it and trusted; 0: no window */
-	__u32 _pad;
+	__u32 token_only;      /* 1: map_create, prog_load and btf_load need a BPF token (policy bpf.token_only) */
 	__u32 key_serials[BPFGATE_KEYS_MAX]; /* the certificates in the keyring (0: unused slot) */
 };
 
@@ -175,6 +176,7 @@ enum event_why {
 	WHY_PROTECTED,  /* the gate's own object */
 	WHY_TAINT_FILE, /* executable mapping of a file that does not verify */
 	WHY_TAINT_ANON, /* anonymous executable memory */
+	WHY_NO_TOKEN,   /* bpf.token_only: an object created without a BPF token */
 };
 
 enum event_verdict {

@@ -28,6 +28,7 @@ Commands:
                          config or command line (LINE instead of /proc/cmdline). Exit status 1 on warnings.
                          Keys: mode = enforce|audit|off, required = 0|1, bpf|kmod|kimg = allow|deny|restrict,
                          bpf.allow, bpf.block, kmod.allow, kimg.allow = comma-separated names or groups,
+                         bpf.token_only = 0|1 (objects only through BPF tokens, docs/tokens.md),
                          denylist = sha256:HEX,... See docs/policy.md.
   log [--follow] [--json]
                          Print the gate's recorded decisions (denials; in audit mode, what would have been

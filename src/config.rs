@@ -35,6 +35,7 @@ pub fn apply(cfg: &mut gate_config, p: &Policy) {
     cfg.kmod_allow = p.kmod_allow;
     cfg.kimg_allow = p.kimg_allow;
     cfg.denylist_len = p.denylist.len() as u32;
+    cfg.token_only = u32::from(p.bpf_token_only);
 }
 
 /// The policy a running gate enforces, read back from its config. The denylist's digests stay in the kernel
@@ -50,6 +51,7 @@ pub fn policy_of(cfg: &gate_config) -> Policy {
         bpf: perm_from(cfg.bpf_perm),
         bpf_allow: cfg.bpf_allow,
         bpf_block: cfg.bpf_block,
+        bpf_token_only: cfg.token_only != 0,
         kmod: perm_from(cfg.kmod_perm),
         kmod_allow: cfg.kmod_allow,
         kimg: perm_from(cfg.kimg_perm),
@@ -78,7 +80,7 @@ mod tests {
     #[test]
     fn round_trip() {
         let (p, w) = policy::layered(
-            "mode=audit\nbpf=restrict\nkmod=allow\nkimg.allow=dev_mem\nbpf.block=token_create",
+            "mode=audit\nbpf=restrict\nkmod=allow\nkimg.allow=dev_mem\nbpf.block=token_create\nbpf.token_only=1",
             None,
             "",
         );

@@ -186,6 +186,13 @@ pub fn attach<'obj>(
     rodata.cfg.loader_tgid = std::process::id();
     // Attached only for a moment, below, to record the bpffs mount.
     open.progs.gate_record_mount.set_autoattach(false);
+    // bpf.token_only's hooks exist only when the policy asks for them: no cost on every map and program otherwise.
+    open.progs
+        .gate_map_create_token
+        .set_autoload(policy.bpf_token_only);
+    open.progs
+        .gate_prog_load_token
+        .set_autoload(policy.bpf_token_only);
 
     let skel = open
         .load()
@@ -220,7 +227,7 @@ pub fn attach<'obj>(
 
     let p = &skel.progs;
     // The bpf() gate goes last, so nothing else is half-attached when it starts enforcing.
-    let progs = [
+    let mut progs = vec![
         ("exec", &p.gate_exec),
         ("fork", &p.gate_fork),
         ("mmap", &p.gate_mmap),
@@ -244,8 +251,12 @@ pub fn attach<'obj>(
         ("post_setxattr", &p.gate_post_setxattr),
         ("removexattr", &p.gate_removexattr),
         ("post_removexattr", &p.gate_post_removexattr),
-        ("bpf", &p.gate_bpf),
     ];
+    if policy.bpf_token_only {
+        progs.push(("map_create_token", &p.gate_map_create_token));
+        progs.push(("prog_load_token", &p.gate_prog_load_token));
+    }
+    progs.push(("bpf", &p.gate_bpf));
     let mut links: Vec<(&'static str, Link)> = Vec::with_capacity(progs.len() + 1);
     for (name, prog) in progs {
         links.push((

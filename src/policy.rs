@@ -150,6 +150,8 @@ pub struct Policy {
     pub bpf_allow: u64,
     /// bpf() commands no task may use, trusted ones included (the gate's own loader excepted).
     pub bpf_block: u64,
+    /// map_create, prog_load and btf_load only through a BPF token (for every task but the gate's loader).
+    pub bpf_token_only: bool,
     pub kmod: Perm,
     pub kmod_allow: u64,
     pub kimg: Perm,
@@ -202,6 +204,7 @@ impl Default for Policy {
             bpf: Perm::Deny,
             bpf_allow: bits(commands::NAMES, commands::UNTRUSTED),
             bpf_block: 0,
+            bpf_token_only: false,
             kmod: Perm::Deny,
             kmod_allow: 0,
             kimg: Perm::Deny,
@@ -244,7 +247,8 @@ const KIMG_LIST: ListKey = ListKey {
 
 /// Every key, for messages.
 const KEYS: &str =
-    "mode, required, bpf, bpf.allow, bpf.block, kmod, kmod.allow, kimg, kimg.allow, denylist, initramfs";
+    "mode, required, bpf, bpf.allow, bpf.block, bpf.token_only, kmod, kmod.allow, kimg, kimg.allow, denylist, \
+     initramfs";
 
 impl ListKey {
     /// A comma-separated list of names and groups; `none` (or nothing) is the empty list, `all` everything.
@@ -286,6 +290,14 @@ impl ListKey {
         } else {
             v.join(",")
         }
+    }
+}
+
+fn flag(v: &str) -> Result<bool, &'static str> {
+    match v {
+        "1" | "yes" | "true" => Ok(true),
+        "0" | "no" | "false" => Ok(false),
+        _ => Err("expected 0 or 1"),
     }
 }
 
@@ -333,13 +345,8 @@ impl Policy {
                     _ => return Err(msg("expected enforce, audit or off")),
                 }
             }
-            "required" => {
-                self.required = match v {
-                    "1" | "yes" | "true" => true,
-                    "0" | "no" | "false" => false,
-                    _ => return Err(msg("expected 0 or 1")),
-                }
-            }
+            "required" => self.required = flag(v).map_err(msg)?,
+            "bpf.token_only" => self.bpf_token_only = flag(v).map_err(msg)?,
             "initramfs" => {
                 self.initramfs_trusted = match v {
                     "trusted" => true,
@@ -432,13 +439,15 @@ impl Policy {
         let deny: std::vec::Vec<std::string::String> =
             self.denylist.iter().map(|d| d.to_string()).collect();
         format!(
-            "mode = {}\nrequired = {}\nbpf = {}\nbpf.allow = {}\nbpf.block = {}\nkmod = {}\nkmod.allow = {}\n\
+            "mode = {}\nrequired = {}\nbpf = {}\nbpf.allow = {}\nbpf.block = {}\nbpf.token_only = {}\nkmod = {}\n\
+             kmod.allow = {}\n\
              kimg = {}\nkimg.allow = {}\ndenylist = {}\ninitramfs = {}\n",
             mode_name(self.mode),
             u8::from(self.required),
             perm_name(self.bpf),
             BPF_LIST.render(self.bpf_allow),
             BPF_LIST.render(self.bpf_block),
+            u8::from(self.bpf_token_only),
             perm_name(self.kmod),
             KMOD_LIST.render(self.kmod_allow),
             perm_name(self.kimg),
@@ -539,6 +548,9 @@ mod tests {
             ("", "bpfgate.bpf.block=prog_load,btf_load", |p| {
                 p.bpf_block == bit("prog_load") | bit("btf_load")
             }),
+            ("bpf.token_only = 1", "", |p| p.bpf_token_only),
+            ("bpf.token_only = yes", "bpfgate.bpf.token_only=0", |p| !p.bpf_token_only),
+            ("", "bpfgate.bpf.token_only=1", |p| p.bpf_token_only),
             ("kmod.allow = autoload", "", |p| p.kmod_allow == 0b10),
             ("initramfs = untrusted", "", |p| !p.initramfs_trusted),
             ("initramfs = untrusted", "bpfgate.initramfs=trusted", |p| p.initramfs_trusted),
@@ -589,6 +601,11 @@ mod tests {
                 "policy.conf:3: frobnicate: unknown key",
             ),
             ("just words", "", "expected key = value"),
+            (
+                "bpf.token_only = maybe",
+                "",
+                "policy.conf:1: bpf.token_only: expected 0 or 1",
+            ),
             ("denylist = sha256:abc", "", "wrong number of hex digits"),
             ("denylist = md5:00", "", "expected sha256:HEX or sha512:HEX"),
             (
@@ -647,7 +664,7 @@ mod tests {
     #[test]
     fn render_round_trips() {
         let (p, w) = layered(
-            "mode=audit\nbpf=restrict\nbpf.block=token_create\nkimg.allow=kcore,kexec\nkmod=allow\ninitramfs=untrusted",
+            "mode=audit\nbpf=restrict\nbpf.block=token_create\nkimg.allow=kcore,kexec\nkmod=allow\ninitramfs=untrusted\nbpf.token_only=1",
             None,
             &format!("bpfgate.denylist={SHA256} bpfgate.required=0 bpfgate.bpf.allow=none"),
         );

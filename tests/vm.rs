@@ -138,6 +138,8 @@ enum Variant {
     PolicyAudit,
     /// tests/guest/policy.sh with every area `allow`.
     PolicyAllow,
+    /// tests/guest/policy.sh with `bpfgate.bpf.token_only=1`.
+    PolicyTokenOnly,
     /// The debootstrap'ed trixie root (tests/distro), booted through its dracut (systemd) initrd.
     DistroDracut,
     /// The same root through its initramfs-tools initrd.
@@ -148,9 +150,11 @@ enum Variant {
     DistroRequiredNoLsm,
     /// The same with `bpfgate.required=0`: the boot goes on, with the warning in the journal.
     DistroOptionalNoLsm,
+    /// The dracut boot of the same root with the newest kernel (sid's) installed into it.
+    DistroDracutNewest,
 }
 
-const VARIANTS: usize = 13;
+const VARIANTS: usize = 15;
 const NO_BPF_LSM: &str = "lsm=capability,landlock,yama";
 
 impl Variant {
@@ -164,11 +168,13 @@ impl Variant {
             "-policy-restrict",
             "-policy-audit",
             "-policy-allow",
+            "-policy-token-only",
             "-distro-dracut",
             "-distro-itools",
             "-distro-unsigned-init",
             "-distro-required-nolsm",
             "-distro-optional-nolsm",
+            "-distro-dracut-newest",
         ][self as usize]
     }
 
@@ -195,6 +201,7 @@ impl Variant {
                 | Variant::DistroUnsignedInit
                 | Variant::DistroRequiredNoLsm
                 | Variant::DistroOptionalNoLsm
+                | Variant::DistroDracutNewest
         )
     }
 
@@ -218,6 +225,7 @@ impl Variant {
             Variant::PolicyAllow => {
                 "bpfgate_policy bpfgate.bpf=allow bpfgate.kmod=allow bpfgate.kimg=allow".into()
             }
+            Variant::PolicyTokenOnly => "bpfgate_policy bpfgate.bpf.token_only=1".into(),
             // A failed boot powers off instead of waiting at an emergency shell.
             _ => format!(
                 "root=LABEL=bpfgate-distro rw bpfgate_distro={} rd.emergency=poweroff \
@@ -250,13 +258,16 @@ fn boot(suite: &str, variant: Variant) -> Result<Guest, String> {
     let distro = variant.distro();
     let vm = if distro { distro_dir() } else { vm_dir() };
     // The distro root boots its own kernel; the others a kernel of the matrix.
-    let vmlinuz = if distro {
+    let vmlinuz = if matches!(variant, Variant::DistroDracutNewest) {
+        vm.join("vmlinuz-sid")
+    } else if distro {
         vm.join("vmlinuz")
     } else {
         kernel_dir(suite).join("vmlinuz")
     };
     let (initrd, image) = match variant {
         Variant::DistroItools => ("initrd-itools.img", "root.img"),
+        Variant::DistroDracutNewest => ("initrd-dracut-sid.img", "root.img"),
         _ if distro => ("initrd-dracut.img", "root.img"),
         _ if variant.init_mode() => ("init-mode.cpio", "realroot.img"),
         _ => ("initramfs.cpio", "disk.img"),
@@ -433,6 +444,10 @@ fn guest_policy_allow(suite: &str) -> &'static Guest {
     guest_variant(suite, Variant::PolicyAllow)
 }
 
+fn guest_policy_token_only(suite: &str) -> &'static Guest {
+    guest_variant(suite, Variant::PolicyTokenOnly)
+}
+
 fn guest_distro_dracut(suite: &str) -> &'static Guest {
     guest_variant(suite, Variant::DistroDracut)
 }
@@ -443,6 +458,10 @@ fn guest_distro_itools(suite: &str) -> &'static Guest {
 
 fn guest_distro_unsigned_init(suite: &str) -> &'static Guest {
     guest_variant(suite, Variant::DistroUnsignedInit)
+}
+
+fn guest_distro_dracut_newest(suite: &str) -> &'static Guest {
+    guest_variant(suite, Variant::DistroDracutNewest)
 }
 
 fn guest_distro_required_nolsm(suite: &str) -> &'static Guest {
@@ -1386,6 +1405,11 @@ fn restrict_needs_trust_and_the_initial_mount_namespace(g: &Guest) {
     g.assert_eq("untrusted_prog", "prog=EPERM");
     // Same signed binary, same exec, but in a new mount namespace: restrict refuses it.
     g.assert_eq("trusted_prog_other_mntns", "prog=EPERM");
+    // The token flow needs a new mount namespace for its bpffs: restrict refuses the signed loader its token.
+    g.assert_eq(
+        "trusted_token",
+        "map_without_token=EPERM token_create=EPERM",
+    );
     g.assert_eq("trusted_finit", "finit=ok");
     g.assert_eq("trusted_finit_other_mntns", "finit=EPERM");
     g.assert_eq("trusted_devmem", "openrw=ok");
@@ -1574,6 +1598,73 @@ fn allow_opens_the_areas_but_not_the_gate(g: &Guest) {
     );
 }
 
+/// The delegation flow (bpfprobe token): a child in a new user namespace mints a token from a delegated bpffs. It has
+/// no capabilities in the initial namespace, so without the token the kernel refuses it a map.
+const TOKEN_USED: &str = "map_without_token=EPERM token_create=ok token_map=ok token_prog=ok";
+const TOKEN_PASSED: &str = "map_without_token=EPERM token_create=ok passed_map=ok passed_prog=ok";
+
+fn tokens_are_minted_and_used_by_trusted_tasks_only(g: &Guest) {
+    // Control: with the gate off, any root process mints and uses a token, and a process it hands it to uses it.
+    g.assert_eq("control_token", TOKEN_USED);
+    g.assert_eq("control_token_passed", TOKEN_PASSED);
+    // A signed loader (its child in the new user namespace inherits the trust) mints one and loads through it.
+    g.assert_eq("token_trusted", TOKEN_USED);
+    // An unsigned process with the same delegated bpffs cannot mint one.
+    g.assert_eq(
+        "token_untrusted",
+        "map_without_token=EPERM token_create=EPERM",
+    );
+    // A token handed over SCM_RIGHTS does not make its holder trusted; a trusted holder may use it.
+    g.assert_eq(
+        "token_passed_to_untrusted",
+        "map_without_token=EPERM token_create=ok passed_map=EPERM passed_prog=EPERM",
+    );
+    g.assert_eq("token_passed_to_trusted", TOKEN_PASSED);
+    // Narrower rights: a token delegating map_create only; the program load falls back to capabilities (none).
+    g.assert_eq(
+        "token_narrow",
+        "map_without_token=EPERM token_create=ok token_map=ok token_prog=EPERM",
+    );
+}
+
+fn token_only_needs_a_token_for_new_objects(g: &Guest) {
+    assert!(
+        g.get("status").contains("\"bpf.token_only\":\"1\""),
+        "[{}] {}",
+        g.kernel,
+        g.get("status")
+    );
+    // A signed loader in the initial namespaces, without a token: refused.
+    g.assert_eq("trusted_map", "map=EPERM");
+    g.assert_eq("trusted_prog", "prog=EPERM");
+    g.assert_eq("trusted_btf", "btf=EPERM");
+    // The same loader through a token: allowed. Untrusted tasks still cannot mint or use one.
+    g.assert_eq("trusted_token", TOKEN_USED);
+    g.assert_eq(
+        "untrusted_token",
+        "map_without_token=EPERM token_create=EPERM",
+    );
+    g.assert_eq(
+        "token_passed_to_untrusted",
+        "map_without_token=EPERM token_create=ok passed_map=EPERM passed_prog=EPERM",
+    );
+    g.assert_eq("untrusted_map", "map=EPERM");
+    for what in ["bpf map_create", "bpf prog_load", "bpf btf_load"] {
+        assert!(
+            logged(g, "denied", what, "probe-signed", "no_token"),
+            "[{}] no 'denied {what}' by probe-signed for no_token in:\n{}",
+            g.kernel,
+            log_lines(g).join("\n")
+        );
+    }
+    let st = g.get("status_end");
+    assert!(
+        json_u64(st, None, "no_token_denied") >= 2,
+        "[{}] {st}",
+        g.kernel
+    );
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Distro boots (tests/distro): a debootstrap'ed trixie root with bpfgate installed by `make install`, booted with
 // its own kernel through initramfs images made by the real dracut and the real mkinitramfs.
@@ -1741,6 +1832,29 @@ fn distro_optional_gate_boots_on_with_a_warning(g: &Guest) {
     );
 }
 
+mod distro_dracut_newest_kernel {
+    #[test]
+    fn gate_enforces_in_the_real_root() {
+        let g = crate::guest_distro_dracut_newest("sid");
+        assert!(
+            g.version() >= (6, 15),
+            "[{}] not the newest kernel",
+            g.kernel
+        );
+        crate::distro_gate_enforces_in_the_real_root(g)
+    }
+    #[test]
+    fn gate_loads_before_sysroot_mount() {
+        crate::dracut_loads_the_gate_before_sysroot_mount(crate::guest_distro_dracut_newest("sid"))
+    }
+    #[test]
+    fn signed_systemd_keeps_its_bpf_features() {
+        crate::distro_signed_systemd_keeps_its_bpf_features(crate::guest_distro_dracut_newest(
+            "sid",
+        ))
+    }
+}
+
 mod distro_failure_policy {
     #[test]
     fn required_gate_stops_the_boot() {
@@ -1817,6 +1931,7 @@ per_kernel!(scenarios, guest:
     untrusted_tasks_cannot_modify_the_kernel,
     digest_parameters_and_bad_signatures,
     substitution_follows_content_not_paths,
+    tokens_are_minted_and_used_by_trusted_tasks_only,
     check_names_the_reason,
     doctor_reports_what_to_fix,
 );
@@ -1840,5 +1955,9 @@ per_kernel!(policy_audit, guest_policy_audit:
 );
 per_kernel!(policy_allow, guest_policy_allow:
     allow_opens_the_areas_but_not_the_gate,
+    gate_stays_protected_under_every_policy,
+);
+per_kernel!(policy_token_only, guest_policy_token_only:
+    token_only_needs_a_token_for_new_objects,
     gate_stays_protected_under_every_policy,
 );

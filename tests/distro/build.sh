@@ -81,6 +81,19 @@ in_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-r
 rm -rf "$root/tmp/debs"
 in_root dracut --quiet --force --no-hostonly --add bpfgate --add-drivers "nvme ext4" /boot/initrd-dracut.img "$kver"
 cp "$root/boot/initrd-dracut.img" "$out/initrd-dracut.img"
+# The newest kernel (sid's, from tests/fetch-kernels.sh) installed into the same root: its modules, depmod, and a
+# dracut image for it. (Its package needs a newer userland than trixie's; the files are what the boot uses.)
+sidk=${BPFGATE_KERNEL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/bpfgate/kernels}/sid
+rm -f "$out/vmlinuz-sid" "$out/initrd-dracut-sid.img"
+if [ -f "$sidk/version" ]; then
+    sv=$(cat "$sidk/version")
+    mkdir -p "$root/usr/lib/modules/$sv"
+    cp -a "$sidk/modules/." "$root/usr/lib/modules/$sv/"
+    in_root depmod "$sv"
+    in_root dracut --quiet --force --no-hostonly --add bpfgate --add-drivers "nvme ext4" /boot/initrd-dracut-sid.img "$sv"
+    cp "$root/boot/initrd-dracut-sid.img" "$out/initrd-dracut-sid.img"
+    cp "$sidk/vmlinuz" "$out/vmlinuz-sid"
+fi
 rm -f "$root"/boot/initrd*.img "$root"/boot/initrd.img-* "$root/etc/resolv.conf"
 
 # Signatures (made here; fs-verity is enabled in the prep guest): PID 1, its helpers, every shared library, the

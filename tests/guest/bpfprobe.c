@@ -28,6 +28,9 @@
  *   openrw PATH | ioperm      open PATH read-write (/dev/mem) / ioperm on port 0x80
  *   keyattack SERIAL|new      add a key to keyring SERIAL, reopen its permissions, revoke it; "new" first makes a
  *                             fresh keyring of its own (the control: the same calls succeed there)
+ *   token CMDS [pass RECV]   the delegation flow (see token_flow): a token for the delegate_cmds CMDS (e.g. any),
+ *                             used for a map and a program, or handed to RECV over SCM_RIGHTS
+ *   tokenrecv FD              receive a token on socket FD and use it (the receiving end of `token ... pass`)
  *   Used as a #! interpreter: "#!/path/bpfprobe map" runs `map` (the script path arrives as an extra argument).
  */
 #define _GNU_SOURCE
@@ -50,6 +53,9 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <sys/xattr.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
 #include <dirent.h>
 #include <unistd.h>
 
@@ -141,6 +147,182 @@ static int do_op(const char *op)
 		return report("btf", btf_load());
 	fprintf(stderr, "bpfprobe: unknown op %s\n", op);
 	return 2;
+}
+
+/* BPF tokens (6.9+). The build host's uapi headers predate them: the command number, the flag and the fields'
+ * offsets in union bpf_attr are spelled out here (checked against libbpf's 6.18 uapi header). */
+#define PROBE_BPF_TOKEN_CREATE 36
+#define PROBE_BPF_F_TOKEN_FD (1U << 16)
+#define OFF_MAP_TOKEN_FD 76
+#define OFF_PROG_TOKEN_FD 144
+
+/* union bpf_attr as the newer kernels know it: the host's, plus room for the token fields. */
+union attr {
+	union bpf_attr a;
+	char raw[168];
+};
+
+static void set_u32(union attr *a, size_t off, uint32_t v)
+{
+	memcpy(a->raw + off, &v, sizeof(v));
+}
+
+static long sys_bpf_attr(int cmd, union attr *a)
+{
+	return syscall(__NR_bpf, cmd, a, sizeof(*a));
+}
+
+static long map_create_token(int token)
+{
+	union attr a = { .a = { .map_type = BPF_MAP_TYPE_ARRAY, .key_size = 4, .value_size = 4, .max_entries = 1,
+				.map_flags = PROBE_BPF_F_TOKEN_FD } };
+	set_u32(&a, OFF_MAP_TOKEN_FD, token);
+	return sys_bpf_attr(BPF_MAP_CREATE, &a);
+}
+
+static long prog_load_token(int token)
+{
+	struct bpf_insn insns[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = 0, .imm = 0 },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	union attr a = { .a = {
+		.prog_type = BPF_PROG_TYPE_SOCKET_FILTER,
+		.insns = (uint64_t)(uintptr_t)insns,
+		.insn_cnt = 2,
+		.license = (uint64_t)(uintptr_t)"GPL",
+		.prog_flags = PROBE_BPF_F_TOKEN_FD,
+	} };
+	set_u32(&a, OFF_PROG_TOKEN_FD, token);
+	return sys_bpf_attr(BPF_PROG_LOAD, &a);
+}
+
+static int send_fd(int sock, int fd)
+{
+	char c = 'f', ctl[CMSG_SPACE(sizeof(int))] = { 0 };
+	struct iovec iov = { .iov_base = &c, .iov_len = 1 };
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl, .msg_controllen = sizeof(ctl) };
+	struct cmsghdr *h = CMSG_FIRSTHDR(&m);
+
+	h->cmsg_level = SOL_SOCKET;
+	h->cmsg_type = SCM_RIGHTS;
+	h->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(h), &fd, sizeof(int));
+	return sendmsg(sock, &m, 0) == 1 ? 0 : -1;
+}
+
+static int recv_fd(int sock)
+{
+	char c, ctl[CMSG_SPACE(sizeof(int))] = { 0 };
+	struct iovec iov = { .iov_base = &c, .iov_len = 1 };
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl, .msg_controllen = sizeof(ctl) };
+	struct cmsghdr *h;
+	int fd = -1;
+
+	if (recvmsg(sock, &m, 0) != 1)
+		return -1;
+	h = CMSG_FIRSTHDR(&m);
+	if (!h || h->cmsg_type != SCM_RIGHTS) {
+		errno = EPROTO;
+		return -1;
+	}
+	memcpy(&fd, CMSG_DATA(h), sizeof(int));
+	return fd;
+}
+
+static int write_file(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY);
+	int ok = fd >= 0 && write(fd, text, strlen(text)) == (ssize_t)strlen(text);
+
+	if (fd >= 0)
+		close(fd);
+	return ok ? 0 : -1;
+}
+
+/* Uses a token fd received over SCM_RIGHTS on SOCK: a map and a program through it. */
+static int token_receive(int sock)
+{
+	int token = recv_fd(sock);
+
+	if (token < 0)
+		return report("received_token", -1);
+	int bad = report("passed_map", map_create_token(token));
+	return report("passed_prog", prog_load_token(token)) | bad;
+}
+
+/*
+ * The delegation flow systemd's PrivateBPF= runs (and the kernel selftests): a child enters a new user and mount
+ * namespace and opens a bpffs context; the parent, privileged in the initial namespace, sets the delegate_*
+ * options and creates the superblock; the child mounts it and creates a token. The child has no capabilities in
+ * the initial user namespace: without the token the kernel refuses it map_create. With `pass RECEIVER`, the child
+ * then hands the token over SCM_RIGHTS to RECEIVER (exec'ed as `RECEIVER tokenrecv FD`) instead of using it.
+ */
+static int token_flow(const char *cmds, const char *receiver)
+{
+	int sp[2], st = 0;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sp))
+		return report("socketpair", -1);
+	pid_t pid = fork();
+	if (pid < 0)
+		return report("fork", -1);
+	if (pid == 0) {
+		char c;
+		close(sp[0]);
+		if (unshare(CLONE_NEWUSER | CLONE_NEWNS) || write_file("/proc/self/uid_map", "0 0 1") ||
+		    write_file("/proc/self/setgroups", "deny") || write_file("/proc/self/gid_map", "0 0 1"))
+			_exit(report("userns", -1));
+		int fs = fsopen("bpf", 0);
+		if (fs < 0 || send_fd(sp[1], fs) || read(sp[1], &c, 1) != 1 || c != 'y')
+			_exit(report("bpffs_context", -1));
+		/* fsmount gives an O_PATH fd, which BPF_TOKEN_CREATE does not take: open the mount's root. */
+		int mnt = fsmount(fs, 0, 0);
+		int root = mnt < 0 ? -1 : openat(mnt, ".", O_RDONLY | O_DIRECTORY);
+		if (root < 0)
+			_exit(report("bpffs_mount", -1));
+		report("map_without_token", map_create());
+		union attr a = { 0 };
+		set_u32(&a, 4, root); /* token_create.bpffs_fd */
+		long token = sys_bpf_attr(PROBE_BPF_TOKEN_CREATE, &a);
+		if (report("token_create", token))
+			_exit(1);
+		if (receiver) {
+			int pass[2];
+			if (socketpair(AF_UNIX, SOCK_STREAM, 0, pass))
+				_exit(report("socketpair", -1));
+			pid_t r = fork();
+			if (r == 0) {
+				char fd[16];
+				close(pass[0]);
+				close(token);
+				snprintf(fd, sizeof(fd), "%d", pass[1]);
+				execl(receiver, receiver, "tokenrecv", fd, (char *)NULL);
+				_exit(report("exec_receiver", -1));
+			}
+			close(pass[1]);
+			if (send_fd(pass[0], token))
+				report("send_token", -1);
+			waitpid(r, &st, 0);
+			_exit(WIFEXITED(st) ? WEXITSTATUS(st) : 1);
+		}
+		int bad = report("token_map", map_create_token(token));
+		bad |= report("token_prog", prog_load_token(token));
+		_exit(bad);
+	}
+	close(sp[1]);
+	int fs = recv_fd(sp[0]);
+	int ok = fs >= 0 && !fsconfig(fs, FSCONFIG_SET_STRING, "delegate_cmds", cmds, 0) &&
+		 !fsconfig(fs, FSCONFIG_SET_STRING, "delegate_maps", "any", 0) &&
+		 !fsconfig(fs, FSCONFIG_SET_STRING, "delegate_progs", "any", 0) &&
+		 !fsconfig(fs, FSCONFIG_SET_STRING, "delegate_attachs", "any", 0) &&
+		 !fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0);
+	if (!ok)
+		report("delegate", -1);
+	if (write(sp[0], ok ? "y" : "n", 1) != 1)
+		report("handshake", -1);
+	waitpid(pid, &st, 0);
+	return !ok || !WIFEXITED(st) || WEXITSTATUS(st);
 }
 
 /* Names of the gate's maps (bpf/bpfgate.bpf.c) and the prefix of its programs. */
@@ -458,6 +640,10 @@ int main(int argc, char **argv)
 	if (!strcmp(op, "finit") || !strcmp(op, "initmod") || !strcmp(op, "kexecfile") || !strcmp(op, "kexecload") ||
 	    !strcmp(op, "openrw") || !strcmp(op, "ioperm"))
 		return kernel_op(op, argc >= 3 ? argv[2] : "");
+	if (!strcmp(op, "token") && argc >= 3)
+		return token_flow(argv[2], argc >= 5 && !strcmp(argv[3], "pass") ? argv[4] : NULL);
+	if (!strcmp(op, "tokenrecv") && argc >= 3)
+		return token_receive(atoi(argv[2]));
 	if (!strcmp(op, "clearuserkeyring"))
 		return clear_user_keyring();
 	if (!strcmp(op, "keyattack") && argc >= 3)

@@ -47,6 +47,9 @@ run trusted_prog $T/probe-signed prog
 run trusted_btf $T/probe-signed btf
 run trusted_prog_other_mntns unshare -m $T/probe-signed prog
 run denylisted_prog $T/probe-revoked prog
+run trusted_token $T/probe-signed token any
+run untrusted_token $T/probe-unsigned token any
+run token_passed_to_untrusted $T/probe-signed token any pass $T/probe-unsigned
 # kmod area
 run untrusted_finit bpfprobe finit $MOD; rmmod dummy 2>/dev/null
 run trusted_finit $T/probe-signed finit $MOD; rmmod dummy 2>/dev/null

@@ -72,6 +72,10 @@ kernel_ops() { # PREFIX PROBE [SHELL]: every kernel-modifying operation, as PROB
     obs "${1}_module_request $(grep -c "fs-${1}fs" /tmp/modprobe.calls 2>/dev/null || echo 0)"
 }
 kernel_ops control bpfprobe
+# BPF tokens (the delegation flow of systemd's PrivateBPF=, see bpfprobe token): with the gate off, any root process
+# creates a token and uses it, and hands it to another process that uses it.
+run control_token $T/probe-unsigned token any
+run control_token_passed $T/probe-unsigned token any pass $T/probe-unsigned
 insmod /mnt/mod/$(uname -r)/overlay.ko  # for the substitution tests; untrusted root cannot once the gate is on
 
 # --- Load the gate ---
@@ -113,6 +117,12 @@ run exec_signed_to_signed $T/probe-signed exec $T/probe-signed2 map
 run script_signed_interp $T/script
 run secxattr_only $T/probe-secxattr map
 run root_shell_map bpfprobe map
+# --- Tokens: only trusted tasks mint them; a token does not make its holder trusted ---
+run token_trusted $T/probe-signed token any
+run token_untrusted $T/probe-unsigned token any
+run token_passed_to_untrusted $T/probe-signed token any pass $T/probe-unsigned
+run token_passed_to_trusted $T/probe-signed token any pass $T/probe-signed2
+run token_narrow $T/probe-signed token map_create
 for name in sha512 1k 64k; do
     for kind in valid wrong empty big random; do run vparam_${name}_$kind $T/probe-v-$name-$kind map; done
 done

@@ -47,10 +47,13 @@ stage: test-bin
 unit-test: deps
 	cargo test --lib
 
-# The distro boot tests' root: debootstrap'ed trixie with bpfgate installed, dracut and initramfs-tools images.
+# The distro boot tests' roots: debootstrap'ed trixie with bpfgate installed, dracut and initramfs-tools images;
+# debootstrap'ed sid (systemd 258+, PrivateBPF=), booted by bpfgate's embedded init.
 distro: stage
 	tests/distro/build.sh $(TEST_BIN) $(BUILD)/vm/bpfprobe $(KEYS) $(BUILD)/distro
 	tests/distro/prep.sh $(BUILD)/vm $(BUILD)/distro
+	tests/distro/build-sid.sh $(TEST_BIN) $(BUILD)/vm/bpfprobe $(KEYS) $(BUILD)/distro
+	tests/distro/prep.sh $(BUILD)/vm $(BUILD)/distro root-sid.img
 
 vm-test: kernels stage distro
 	BPFGATE_VM_DIR=$(abspath $(BUILD))/vm BPFGATE_DISTRO_DIR=$(abspath $(BUILD))/distro cargo test --test vm

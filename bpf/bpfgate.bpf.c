@@ -713,22 +713,42 @@ static __always_inline bool covers_gate(const struct path *path)
 	return role == ROLE_PIN_DIR || role == ROLE_BPFFS_ROOT || role == ROLE_PIN;
 }
 
+/* A mount on the gate's bpffs or pins that changes only another mount namespace's view: the task is outside the
+ * initial mount namespace and the mount it mounts on is not shared (a shared mount propagates the new mount to its
+ * peers, which may be the initial namespace's: `unshare -m --propagation unchanged` under systemd's rshared /).
+ * The pins, and the gate, stay in the initial namespace. systemd's PrivateBPF= mounts a delegated bpffs over
+ * /sys/fs/bpf this way, in a namespace it made a slave of the host's. */
+static __always_inline bool private_view(const struct path *path)
+{
+	struct mount *m;
+
+	if (in_init_mnt_ns(bpf_get_current_task_btf()))
+		return false;
+	m = container_of(BPF_CORE_READ(path, mnt), struct mount, mnt);
+	return BPF_CORE_READ(m, mnt_group_id) == 0; /* peer group id: non-zero while shared */
+}
+
 SEC("lsm/sb_mount")
 int BPF_PROG(gate_mount_over, const char *dev_name, const struct path *path, const char *type, unsigned long flags)
 {
-	/* Mounting over the pins would hide them; remounting the bpffs could change who may read them. A bind
-	 * remount (per-mount flags such as read-only) in another mount namespace changes only that namespace's view:
-	 * systemd does it for every unit with ProtectKernelTunables= or ProtectSystem=strict. */
+	if (!covers_gate(path))
+		return 0;
+	/* A bind remount (per-mount flags such as read-only) in another mount namespace changes only that
+	 * namespace's view: systemd does it for every unit with ProtectKernelTunables= or ProtectSystem=strict. */
 	if ((flags & (MS_REMOUNT | MS_BIND)) == (MS_REMOUNT | MS_BIND) &&
 	    !in_init_mnt_ns(bpf_get_current_task_btf()))
 		return 0;
-	return protect(covers_gate(path), OBJ_MOUNT);
+	/* Mounting over the pins would hide them; remounting the bpffs superblock could change who may read them,
+	 * in every namespace. */
+	if (!(flags & MS_REMOUNT) && private_view(path))
+		return 0;
+	return protect(true, OBJ_MOUNT);
 }
 
 SEC("lsm/move_mount")
 int BPF_PROG(gate_move_mount_over, const struct path *from_path, const struct path *to_path)
 {
-	return protect(covers_gate(to_path), OBJ_MOUNT);
+	return protect(covers_gate(to_path) && !private_view(to_path), OBJ_MOUNT);
 }
 
 SEC("lsm/sb_umount")

@@ -152,9 +152,13 @@ enum Variant {
     DistroOptionalNoLsm,
     /// The dracut boot of the same root with the newest kernel (sid's) installed into it.
     DistroDracutNewest,
+    /// A debootstrap'ed sid root (systemd 258+: PrivateBPF=), booted by bpfgate's embedded init on the newest kernel.
+    DistroSidPrivateBpf,
+    /// The same with `bpfgate=off`: the control.
+    DistroSidPrivateBpfOff,
 }
 
-const VARIANTS: usize = 15;
+const VARIANTS: usize = 17;
 const NO_BPF_LSM: &str = "lsm=capability,landlock,yama";
 
 impl Variant {
@@ -175,6 +179,8 @@ impl Variant {
             "-distro-required-nolsm",
             "-distro-optional-nolsm",
             "-distro-dracut-newest",
+            "-distro-sid-privatebpf",
+            "-distro-sid-privatebpf-off",
         ][self as usize]
     }
 
@@ -202,6 +208,8 @@ impl Variant {
                 | Variant::DistroRequiredNoLsm
                 | Variant::DistroOptionalNoLsm
                 | Variant::DistroDracutNewest
+                | Variant::DistroSidPrivateBpf
+                | Variant::DistroSidPrivateBpfOff
         )
     }
 
@@ -226,6 +234,13 @@ impl Variant {
                 "bpfgate_policy bpfgate.bpf=allow bpfgate.kmod=allow bpfgate.kimg=allow".into()
             }
             Variant::PolicyTokenOnly => "bpfgate_policy bpfgate.bpf.token_only=1".into(),
+            // The init-mode cpio's policy blocks token_create: the command line opens it again.
+            Variant::DistroSidPrivateBpf => "root=LABEL=bpfgate-sid rw bpfgate.bpf.block=none \
+                 systemd.default_timeout_start_sec=120 systemd.show_status=0"
+                .into(),
+            Variant::DistroSidPrivateBpfOff => "root=LABEL=bpfgate-sid rw bpfgate=off \
+                 systemd.default_timeout_start_sec=120 systemd.show_status=0"
+                .into(),
             // A failed boot powers off instead of waiting at an emergency shell.
             _ => format!(
                 "root=LABEL=bpfgate-distro rw bpfgate_distro={} rd.emergency=poweroff \
@@ -260,6 +275,11 @@ fn boot(suite: &str, variant: Variant) -> Result<Guest, String> {
     // The distro root boots its own kernel; the others a kernel of the matrix.
     let vmlinuz = if matches!(variant, Variant::DistroDracutNewest) {
         vm.join("vmlinuz-sid")
+    } else if matches!(
+        variant,
+        Variant::DistroSidPrivateBpf | Variant::DistroSidPrivateBpfOff
+    ) {
+        kernel_dir("sid").join("vmlinuz")
     } else if distro {
         vm.join("vmlinuz")
     } else {
@@ -268,17 +288,37 @@ fn boot(suite: &str, variant: Variant) -> Result<Guest, String> {
     let (initrd, image) = match variant {
         Variant::DistroItools => ("initrd-itools.img", "root.img"),
         Variant::DistroDracutNewest => ("initrd-dracut-sid.img", "root.img"),
+        Variant::DistroSidPrivateBpf | Variant::DistroSidPrivateBpfOff => {
+            ("init-mode.cpio", "root-sid.img")
+        }
         _ if distro => ("initrd-dracut.img", "root.img"),
         _ if variant.init_mode() => ("init-mode.cpio", "realroot.img"),
         _ => ("initramfs.cpio", "disk.img"),
     };
-    if distro && !vm.join(".prepared").exists() {
+    // The sid root boots through the embedded init of the VM-test staging.
+    let initrd = if matches!(
+        variant,
+        Variant::DistroSidPrivateBpf | Variant::DistroSidPrivateBpfOff
+    ) {
+        vm_dir().join(initrd)
+    } else {
+        vm.join(initrd)
+    };
+    let prepared = if matches!(
+        variant,
+        Variant::DistroSidPrivateBpf | Variant::DistroSidPrivateBpfOff
+    ) {
+        ".prepared-root-sid.img"
+    } else {
+        ".prepared"
+    };
+    if distro && !vm.join(prepared).exists() {
         return Err(format!(
             "{} is not prepared: run `make distro` (make test does)",
             vm.display()
         ));
     }
-    for p in [&vmlinuz, &vm.join(initrd), &vm.join(image)] {
+    for p in [&vmlinuz, &initrd, &vm.join(image)] {
         if !p.exists() {
             return Err(format!(
                 "{} is missing: run `make test` (it fetches kernels and stages the guest)",
@@ -319,7 +359,7 @@ fn boot(suite: &str, variant: Variant) -> Result<Guest, String> {
         .args(["-serial", "stdio", "-kernel"])
         .arg(&vmlinuz)
         .arg("-initrd")
-        .arg(vm.join(initrd))
+        .arg(&initrd)
         .args(["-append", &append])
         .arg("-drive")
         .arg(&drive)
@@ -867,6 +907,21 @@ fn pins_and_mounts_of_the_gate_cannot_be_removed(g: &Guest) {
                 g.kernel
             );
         }
+    }
+    // A new mount namespace whose bpffs is still shared with this one: the mount would propagate back, refused.
+    // A slave namespace: its own view only (systemd PrivateBPF=), allowed; the pins stay (pins_after_attacks).
+    g.assert_eq("make_rshared_sys", "0");
+    // Control: over a non-gate shared mount the same step works, and its mount hides our marker file here.
+    g.assert_eq("ctl_shared_ns_propagates", "0");
+    for who in ["untrusted", "trusted"] {
+        g.assert_eq(
+            &format!("{who}_mount_over_bpffs_shared_ns"),
+            "rc=1 nsmount=EPERM",
+        );
+        g.assert_eq(
+            &format!("{who}_mount_over_bpffs_slave_ns"),
+            "rc=0 nsmount=ok entries=0",
+        );
     }
     let pins = g.get("pins").split_whitespace().count().to_string();
     g.assert_eq("pins_after_attacks", &pins);
@@ -1852,6 +1907,64 @@ mod distro_dracut_newest_kernel {
         crate::distro_signed_systemd_keeps_its_bpf_features(crate::guest_distro_dracut_newest(
             "sid",
         ))
+    }
+}
+
+/// systemd 258+ delegates BPF to a service (PrivateBPF=, BPFDelegate*=): PID 1 mounts a delegated bpffs in the
+/// service's user namespace, the service mints a token from it. Signed service: token and loads; unsigned: none.
+mod distro_sid_private_bpf {
+    fn guest() -> &'static crate::Guest {
+        crate::guest_variant("sid", crate::Variant::DistroSidPrivateBpf)
+    }
+
+    #[test]
+    fn systemd_delegates_bpf_to_signed_services_only() {
+        let g = guest();
+        let v = g.get("systemd_version");
+        let major: u32 = v
+            .split_whitespace()
+            .nth(1)
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        assert!(major >= 258, "[{}] {v}", g.kernel);
+        assert!(
+            g.get("sid_status").starts_with("bpfgate: active"),
+            "[{}] {}",
+            g.kernel,
+            g.get("sid_status")
+        );
+        assert!(
+            g.get("sid_pid1").contains(": trusted"),
+            "[{}] {}",
+            g.kernel,
+            g.get("sid_pid1")
+        );
+        g.assert_eq("privatebpf_signed", crate::TOKEN_USED);
+        g.assert_eq(
+            "privatebpf_unsigned",
+            "map_without_token=EPERM token_create=EPERM",
+        );
+        assert!(
+            g.get("sid_log").contains("token_create")
+                && g.get("sid_log").contains("probe-unsigned"),
+            "[{}] {}",
+            g.kernel,
+            g.get("sid_log")
+        );
+    }
+
+    /// Control: the same root and units with `bpfgate=off`: the unsigned service gets its token too.
+    #[test]
+    fn without_the_gate_unsigned_services_get_tokens_too() {
+        let g = crate::guest_variant("sid", crate::Variant::DistroSidPrivateBpfOff);
+        assert!(
+            g.get("sid_status").contains("not active"),
+            "[{}] {}",
+            g.kernel,
+            g.get("sid_status")
+        );
+        g.assert_eq("privatebpf_signed", crate::TOKEN_USED);
+        g.assert_eq("privatebpf_unsigned", crate::TOKEN_USED);
     }
 }
 

@@ -96,25 +96,8 @@ if [ -f "$sidk/version" ]; then
 fi
 rm -f "$root"/boot/initrd*.img "$root"/boot/initrd.img-* "$root/etc/resolv.conf"
 
-# Signatures (made here; fs-verity is enabled in the prep guest): PID 1, its helpers, every shared library, the
-# dynamic loader, and the signed probe. Listed as "SIGFILE PATH" in /var/lib/bpfgate-test/enroll.list.
-sigdir=$root/var/lib/bpfgate-test/sig
-mkdir -p "$sigdir"
-: >"$root/var/lib/bpfgate-test/enroll.list"
-n=0
-while read -r f; do
-    rel=${f#"$root"}
-    s=$(echo "$rel" | tr '/' '_').sig
-    fsverity sign "$f" "$sigdir/$s" --key "$keys/signer.key" --cert "$keys/signer.pem" \
-        --hash-alg sha256 --block-size 4096 >/dev/null
-    echo "/var/lib/bpfgate-test/sig/$s $rel" >>"$root/var/lib/bpfgate-test/enroll.list"
-    n=$((n + 1))
-done < <( (find "$root/usr/lib/systemd/systemd" "$root/usr/lib/systemd/systemd-executor" \
-             "$root/usr/local/bin/probe-signed" "$root/usr/lib/x86_64-linux-gnu" "$root/usr/lib/systemd" \
-             "$root/usr/lib64" -type f \( -name '*.so*' -o -path '*/systemd/systemd' \
-             -o -path '*/systemd/systemd-executor' -o -name probe-signed -o -name 'ld-linux*' \) 2>/dev/null
-         # udev and kmod load the real root's modules: signed, as a distribution would ship them.
-         echo "$root/usr/bin/udevadm"; echo "$root/usr/bin/kmod") | sort -u)
+# Signatures (made here; fs-verity is enabled in the prep guest).
+n=$("$here/sign-root.sh" "$root" "$keys")
 
 rm -f "$out/root.img"
 mkfs.ext4 -q -O verity,ea_inode -L bpfgate-distro -d "$root" "$out/root.img" 2G

@@ -31,6 +31,8 @@
  *   token CMDS [pass RECV]   the delegation flow (see token_flow): a token for the delegate_cmds CMDS (e.g. any),
  *                             used for a map and a program, or handed to RECV over SCM_RIGHTS
  *   tokenrecv FD              receive a token on socket FD and use it (the receiving end of `token ... pass`)
+ *   nsmount PROP DIR          in a new mount namespace (PROP: unchanged or slave), mount a tmpfs over DIR
+ *   tokenat DIR               mint a token from the delegated bpffs at DIR (systemd PrivateBPF=) and use it
  *   Used as a #! interpreter: "#!/path/bpfprobe map" runs `map` (the script path arrives as an extra argument).
  */
 #define _GNU_SOURCE
@@ -238,6 +240,42 @@ static int write_file(const char *path, const char *text)
 	if (fd >= 0)
 		close(fd);
 	return ok ? 0 : -1;
+}
+
+/* Creates a token from the delegated bpffs mounted at DIR (as systemd's PrivateBPF= mounts /sys/fs/bpf) and loads
+ * a map and a program through it; also tries a map without it. */
+static int token_at(const char *dir)
+{
+	int root = open(dir, O_RDONLY | O_DIRECTORY);
+
+	if (root < 0)
+		return report("bpffs_open", -1);
+	report("map_without_token", map_create());
+	union attr a = { 0 };
+	set_u32(&a, 4, root); /* token_create.bpffs_fd */
+	long token = sys_bpf_attr(PROBE_BPF_TOKEN_CREATE, &a);
+	if (report("token_create", token))
+		return 1;
+	int bad = report("token_map", map_create_token(token));
+	return report("token_prog", prog_load_token(token)) | bad;
+}
+
+/* In a new mount namespace (its mounts left as they are: "unchanged", or made slaves first: "slave"), mounts a
+ * tmpfs over DIR; prints the result and how many entries DIR shows afterwards. */
+static int ns_mount(const char *propagation, const char *dir)
+{
+	if (unshare(CLONE_NEWNS))
+		return report("unshare", -1);
+	if (!strcmp(propagation, "slave") && mount(NULL, "/", NULL, MS_SLAVE | MS_REC, NULL))
+		return report("make_slave", -1);
+	if (report("nsmount", mount("none", dir, "tmpfs", 0, NULL)))
+		return 1;
+	DIR *d = opendir(dir);
+	int n = 0;
+	while (d && readdir(d))
+		n++;
+	printf("entries=%d\n", n - 2);
+	return 0;
 }
 
 /* Uses a token fd received over SCM_RIGHTS on SOCK: a map and a program through it. */
@@ -642,6 +680,10 @@ int main(int argc, char **argv)
 		return kernel_op(op, argc >= 3 ? argv[2] : "");
 	if (!strcmp(op, "token") && argc >= 3)
 		return token_flow(argv[2], argc >= 5 && !strcmp(argv[3], "pass") ? argv[4] : NULL);
+	if (!strcmp(op, "nsmount") && argc >= 4)
+		return ns_mount(argv[2], argv[3]);
+	if (!strcmp(op, "tokenat") && argc >= 3)
+		return token_at(argv[2]);
 	if (!strcmp(op, "tokenrecv") && argc >= 3)
 		return token_receive(atoi(argv[2]));
 	if (!strcmp(op, "clearuserkeyring"))

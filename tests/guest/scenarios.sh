@@ -228,6 +228,9 @@ mount -t tmpfs none /tmp/ctl; obs "ctl_mount_over $?"; umount /tmp/ctl
 umount /tmp/ctl; obs "ctl_umount $?"
 mount -t tmpfs none /tmp/par && mkdir /tmp/par/b && mount -t bpf none /tmp/par/b
 umount -l /tmp/par; obs "ctl_umount_lazy_parent $?"
+# Control for the namespace attack below: a mount made in a new namespace over a shared mount shows up here.
+mkdir -p /tmp/shr && mount -t tmpfs none /tmp/shr && mount --make-shared /tmp/shr && touch /tmp/shr/marker
+bpfprobe nsmount unchanged /tmp/shr >/dev/null; obs "ctl_shared_ns_propagates $(ls /tmp/shr | wc -l)"
 # Attacks, by untrusted root and by a trusted task (the signed busybox runs each applet in its own process).
 att() { n=$1; shift; "$@" >/tmp/att.out 2>&1; rc=$?; obs "$n rc=$rc $(tr '\n' ' ' </tmp/att.out)"; }
 status_json pin_attacks_before
@@ -243,6 +246,16 @@ for who in untrusted trusted; do
     att ${who}_umount_lazy_bpffs $X umount -l /sys/fs/bpf
     att ${who}_umount_lazy_sys $X umount -l /sys
 done
+# Mount namespaces: over a shared bpffs (as under systemd's rshared /), a mount in a new namespace would propagate
+# back: refused. In a namespace that is a slave of this one (systemd's PrivateBPF=, PrivateMounts=), mounting over
+# /sys/fs/bpf changes only that namespace's view: allowed, and the pins stay here.
+mount --make-rshared /sys; obs "make_rshared_sys $?"
+for who in untrusted trusted; do
+    P=bpfprobe; [ $who = trusted ] && P=$T/probe-signed
+    att ${who}_mount_over_bpffs_shared_ns $P nsmount unchanged /sys/fs/bpf
+    att ${who}_mount_over_bpffs_slave_ns $P nsmount slave /sys/fs/bpf
+done
+mount --make-rprivate /sys
 sleep 1
 obs "pins_after_attacks $(ls $PIN | wc -l)"
 run unsigned_map_after_attacks $T/probe-unsigned map

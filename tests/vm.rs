@@ -279,7 +279,7 @@ fn boot(suite: &str, variant: Variant) -> Result<Guest, String> {
         variant,
         Variant::DistroSidPrivateBpf | Variant::DistroSidPrivateBpfOff
     ) {
-        kernel_dir("sid").join("vmlinuz")
+        kernel_dir(suite).join("vmlinuz") // the sid root boots either kernel of the matrix
     } else if distro {
         vm.join("vmlinuz")
     } else {
@@ -1913,13 +1913,23 @@ mod distro_dracut_newest_kernel {
 /// systemd 258+ delegates BPF to a service (PrivateBPF=, BPFDelegate*=): PID 1 mounts a delegated bpffs in the
 /// service's user namespace, the service mints a token from it. Signed service: token and loads; unsigned: none.
 mod distro_sid_private_bpf {
-    fn guest() -> &'static crate::Guest {
-        crate::guest_variant("sid", crate::Variant::DistroSidPrivateBpf)
-    }
-
     #[test]
     fn systemd_delegates_bpf_to_signed_services_only() {
-        let g = guest();
+        systemd_delegates(crate::guest_variant(
+            "sid",
+            crate::Variant::DistroSidPrivateBpf,
+        ));
+    }
+
+    /// The same sid root on trixie's 6.12 kernel.
+    #[test]
+    fn systemd_delegates_bpf_to_signed_services_only_on_6_12() {
+        let g = crate::guest_variant("trixie", crate::Variant::DistroSidPrivateBpf);
+        assert!(g.version() < (6, 13), "[{}] not 6.12", g.kernel);
+        systemd_delegates(g);
+    }
+
+    fn systemd_delegates(g: &crate::Guest) {
         let v = g.get("systemd_version");
         let major: u32 = v
             .split_whitespace()

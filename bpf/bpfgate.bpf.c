@@ -63,6 +63,7 @@
 
 #define EPERM 1
 #define ENOMEM 12
+#define ENOSPC 28
 #define EINVAL 22
 #define ERANGE 34
 #define ENODATA 61
@@ -72,8 +73,11 @@
 #define EKEYREJECTED 129
 
 #define PTRACE_MODE_ATTACH 0x02
+#define PROT_WRITE 0x2
 #define PROT_EXEC 0x4
+#define MAP_SHARED 0x01
 #define MAP_ANONYMOUS 0x20
+#define FMODE_WRITE 0x2
 #define MS_REMOUNT 32
 #define MS_BIND 4096
 #define BPF_LINK_GET_FD_BY_ID 30
@@ -164,6 +168,16 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } counters SEC(".maps");
+
+/* Protected maps: every live map a trusted task created, by its kernel address (added by gate_map_create, removed
+ * by gate_map_free). Untrusted tasks cannot write them, whatever fd they hold. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, BPFGATE_PROTECTED_MAPS);
+	__type(key, __u64);
+	__type(value, __u8);
+} protected_maps SEC(".maps");
 
 /* Protected inodes: value is an enum gate_role. */
 struct {
@@ -311,8 +325,9 @@ static __always_inline bool is_loader(struct task_struct *task)
 }
 
 /* Appends a record to the event ring. Writers on other CPUs take other slots; a reader skips a record whose seq
- * is 0 (being written) or changes while it copies it. */
-static __always_inline void record(__u32 kind, __u32 detail, __u32 verdict, __u32 why)
+ * is 0 (being written) or changes while it copies it. Not inlined: its own stack frame, so that its reads never land
+ * in a slot the verifier still holds for a caller's dynptr (gate_mmap's verity probe: "potential write to dynptr"). */
+static __noinline void record(__u32 kind, __u32 detail, __u32 verdict, __u32 why)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct gate_event *e;
@@ -606,6 +621,66 @@ static __always_inline bool is_gate_id(enum gate_kind kind, __u32 id)
 	return false;
 }
 
+/* The map behind `file` (a map fd's file: its private_data) when it is a protected map. Any other file's
+ * private_data cannot be the address of a live protected map. */
+static __always_inline bool protected_map_file(struct file *file)
+{
+	__u64 key = (__u64)BPF_CORE_READ(file, private_data);
+
+	return key && bpf_map_lookup_elem(&protected_maps, &key);
+}
+
+/* An untrusted task writing a protected map (through any path): denied, or recorded in audit mode. Part of the bpf
+ * area: `bpf = allow` lets it through. */
+static __always_inline int protected_map_write(__u32 detail)
+{
+	if (cfg.bpf_perm == PERM_ALLOW)
+		return 0;
+	count(CNT_PROTECTED_MAP);
+	return deny(EV_BPF, detail, WHY_PROTECTED_MAP);
+}
+
+/* The protected map behind fd `fd` of the current task, for the bpf() write commands that untrusted tasks may use
+ * by policy. The fd table is read here and again by the kernel: a thread sharing the table could swap the fd in
+ * between, so a shared table fails closed (it is treated as holding a protected map). */
+static __always_inline bool writes_protected_map(struct task_struct *task, __u32 fd)
+{
+	struct files_struct *files = BPF_CORE_READ(task, files);
+	struct fdtable *fdt;
+	struct file **fds, *file;
+
+	if (!files)
+		return false;
+	if (BPF_CORE_READ(files, count.counter) > 1)
+		return true;
+	fdt = BPF_CORE_READ(files, fdt);
+	if (!fdt || fd >= BPF_CORE_READ(fdt, max_fds))
+		return false;
+	fds = BPF_CORE_READ(fdt, fd);
+	file = NULL;
+	if (!fds || bpf_probe_read_kernel(&file, sizeof(file), &fds[fd])) /* fd < max_fds: checked above */
+		return false;
+	return file && protected_map_file(file);
+}
+
+/* The map fd of a bpf() command that changes a map's contents (bpf.allow's `write` group), or -1. */
+static __always_inline long map_write_fd(int cmd, union bpf_attr *attr)
+{
+	switch (cmd) {
+	case BPF_MAP_UPDATE_ELEM:
+	case BPF_MAP_DELETE_ELEM:
+	case BPF_MAP_LOOKUP_AND_DELETE_ELEM:
+	case BPF_MAP_FREEZE:
+		return attr->map_fd;
+	case BPF_MAP_UPDATE_BATCH:
+	case BPF_MAP_DELETE_BATCH:
+	case BPF_MAP_LOOKUP_AND_DELETE_BATCH:
+		return attr->batch.map_fd;
+	default:
+		return -1;
+	}
+}
+
 SEC("lsm/bpf")
 int BPF_PROG(gate_bpf, int cmd, union bpf_attr *attr, unsigned int size)
 {
@@ -628,6 +703,12 @@ int BPF_PROG(gate_bpf, int cmd, union bpf_attr *attr, unsigned int size)
 	/* bpf.token_only for BTF, which has no hook after the token is resolved: the flag is what can be checked
 	 * (the kernel falls back to capabilities when the token does not delegate btf_load; BTF alone changes no
 	 * kernel behaviour). Maps and programs: gate_map_create_token, gate_prog_load_token. */
+	/* Protected maps: the write commands an untrusted task may use by policy do not reach trusted tasks' maps. */
+	if (why == WHY_NONE && cfg.bpf_perm != PERM_ALLOW && map_write_fd(cmd, attr) >= 0 &&
+	    !task_is_trusted(task) && writes_protected_map(task, map_write_fd(cmd, attr))) {
+		count(CNT_CMD_DENIED + slot);
+		return protected_map_write(cmd);
+	}
 	if (why == WHY_NONE && cfg.token_only && cmd == BPF_BTF_LOAD && !(attr->btf_flags & BPF_F_TOKEN_FD) &&
 	    !is_loader(task)) {
 		why = WHY_NO_TOKEN;
@@ -665,6 +746,32 @@ int BPF_PROG(gate_map_create_token, struct bpf_map *map, union bpf_attr *attr, s
 	return token_required(ctx_arg(ctx, 2), BPF_MAP_CREATE);
 }
 
+/* Protected maps: a map a trusted task creates is recorded, so that untrusted tasks cannot write it. A full table
+ * refuses the creation (recorded), never leaves a trusted map unprotected. */
+SEC("lsm/bpf_map_create")
+int BPF_PROG(gate_map_create, struct bpf_map *map)
+{
+	__u64 key = (__u64)map;
+	__u8 one = 1;
+
+	if (!task_is_trusted(bpf_get_current_task_btf()))
+		return 0;
+	if (bpf_map_update_elem(&protected_maps, &key, &one, BPF_ANY) == 0)
+		return 0;
+	count(CNT_PROTECTED_MAP);
+	record(EV_BPF, BPF_MAP_CREATE, VERDICT_DENIED, WHY_PROTECTED_MAP);
+	return -ENOSPC;
+}
+
+SEC("lsm/bpf_map_free")
+void BPF_PROG(gate_map_free, struct bpf_map *map)
+{
+	__u64 key = (__u64)map;
+
+	bpf_map_delete_elem(&protected_maps, &key);
+}
+
+
 SEC("lsm/bpf_prog_load")
 int BPF_PROG(gate_prog_load_token, struct bpf_prog *prog, union bpf_attr *attr, struct bpf_token *token)
 {
@@ -676,7 +783,15 @@ int BPF_PROG(gate_prog_load_token, struct bpf_prog *prog, union bpf_attr *attr, 
 SEC("lsm/bpf_map")
 int BPF_PROG(gate_bpf_map, struct bpf_map *map, fmode_t fmode)
 {
-	return protect(is_gate_id(GATE_MAP, map->id), OBJ_MAP);
+	__u64 key = (__u64)map;
+
+	if (is_gate_id(GATE_MAP, map->id))
+		return protect(true, OBJ_MAP);
+	/* A writable fd to a protected map, by id or from a pin, for an untrusted task. */
+	if ((fmode & FMODE_WRITE) && bpf_map_lookup_elem(&protected_maps, &key) &&
+	    !task_is_trusted(bpf_get_current_task_btf()))
+		return protected_map_write(BPF_MAP_GET_FD_BY_ID);
+	return 0;
 }
 
 SEC("lsm/bpf_prog")
@@ -822,6 +937,10 @@ int BPF_PROG(gate_mmap, struct file *file, unsigned long reqprot, unsigned long 
 {
 	struct task_struct *task;
 
+	/* A shared writable mapping of a protected map (BPF_F_MMAPABLE) writes it without bpf(). */
+	if ((prot & PROT_WRITE) && (flags & MAP_SHARED) && !(flags & MAP_ANONYMOUS) && file &&
+	    protected_map_file(file) && !task_is_trusted(bpf_get_current_task_btf()))
+		return protected_map_write(BPF_MAP_UPDATE_ELEM);
 	if (!(prot & PROT_EXEC))
 		return 0;
 	task = bpf_get_current_task_btf();

@@ -21,6 +21,8 @@
 #define BPFGATE_XATTR_USER "user.bpfgate.sig"
 /* How many of its own maps, programs and links the gate protects by id. */
 #define BPFGATE_IDS_MAX 32
+/* Maps created by trusted tasks, tracked at once (protected maps); a creation past it is refused, not unprotected. */
+#define BPFGATE_PROTECTED_MAPS 16384
 /* Certificates the gate's keyring can hold (their key serials are protected along with the keyring's). */
 #define BPFGATE_KEYS_MAX 8
 /* Depth of the mount tree walked above the gate's bpffs on unmount. */
@@ -70,6 +72,7 @@ enum gate_counter {
 	CNT_AUDITED,            /* audit mode: would have been denied, was allowed */
 	CNT_EVENTS,             /* records written to the event ring */
 	CNT_NO_TOKEN,           /* denied (or audited): bpf.token_only, an object created without a BPF token */
+	CNT_PROTECTED_MAP,      /* denied (or audited): an untrusted write to a map a trusted task created */
 	CNT_MAX,
 };
 
@@ -177,6 +180,7 @@ enum event_why {
 	WHY_TAINT_FILE, /* executable mapping of a file that does not verify */
 	WHY_TAINT_ANON, /* anonymous executable memory */
 	WHY_NO_TOKEN,   /* bpf.token_only: an object created without a BPF token */
+	WHY_PROTECTED_MAP, /* a write to a map a trusted task created, by an untrusted task */
 };
 
 enum event_verdict {

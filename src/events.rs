@@ -107,6 +107,7 @@ fn why(e: &gate_event) -> &'static str {
         event_why::WHY_NAMESPACE => "not_initial_mount_namespace",
         event_why::WHY_BLOCKED => "blocked",
         event_why::WHY_NO_TOKEN => "no_token",
+        event_why::WHY_PROTECTED_MAP => "protected_map",
         event_why::WHY_PROTECTED => "gate_object",
         event_why::WHY_TAINT_FILE => "unverified_file",
         event_why::WHY_TAINT_ANON => "anonymous_memory",

@@ -240,6 +240,8 @@ pub fn attach<'obj>(
         ("ptrace", &p.gate_ptrace),
         ("traceme", &p.gate_traceme),
         ("bpf_map", &p.gate_bpf_map),
+        ("bpf_map_create", &p.gate_map_create),
+        ("bpf_map_free", &p.gate_map_free),
         ("bpf_prog", &p.gate_bpf_prog),
         ("unlink", &p.gate_unlink),
         ("rmdir", &p.gate_rmdir),

@@ -100,6 +100,7 @@ const OTHER: &[(gate_counter, &str)] = &[
     (gate_counter::CNT_AUDITED, "audited"),
     (gate_counter::CNT_EVENTS, "events"),
     (gate_counter::CNT_NO_TOKEN, "no_token_denied"),
+    (gate_counter::CNT_PROTECTED_MAP, "protected_map_denied"),
 ];
 
 impl Status {

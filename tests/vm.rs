@@ -1413,7 +1413,7 @@ fn policy_layers_reach_the_gate(g: &Guest) {
         );
     }
     assert!(
-        p.contains("bpf.allow = map_create,map_lookup_elem,map_get_next_key,"),
+        p.contains("bpf.allow = map_create,map_lookup_elem,map_update_elem,map_delete_elem,map_get_next_key,"),
         "[{}] {p}",
         g.kernel
     );
@@ -1478,6 +1478,37 @@ fn allow_lists_and_block_lists(g: &Guest) {
     // bpf.block = btf_load: denied to trusted and untrusted alike (the gate's loader itself is exempt).
     g.assert_eq("trusted_btf", "btf=EPERM");
     g.assert_eq("untrusted_btf", "btf=EPERM");
+}
+
+fn protected_maps_are_written_by_trusted_tasks_only(g: &Guest) {
+    // bpf.allow has `write`: an untrusted task writes its own map every way...
+    g.assert_eq("untrusted_own_map_write", "update=ok mmapw=ok");
+    // ... but not the map of a trusted loader whose fd it inherited across exec.
+    g.assert_eq(
+        "protected_map_to_untrusted",
+        "map=ok update=EPERM mmapw=EPERM",
+    );
+    // A task sharing its fd table with another could swap the fd between the gate's check and the kernel's:
+    // bpf() writes fail closed for it (mappings are checked on the exact file).
+    g.assert_eq("untrusted_own_map_write_shared", "update=EPERM mmapw=ok");
+    assert!(
+        logged(
+            g,
+            "denied",
+            "bpf map_update_elem",
+            "probe-unsigned",
+            "protected_map"
+        ),
+        "[{}] no protected_map denial logged:\n{}",
+        g.kernel,
+        log_lines(g).join("\n")
+    );
+    let st = g.get("status_end");
+    assert!(
+        json_u64(st, None, "protected_map_denied") >= 3,
+        "[{}] {st}",
+        g.kernel
+    );
 }
 
 fn denylisted_digest_is_never_trusted(g: &Guest) {
@@ -1657,6 +1688,19 @@ fn allow_opens_the_areas_but_not_the_gate(g: &Guest) {
 /// no capabilities in the initial namespace, so without the token the kernel refuses it a map.
 const TOKEN_USED: &str = "map_without_token=EPERM token_create=ok token_map=ok token_prog=ok";
 const TOKEN_PASSED: &str = "map_without_token=EPERM token_create=ok passed_map=ok passed_prog=ok";
+
+fn protected_maps_keep_their_writes_to_trusted_tasks(g: &Guest) {
+    // Control, gate off: an unsigned program writes the map whose fd it inherited, every way.
+    g.assert_eq("control_map_inherited", "map=ok update=ok mmapw=ok");
+    // Gate on: the signed loader's map, inherited by an unsigned program across exec: no bpf() write (untrusted),
+    // and no write through a shared mapping either (protected map, checked on the mapped file).
+    g.assert_eq(
+        "protected_map_to_untrusted",
+        "map=ok update=EPERM mmapw=EPERM",
+    );
+    // Inherited by a signed program: written every way.
+    g.assert_eq("protected_map_to_trusted", "map=ok update=ok mmapw=ok");
+}
 
 fn tokens_are_minted_and_used_by_trusted_tasks_only(g: &Guest) {
     // Control: with the gate off, any root process mints and uses a token, and a process it hands it to uses it.
@@ -2055,6 +2099,7 @@ per_kernel!(scenarios, guest:
     digest_parameters_and_bad_signatures,
     substitution_follows_content_not_paths,
     tokens_are_minted_and_used_by_trusted_tasks_only,
+    protected_maps_keep_their_writes_to_trusted_tasks,
     check_names_the_reason,
     doctor_reports_what_to_fix,
 );
@@ -2068,6 +2113,7 @@ per_kernel!(policy_restrict, guest_policy_restrict:
     restrict_needs_trust_and_the_initial_mount_namespace,
     allow_lists_and_block_lists,
     denylisted_digest_is_never_trusted,
+    protected_maps_are_written_by_trusted_tasks_only,
     kernel_areas_follow_the_policy,
     log_records_denials_with_reasons,
     gate_stays_protected_under_every_policy,

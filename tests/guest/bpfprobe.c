@@ -31,6 +31,9 @@
  *   token CMDS [pass RECV]   the delegation flow (see token_flow): a token for the delegate_cmds CMDS (e.g. any),
  *                             used for a map and a program, or handed to RECV over SCM_RIGHTS
  *   tokenrecv FD              receive a token on socket FD and use it (the receiving end of `token ... pass`)
+ *   mapexec PATH              create an mmapable map and exec `PATH mapwrite FD` with its fd open
+ *   mapwrite FD|own [shared]  write map FD (own: a new one) by bpf() update and a shared writable mmap;
+ *                             shared: while another task shares the fd table
  *   nsmount PROP DIR          in a new mount namespace (PROP: unchanged or slave), mount a tmpfs over DIR
  *   tokenat DIR               mint a token from the delegated bpffs at DIR (systemd PrivateBPF=) and use it
  *   Used as a #! interpreter: "#!/path/bpfprobe map" runs `map` (the script path arrives as an extra argument).
@@ -58,6 +61,7 @@
 #include <sched.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
+#include <signal.h>
 #include <dirent.h>
 #include <unistd.h>
 
@@ -258,6 +262,60 @@ static int token_at(const char *dir)
 		return 1;
 	int bad = report("token_map", map_create_token(token));
 	return report("token_prog", prog_load_token(token)) | bad;
+}
+
+/* Protected maps. An mmapable array map, its fd kept across exec. */
+static long map_create_mmapable(void)
+{
+	union bpf_attr a = { .map_type = BPF_MAP_TYPE_ARRAY, .key_size = 4, .value_size = 8, .max_entries = 512,
+			     .map_flags = 1U << 10 /* BPF_F_MMAPABLE */ };
+	return sys_bpf(BPF_MAP_CREATE, &a);
+}
+
+/* Creates an mmapable map, then execs PATH mapwrite FD with the fd left open across the exec. */
+static int map_exec(char **argv)
+{
+	char fd[16];
+	long m = map_create_mmapable();
+
+	if (report("map", m))
+		return 1;
+	fcntl(m, F_SETFD, 0);
+	snprintf(fd, sizeof(fd), "%ld", m);
+	execl(argv[0], argv[0], "mapwrite", fd, (char *)NULL);
+	return report("exec", -1);
+}
+
+/* Writes map FD ("own": a map created here) both ways: bpf() update and a shared writable mmap. (A read-only
+ * mapping of a map cannot be mprotect'ed writable: the kernel drops VM_MAYWRITE.) With "shared", first starts a
+ * second task sharing the fd table (CLONE_FILES). */
+static int map_write(const char *which, int shared)
+{
+	long fd = !strcmp(which, "own") ? map_create_mmapable() : atol(which);
+	uint32_t key = 0;
+	uint64_t value = 42;
+	pid_t helper = 0;
+
+	if (fd < 0)
+		return report("map", -1);
+	if (shared) {
+		helper = syscall(SYS_clone, CLONE_FILES | SIGCHLD, 0, 0, 0, 0);
+		if (helper == 0) {
+			sleep(5);
+			_exit(0);
+		}
+	}
+	union bpf_attr a = { .map_fd = fd, .key = (uint64_t)(uintptr_t)&key, .value = (uint64_t)(uintptr_t)&value };
+	int bad = report("update", sys_bpf(BPF_MAP_UPDATE_ELEM, &a));
+	void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	bad |= report("mmapw", p == MAP_FAILED ? -1 : 0);
+	if (p != MAP_FAILED)
+		munmap(p, 4096);
+	if (helper > 0) {
+		kill(helper, SIGKILL);
+		waitpid(helper, NULL, 0);
+	}
+	return bad;
 }
 
 /* In a new mount namespace (its mounts left as they are: "unchanged", or made slaves first: "slave"), mounts a
@@ -680,6 +738,10 @@ int main(int argc, char **argv)
 		return kernel_op(op, argc >= 3 ? argv[2] : "");
 	if (!strcmp(op, "token") && argc >= 3)
 		return token_flow(argv[2], argc >= 5 && !strcmp(argv[3], "pass") ? argv[4] : NULL);
+	if (!strcmp(op, "mapexec") && argc >= 3)
+		return map_exec(argv + 2);
+	if (!strcmp(op, "mapwrite") && argc >= 3)
+		return map_write(argv[2], argc >= 4 && !strcmp(argv[3], "shared"));
 	if (!strcmp(op, "nsmount") && argc >= 4)
 		return ns_mount(argv[2], argv[3]);
 	if (!strcmp(op, "tokenat") && argc >= 3)

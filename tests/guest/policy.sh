@@ -12,7 +12,7 @@ deny=$(bpfgate digest $T/probe-revoked | cut -d' ' -f1)
 cat >/tmp/policy.conf <<CONF
 # The policy under test (tests/guest/policy.sh); the kernel command line adds bpfgate.kimg=restrict.
 bpf = restrict
-bpf.allow = read, map_create   # untrusted tasks may also create maps
+bpf.allow = read, write, map_create   # untrusted tasks may also create and write maps (not protected ones)
 bpf.block = btf_load           # nobody loads BTF, trusted loaders included
 kmod = restrict
 kmod.allow = autoload
@@ -47,6 +47,10 @@ run trusted_prog $T/probe-signed prog
 run trusted_btf $T/probe-signed btf
 run trusted_prog_other_mntns unshare -m $T/probe-signed prog
 run denylisted_prog $T/probe-revoked prog
+# protected maps: untrusted tasks may write maps (policy), but not the ones trusted tasks created
+run untrusted_own_map_write $T/probe-unsigned mapwrite own
+run untrusted_own_map_write_shared $T/probe-unsigned mapwrite own shared
+run protected_map_to_untrusted $T/probe-signed mapexec $T/probe-unsigned
 run trusted_token $T/probe-signed token any
 run untrusted_token $T/probe-unsigned token any
 run token_passed_to_untrusted $T/probe-signed token any pass $T/probe-unsigned

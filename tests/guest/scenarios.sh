@@ -74,6 +74,8 @@ kernel_ops() { # PREFIX PROBE [SHELL]: every kernel-modifying operation, as PROB
 kernel_ops control bpfprobe
 # BPF tokens (the delegation flow of systemd's PrivateBPF=, see bpfprobe token): with the gate off, any root process
 # creates a token and uses it, and hands it to another process that uses it.
+# A map fd inherited across exec, written by bpf(), a shared writable mmap and mprotect: with the gate off, by anyone.
+run control_map_inherited $T/probe-unsigned mapexec $T/probe-unsigned
 run control_token $T/probe-unsigned token any
 run control_token_passed $T/probe-unsigned token any pass $T/probe-unsigned
 insmod /mnt/mod/$(uname -r)/overlay.ko  # for the substitution tests; untrusted root cannot once the gate is on
@@ -117,6 +119,9 @@ run exec_signed_to_signed $T/probe-signed exec $T/probe-signed2 map
 run script_signed_interp $T/script
 run secxattr_only $T/probe-secxattr map
 run root_shell_map bpfprobe map
+# --- Protected maps: a trusted loader's map, its fd inherited by an unsigned program, cannot be written by it ---
+run protected_map_to_untrusted $T/probe-signed mapexec $T/probe-unsigned
+run protected_map_to_trusted $T/probe-signed mapexec $T/probe-signed2
 # --- Tokens: only trusted tasks mint them; a token does not make its holder trusted ---
 run token_trusted $T/probe-signed token any
 run token_untrusted $T/probe-unsigned token any

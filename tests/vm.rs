@@ -156,9 +156,11 @@ enum Variant {
     DistroSidPrivateBpf,
     /// The same with `bpfgate=off`: the control.
     DistroSidPrivateBpfOff,
+    /// The trixie root booted without an initramfs: units/bpfgate.service loads the gate.
+    DistroNoInitrd,
 }
 
-const VARIANTS: usize = 17;
+const VARIANTS: usize = 18;
 const NO_BPF_LSM: &str = "lsm=capability,landlock,yama";
 
 impl Variant {
@@ -181,6 +183,7 @@ impl Variant {
             "-distro-dracut-newest",
             "-distro-sid-privatebpf",
             "-distro-sid-privatebpf-off",
+            "-distro-no-initrd",
         ][self as usize]
     }
 
@@ -210,6 +213,7 @@ impl Variant {
                 | Variant::DistroDracutNewest
                 | Variant::DistroSidPrivateBpf
                 | Variant::DistroSidPrivateBpfOff
+                | Variant::DistroNoInitrd
         )
     }
 
@@ -238,6 +242,12 @@ impl Variant {
             Variant::DistroSidPrivateBpf => "root=LABEL=bpfgate-sid rw bpfgate.bpf.block=none \
                  systemd.default_timeout_start_sec=120 systemd.show_status=0"
                 .into(),
+            // No initramfs: the kernel mounts the root itself (nvme and ext4 are built into the cloud kernel).
+            Variant::DistroNoInitrd => {
+                "root=/dev/nvme0n1 rw rootwait systemd.default_timeout_start_sec=120 \
+                 systemd.show_status=0"
+                    .into()
+            }
             Variant::DistroSidPrivateBpfOff => "root=LABEL=bpfgate-sid rw bpfgate=off \
                  systemd.default_timeout_start_sec=120 systemd.show_status=0"
                 .into(),
@@ -288,6 +298,7 @@ fn boot(suite: &str, variant: Variant) -> Result<Guest, String> {
     let (initrd, image) = match variant {
         Variant::DistroItools => ("initrd-itools.img", "root.img"),
         Variant::DistroDracutNewest => ("initrd-dracut-sid.img", "root.img"),
+        Variant::DistroNoInitrd => ("", "root.img"),
         Variant::DistroSidPrivateBpf | Variant::DistroSidPrivateBpfOff => {
             ("init-mode.cpio", "root-sid.img")
         }
@@ -295,6 +306,7 @@ fn boot(suite: &str, variant: Variant) -> Result<Guest, String> {
         _ if variant.init_mode() => ("init-mode.cpio", "realroot.img"),
         _ => ("initramfs.cpio", "disk.img"),
     };
+    let no_initrd = initrd.is_empty();
     // The sid root boots through the embedded init of the VM-test staging.
     let initrd = if matches!(
         variant,
@@ -358,8 +370,11 @@ fn boot(suite: &str, variant: Variant) -> Result<Guest, String> {
         ])
         .args(["-serial", "stdio", "-kernel"])
         .arg(&vmlinuz)
-        .arg("-initrd")
-        .arg(&initrd)
+        .args(if no_initrd {
+            vec![]
+        } else {
+            vec!["-initrd".as_ref(), initrd.as_os_str()]
+        })
         .args(["-append", &append])
         .arg("-drive")
         .arg(&drive)
@@ -1783,6 +1798,13 @@ fn distro_gate_enforces_in_the_real_root(g: &Guest) {
         "distro_status",
         "bpfgate: active (pinned at /sys/fs/bpf/bpfgate)",
     );
+    // The root's own bpfgate.service (for boots without an initramfs) is enabled too, and skips itself.
+    assert!(
+        g.get("root_unit_state").contains("ConditionResult=no"),
+        "[{}] {}",
+        g.kernel,
+        g.get("root_unit_state")
+    );
     g.assert_eq("distro_signed", "map=ok");
     g.assert_eq("distro_unsigned", "map=EPERM");
     // Programs of the initramfs ran trusted in the window, which PID 1's exec of the real init closed.
@@ -2019,6 +2041,45 @@ mod distro_sid_private_bpf {
         );
         g.assert_eq("privatebpf_signed", crate::TOKEN_USED);
         g.assert_eq("privatebpf_unsigned", crate::TOKEN_USED);
+    }
+}
+
+/// No initramfs: the kernel mounts the root, systemd starts, and units/bpfgate.service loads the gate before
+/// sysinit.target. PID 1 started before the gate, so it is not trusted (docs/boot.md).
+mod distro_no_initramfs {
+    #[test]
+    fn root_unit_loads_the_gate_before_sysinit() {
+        let g = crate::guest_variant("trixie", crate::Variant::DistroNoInitrd);
+        g.assert_eq(
+            "distro_status",
+            "bpfgate: active (pinned at /sys/fs/bpf/bpfgate)",
+        );
+        g.assert_eq("distro_signed", "map=ok");
+        g.assert_eq("distro_unsigned", "map=EPERM");
+        let unit = crate::journal_time(g, "journal_root_unit");
+        let sysinit = crate::journal_time(g, "journal_sysinit");
+        assert!(
+            unit <= sysinit,
+            "[{}] bpfgate.service at {unit} s, sysinit.target at {sysinit} s",
+            g.kernel
+        );
+        assert!(
+            g.get("root_unit_state").contains("ActiveState=active")
+                && g.get("root_unit_state").contains("Result=success"),
+            "[{}] {}",
+            g.kernel,
+            g.get("root_unit_state")
+        );
+        // The documented cost of this path: PID 1 predates the gate, so even a signed systemd is untrusted and
+        // its own bpf() calls are refused (its IPAddressDeny= firewall is never attached: the ping gets through).
+        assert!(
+            g.get("distro_log").contains("pid 1 (systemd, uid 0)")
+                && g.get("distro_log").contains(": untrusted"),
+            "[{}] {}",
+            g.kernel,
+            g.get("distro_log")
+        );
+        g.assert_eq("ipdeny_rc", "0");
     }
 }
 

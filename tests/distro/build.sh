@@ -49,6 +49,9 @@ printf '[Unit]\nDescription=bpfgate distro test: ProtectKernelTunables\n[Service
     >"$root/etc/systemd/system/protect-test.service"
 # PID 1 without a signature, for the control boot (init=/usr/lib/systemd/systemd-unsigned): same code, untrusted.
 cp "$root/usr/lib/systemd/systemd" "$root/usr/lib/systemd/systemd-unsigned"
+# The unit for boots without an initramfs, enabled as `systemctl enable bpfgate` would (a no-op in the initramfs
+# boots, where the gate is already active).
+ln -sf /usr/lib/systemd/system/bpfgate.service "$root/etc/systemd/system/sysinit.target.wants/bpfgate.service"
 echo "LABEL=bpfgate-distro / ext4 rw 0 1" >"$root/etc/fstab"
 echo bpfgate-distro >"$root/etc/hostname"
 # Quieter, faster boots under TCG.

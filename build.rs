@@ -44,6 +44,19 @@ fn main() {
         ));
     }
 
+    // The boot-cost benchmark's baseline loader (src/bin/bpfgate-bench-minload.rs): one empty LSM program.
+    println!("cargo:rerun-if-changed=bpf/minimal.bpf.c");
+    if let Err(e) = SkeletonBuilder::new()
+        .source("bpf/minimal.bpf.c")
+        .clang(&clang)
+        .clang_args(["-Ibpf", "-Wall", "-Werror"])
+        .build_and_generate(out.join("minimal.skel.rs"))
+    {
+        fail(&format!(
+            "building the benchmark's baseline skeleton from bpf/minimal.bpf.c failed: {e:#}"
+        ));
+    }
+
     let certs = match env::var("BPFGATE_CERTS") {
         Ok(list) => list
             .split(':')

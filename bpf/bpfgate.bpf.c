@@ -91,6 +91,7 @@ char LICENSE[] SEC("license") = "GPL";
 extern int bpf_get_fsverity_digest(struct file *file, struct bpf_dynptr *digest_ptr) __ksym;
 extern int bpf_get_file_xattr(struct file *file, const char *name, struct bpf_dynptr *value_ptr) __ksym;
 extern struct bpf_key *bpf_lookup_user_key(__u32 serial, __u64 flags) __ksym;
+extern struct bpf_key *bpf_lookup_system_key(__u64 id) __ksym;
 extern void bpf_key_put(struct bpf_key *key) __ksym;
 extern int bpf_verify_pkcs7_signature(struct bpf_dynptr *data_ptr, struct bpf_dynptr *sig_ptr,
 				      struct bpf_key *trusted_keyring) __ksym;
@@ -377,6 +378,19 @@ static __always_inline int deny(__u32 kind, __u32 detail, __u32 why)
 	return -EPERM;
 }
 
+/* Verifies against one of the kernel's keyrings (0 builtin, 1 builtin + secondary, 2 platform). */
+static __always_inline int verify_with_system_keyring(struct bpf_dynptr *data, struct bpf_dynptr *sig, __u64 id)
+{
+	struct bpf_key *keyring = bpf_lookup_system_key(id);
+	int ret;
+
+	if (!keyring)
+		return -ENOKEY;
+	ret = bpf_verify_pkcs7_signature(data, sig, keyring);
+	bpf_key_put(keyring);
+	return ret;
+}
+
 /* Reads the signature xattr into s->sig; returns its length, or a negative exec_reason. */
 static __always_inline int read_signature(struct file *file, struct bpf_dynptr *sig)
 {
@@ -446,11 +460,22 @@ static __always_inline __u32 verify_file(struct file *file, struct verify_scratc
 	if (bpf_dynptr_from_mem(s->digest, len, 0, &data))
 		return EXEC_NO_MEMORY;
 
-	keyring = bpf_lookup_user_key(cfg.keyring_serial, 0);
-	if (!keyring)
-		return EXEC_NO_KEYRING;
-	ret = bpf_verify_pkcs7_signature(&data, &sig, keyring);
-	bpf_key_put(keyring);
+	ret = -ENOKEY;
+	if (cfg.anchors & (1 << ANCHOR_BAKED)) {
+		keyring = bpf_lookup_user_key(cfg.keyring_serial, 0);
+		if (!keyring)
+			return EXEC_NO_KEYRING;
+		ret = bpf_verify_pkcs7_signature(&data, &sig, keyring);
+		bpf_key_put(keyring);
+	}
+	/* The kernel's own keyrings, when the policy names them, for a signer the baked keyring does not hold. The
+	 * gate chooses the keyring; nothing the file or its caller says does. */
+	if (ret == -ENOKEY && (cfg.anchors & (1 << ANCHOR_BUILTIN)))
+		ret = verify_with_system_keyring(&data, &sig, 0);
+	if (ret == -ENOKEY && (cfg.anchors & (1 << ANCHOR_SECONDARY)))
+		ret = verify_with_system_keyring(&data, &sig, 1);
+	if (ret == -ENOKEY && (cfg.anchors & (1 << ANCHOR_PLATFORM)))
+		ret = verify_with_system_keyring(&data, &sig, 2);
 	if (ret == 0)
 		return EXEC_TRUSTED_VERIFIED;
 	/* Only failures that follow from the content, the xattr and the (closed) keyring are final. */

@@ -29,7 +29,7 @@
 #define BPFGATE_MOUNT_DEPTH 32
 /* Status stream framing. */
 #define BPFGATE_STATUS_MAGIC 0x42504647 /* "BPFG" */
-#define BPFGATE_STATUS_VERSION 2
+#define BPFGATE_STATUS_VERSION 3
 /* Records the event ring holds; the oldest is overwritten. */
 #define BPFGATE_EVENTS 1024
 /* Digests the denylist holds (policy.rs DENY_MAX). */
@@ -131,6 +131,15 @@ enum kimg_op {
 	KIMG_OPS,
 };
 
+/* Trust anchors (bits of gate_config.anchors; names in src/policy.rs ANCHORS): the baked certificates (the gate's
+ * keyring), and optionally the kernel's own keyrings, consulted only for a signer the baked keyring does not hold. */
+enum gate_anchor {
+	ANCHOR_BAKED = 0,
+	ANCHOR_BUILTIN,    /* .builtin_trusted_keys (bpf_lookup_system_key(0)) */
+	ANCHOR_SECONDARY,  /* builtin + .secondary_trusted_keys (1) */
+	ANCHOR_PLATFORM,   /* .platform: UEFI db and MOK (2) */
+};
+
 /* Configuration and policy fixed at load time (rodata, frozen by the kernel). */
 struct gate_config {
 	__u64 bpf_allow;       /* bitmap of bpf() commands untrusted tasks keep (policy bpf.allow) */
@@ -149,6 +158,8 @@ struct gate_config {
 	__u32 loader_tgid;     /* the loader, for the one-shot mount recorder only */
 	__u32 initramfs_dev;   /* s_dev of the initramfs (rootfs) when loaded from it and trusted; 0: no window */
 	__u32 token_only;      /* 1: map_create, prog_load and btf_load need a BPF token (policy bpf.token_only) */
+	__u32 anchors;         /* bitmap of enum gate_anchor: whose signatures are trusted (policy anchors) */
+	__u32 _pad;
 	__u32 key_serials[BPFGATE_KEYS_MAX]; /* the certificates in the keyring (0: unused slot) */
 };
 

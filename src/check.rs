@@ -48,6 +48,31 @@ pub struct Anchors<'a> {
     pub denylist: &'a [Digest],
     /// The running kernel lets BPF read `security.bpf.*` (the gate reads that name first).
     pub security_xattr: bool,
+    /// The kernel keyrings the policy's `anchors` name (builtin, secondary, platform): the gate consults them at
+    /// exec; userspace cannot verify against them, so a signer found only there is reported, not judged.
+    pub kernel_keyrings: Vec<&'static str>,
+}
+
+impl<'a> Anchors<'a> {
+    /// What `load` would trust under `policy`: the baked certificates `certs` when its `anchors` name them, the
+    /// kernel keyrings it names, and its denylist.
+    pub fn of_policy(
+        policy: &'a crate::policy::Policy,
+        certs: &'a [(&'a str, &'a [u8])],
+        security_xattr: bool,
+    ) -> Self {
+        Self {
+            certs: if policy.anchors & 1 == 1 { certs } else { &[] },
+            denylist: &policy.denylist,
+            security_xattr,
+            kernel_keyrings: crate::policy::ANCHORS
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| *i > 0 && (policy.anchors >> i) & 1 == 1)
+                .map(|(_, n)| *n)
+                .collect(),
+        }
+    }
 }
 
 /// Checks one file.
@@ -178,10 +203,19 @@ pub fn check(path: &Path, a: &Anchors<'_>) -> Verdict {
             .filter_map(|(_, c)| der::certificate_ids(c).ok())
             .map(|(i, s, _)| format!("CN={} serial {}", der::common_name(i), hex(s)))
             .collect();
+        let kernel = if a.kernel_keyrings.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "; the policy also trusts the kernel's {} keyring(s), which the gate consults at exec and this \
+                 check cannot (the verdict there may differ)",
+                a.kernel_keyrings.join(", ")
+            )
+        };
         return no(
             "signer_not_an_anchor",
             format!(
-                "signed by a certificate issued by {who}, not one of the {} baked in ({})",
+                "signed by a certificate issued by {who}, not one of the {} baked in ({}){kernel}",
                 known.len(),
                 known.join("; ")
             ),
@@ -318,6 +352,7 @@ mod tests {
             certs: &[],
             denylist: &[],
             security_xattr: false,
+            kernel_keyrings: Vec::new(),
         };
         let dir = std::env::temp_dir().join(format!("bpfgate-check-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();

@@ -29,6 +29,7 @@ Commands:
                          Keys: mode = enforce|audit|off, required = 0|1, bpf|kmod|kimg = allow|deny|restrict,
                          bpf.allow, bpf.block, kmod.allow, kimg.allow = comma-separated names or groups,
                          bpf.token_only = 0|1 (objects only through BPF tokens, docs/tokens.md),
+                         anchors = baked,builtin,secondary,platform (whose signatures count),
                          denylist = sha256:HEX,... See docs/policy.md.
   log [--follow] [--json]
                          Print the gate's recorded decisions (denials; in audit mode, what would have been

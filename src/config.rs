@@ -36,6 +36,7 @@ pub fn apply(cfg: &mut gate_config, p: &Policy) {
     cfg.kimg_allow = p.kimg_allow;
     cfg.denylist_len = p.denylist.len() as u32;
     cfg.token_only = u32::from(p.bpf_token_only);
+    cfg.anchors = p.anchors as u32;
 }
 
 /// The policy a running gate enforces, read back from its config. The denylist's digests stay in the kernel
@@ -52,6 +53,7 @@ pub fn policy_of(cfg: &gate_config) -> Policy {
         bpf_allow: cfg.bpf_allow,
         bpf_block: cfg.bpf_block,
         bpf_token_only: cfg.token_only != 0,
+        anchors: u64::from(cfg.anchors),
         kmod: perm_from(cfg.kmod_perm),
         kmod_allow: cfg.kmod_allow,
         kimg: perm_from(cfg.kimg_perm),
@@ -80,7 +82,7 @@ mod tests {
     #[test]
     fn round_trip() {
         let (p, w) = policy::layered(
-            "mode=audit\nbpf=restrict\nkmod=allow\nkimg.allow=dev_mem\nbpf.block=token_create\nbpf.token_only=1",
+            "mode=audit\nbpf=restrict\nkmod=allow\nkimg.allow=dev_mem\nbpf.block=token_create\nbpf.token_only=1\nanchors=baked,secondary",
             None,
             "",
         );

@@ -138,11 +138,11 @@ fn run(cmd: Command) -> Result<ExitCode, Error> {
             for w in &warnings.list {
                 log::warn!("policy: {w}");
             }
-            let anchors = check::Anchors {
-                certs: skel::certs::CERTS,
-                denylist: &policy.denylist,
-                security_xattr: bpfgate::kernel::reads_security_xattr(),
-            };
+            let anchors = check::Anchors::of_policy(
+                &policy,
+                skel::certs::CERTS,
+                bpfgate::kernel::reads_security_xattr(),
+            );
             let mut all = true;
             for f in &files {
                 let v = check::check(f, &anchors);

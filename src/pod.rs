@@ -38,7 +38,7 @@ pub unsafe trait Pod: Copy + Default {
 const _: () = assert!(size_of::<task_trust>() == 4 * 4);
 const _: () = assert!(size_of::<gate_ids>() == 3 * 32 * 4);
 const _: () = assert!(size_of::<status_counter>() == 4 + 4 + 8);
-const _: () = assert!(size_of::<status_header>() == 4 * 4 + (4 * 8 + 12 * 4 + 8 * 4));
+const _: () = assert!(size_of::<status_header>() == 4 * 4 + (4 * 8 + 14 * 4 + 8 * 4));
 const _: () = assert!(size_of::<gate_event>() == 3 * 8 + 8 * 4 + 16 + 48);
 const _: () = assert!(size_of::<deny_key>() == 2 + 2 + 64);
 
@@ -48,7 +48,7 @@ unsafe impl Pod for task_trust {}
 unsafe impl Pod for gate_ids {}
 // SAFETY: u32 index, u32 _pad, u64 value, no padding (size checked above).
 unsafe impl Pod for status_counter {}
-// SAFETY: four u32 then gate_config (four u64, twelve u32, an array of eight u32), no padding (size checked above).
+// SAFETY: four u32 then gate_config (four u64, fourteen u32, an array of eight u32), no padding (size checked above).
 unsafe impl Pod for status_header {}
 // SAFETY: three u64, eight u32, two byte arrays (16 and 48), no padding (size checked above).
 unsafe impl Pod for gate_event {}

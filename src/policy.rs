@@ -47,6 +47,9 @@ pub enum Perm {
 /// `kmod` operations (index = bit in `kmod.allow`; `enum kmod_op` in bpf/bpfgate.h).
 pub const KMOD_OPS: &[&str] = &["load", "autoload"];
 
+/// Trust anchors, by bit (enum gate_anchor in bpf/bpfgate.h): the baked certificates and the kernel's keyrings.
+pub const ANCHORS: &[&str] = &["baked", "builtin", "secondary", "platform"];
+
 /// `kimg` operations (index = bit in `kimg.allow`; `enum kimg_op` in bpf/bpfgate.h): kexec, then the kernel's
 /// lockdown reasons by name. Those up to `integrity_other` can change the running kernel; the rest read it.
 pub const KIMG_OPS: &[&str] = &[
@@ -156,6 +159,8 @@ pub struct Policy {
     pub kmod_allow: u64,
     pub kimg: Perm,
     pub kimg_allow: u64,
+    /// Whose signatures are trusted: bitmap over ANCHORS (never empty).
+    pub anchors: u64,
     /// Digests never trusted, whatever their signature. Grows across layers, never shrinks.
     pub denylist: Vec<Digest, DENY_MAX>,
     /// Programs of the initramfs are trusted until the real root's init starts (when the gate loads there).
@@ -209,6 +214,7 @@ impl Default for Policy {
             kmod_allow: 0,
             kimg: Perm::Deny,
             kimg_allow: range(KIMG_CONFIDENTIALITY, KIMG_OPS.len()),
+            anchors: 1, // baked
             denylist: Vec::new(),
             initramfs_trusted: true,
         }
@@ -235,6 +241,10 @@ const KMOD_LIST: ListKey = ListKey {
     names: KMOD_OPS,
     groups: &[],
 };
+const ANCHOR_LIST: ListKey = ListKey {
+    names: ANCHORS,
+    groups: &[],
+};
 const KIMG_LIST: ListKey = ListKey {
     names: KIMG_OPS,
     groups: &[
@@ -247,8 +257,8 @@ const KIMG_LIST: ListKey = ListKey {
 
 /// Every key, for messages.
 const KEYS: &str =
-    "mode, required, bpf, bpf.allow, bpf.block, bpf.token_only, kmod, kmod.allow, kimg, kimg.allow, denylist, \
-     initramfs";
+    "mode, required, bpf, bpf.allow, bpf.block, bpf.token_only, kmod, kmod.allow, kimg, kimg.allow, anchors, \
+     denylist, initramfs";
 
 impl ListKey {
     /// A comma-separated list of names and groups; `none` (or nothing) is the empty list, `all` everything.
@@ -361,6 +371,15 @@ impl Policy {
             "bpf.block" => self.bpf_block = BPF_LIST.parse(v)?,
             "kmod.allow" => self.kmod_allow = KMOD_LIST.parse(v)?,
             "kimg.allow" => self.kimg_allow = KIMG_LIST.parse(v)?,
+            "anchors" => {
+                let a = ANCHOR_LIST.parse(v)?;
+                if a == 0 {
+                    return Err(msg(
+                        "at least one anchor: baked, builtin, secondary, platform",
+                    ));
+                }
+                self.anchors = a;
+            }
             "denylist" => {
                 // All or nothing: a bad entry leaves the list as it was.
                 let mut next = self.denylist.clone();
@@ -441,7 +460,7 @@ impl Policy {
         format!(
             "mode = {}\nrequired = {}\nbpf = {}\nbpf.allow = {}\nbpf.block = {}\nbpf.token_only = {}\nkmod = {}\n\
              kmod.allow = {}\n\
-             kimg = {}\nkimg.allow = {}\ndenylist = {}\ninitramfs = {}\n",
+             kimg = {}\nkimg.allow = {}\nanchors = {}\ndenylist = {}\ninitramfs = {}\n",
             mode_name(self.mode),
             u8::from(self.required),
             perm_name(self.bpf),
@@ -452,6 +471,7 @@ impl Policy {
             KMOD_LIST.render(self.kmod_allow),
             perm_name(self.kimg),
             KIMG_LIST.render(self.kimg_allow),
+            ANCHOR_LIST.render(self.anchors),
             if deny.is_empty() {
                 "none".into()
             } else {
@@ -548,6 +568,9 @@ mod tests {
             ("", "bpfgate.bpf.block=prog_load,btf_load", |p| {
                 p.bpf_block == bit("prog_load") | bit("btf_load")
             }),
+            ("anchors = baked, secondary", "", |p| p.anchors == 0b101),
+            ("", "bpfgate.anchors=platform", |p| p.anchors == 0b1000),
+            ("anchors = all", "", |p| p.anchors == 0b1111),
             ("bpf.token_only = 1", "", |p| p.bpf_token_only),
             ("bpf.token_only = yes", "bpfgate.bpf.token_only=0", |p| !p.bpf_token_only),
             ("", "bpfgate.bpf.token_only=1", |p| p.bpf_token_only),
@@ -606,6 +629,12 @@ mod tests {
                 "",
                 "policy.conf:1: bpf.token_only: expected 0 or 1",
             ),
+            (
+                "anchors = none",
+                "",
+                "policy.conf:1: anchors: at least one anchor",
+            ),
+            ("anchors = mok", "", "unknown name \"mok\""),
             ("denylist = sha256:abc", "", "wrong number of hex digits"),
             ("denylist = md5:00", "", "expected sha256:HEX or sha512:HEX"),
             (
@@ -664,7 +693,7 @@ mod tests {
     #[test]
     fn render_round_trips() {
         let (p, w) = layered(
-            "mode=audit\nbpf=restrict\nbpf.block=token_create\nkimg.allow=kcore,kexec\nkmod=allow\ninitramfs=untrusted\nbpf.token_only=1",
+            "mode=audit\nbpf=restrict\nbpf.block=token_create\nkimg.allow=kcore,kexec\nkmod=allow\ninitramfs=untrusted\nbpf.token_only=1\nanchors=baked,platform",
             None,
             &format!("bpfgate.denylist={SHA256} bpfgate.required=0 bpfgate.bpf.allow=none"),
         );

@@ -1420,6 +1420,7 @@ fn policy_layers_reach_the_gate(g: &Guest) {
         "kmod.allow = autoload",
         "kimg = restrict", // from the kernel command line, over the config file's default
         "denylist = sha256:",
+        "anchors = baked,secondary,platform",
     ] {
         assert!(
             p.contains(want),
@@ -1493,6 +1494,28 @@ fn allow_lists_and_block_lists(g: &Guest) {
     // bpf.block = btf_load: denied to trusted and untrusted alike (the gate's loader itself is exempt).
     g.assert_eq("trusted_btf", "btf=EPERM");
     g.assert_eq("untrusted_btf", "btf=EPERM");
+}
+
+fn kernel_keyrings_as_anchors_add_no_foreign_signer(g: &Guest) {
+    // anchors = baked, secondary, platform: baked signatures still verify; a signer in none of them stays out
+    // (the gate tried the kernel's keyrings too). A positive case needs a certificate in the kernel's keyrings,
+    // which only the distribution's key or the UEFI db can put there.
+    assert!(
+        g.get("status")
+            .contains("\"anchors\":\"baked,secondary,platform\""),
+        "[{}] {}",
+        g.kernel,
+        g.get("status")
+    );
+    g.assert_eq("trusted_prog", "prog=ok");
+    g.assert_eq("foreign_prog", "prog=EPERM");
+    let c = g.get("check_foreign");
+    assert!(
+        c.contains("untrusted: signer_not_an_anchor")
+            && c.contains("kernel's secondary, platform keyring(s)"),
+        "[{}] {c}",
+        g.kernel
+    );
 }
 
 fn protected_maps_are_written_by_trusted_tasks_only(g: &Guest) {
@@ -2175,6 +2198,7 @@ per_kernel!(policy_restrict, guest_policy_restrict:
     allow_lists_and_block_lists,
     denylisted_digest_is_never_trusted,
     protected_maps_are_written_by_trusted_tasks_only,
+    kernel_keyrings_as_anchors_add_no_foreign_signer,
     kernel_areas_follow_the_policy,
     log_records_denials_with_reasons,
     gate_stays_protected_under_every_policy,

@@ -53,6 +53,19 @@ for r in $(seq 1 $ROUNDS); do
         attach $r; MODE=attached; workloads; detach $r; MODE=detached; workloads
     fi
 done
+# Boot cost, same boot: the baseline loader (one empty LSM program through the same libbpf skeleton machinery,
+# loaded, attached, pinned, exited; removing its pin detaches it) three times, then the real load.
+grep -q ' /sys/fs/bpf bpf ' /proc/mounts || mount -t bpf bpf /sys/fs/bpf
+for i in 1 2 3; do
+    t0=$(cut -d' ' -f1 /proc/uptime)
+    out=$(bpfgate-bench-minload 2>&1)
+    t1=$(cut -d' ' -f1 /proc/uptime)
+    rm -f /sys/fs/bpf/bpfgate-minload
+    case $out in
+    *"minload peak_kib"*) obs "bench_minload $(awk -v a=$t0 -v b=$t1 'BEGIN {printf "%.0f", (b - a) * 1000}') ${out##* }" ;;
+    *) obs "bench_error minload $(echo "$out" | tr '\n' ' ')" ;;
+    esac
+done
 # Last: the real `bpfgate load` (pins stay for the rest of the boot), for its time and peak memory.
 t0=$(cut -d' ' -f1 /proc/uptime)
 out=$(bpfgate --log stderr load 2>&1)

@@ -7,7 +7,7 @@ PIN=/sys/fs/bpf/bpfgate
 obs() { echo "@@ $*"; }
 run() { n=$1; shift; out=$("$@" 2>&1 | tr '\n' ' '); obs "$n $out"; }
 
-for f in signed revoked; do bpfgate --log stderr enroll --sig $S/probe-$f.sig $T/probe-$f >/dev/null; done
+for f in signed revoked foreign; do bpfgate --log stderr enroll --sig $S/probe-$f.sig $T/probe-$f >/dev/null; done
 deny=$(bpfgate digest $T/probe-revoked | cut -d' ' -f1)
 cat >/tmp/policy.conf <<CONF
 # The policy under test (tests/guest/policy.sh); the kernel command line adds bpfgate.kimg=restrict.
@@ -18,6 +18,7 @@ kmod = restrict
 kmod.allow = autoload
 kimg.allow = confidentiality, ioport
 denylist = $deny
+anchors = baked, secondary, platform   # the kernel's keyrings too (a signer they do not hold gains nothing)
 CONF
 CONFIG=""
 case " $(cat /proc/cmdline) " in *" bpfgate_policy_file "*) CONFIG="--config /tmp/policy.conf" ;; esac
@@ -32,6 +33,7 @@ echo /tmp/modprobe-log >/proc/sys/kernel/modprobe
 mkdir -p /tmp/fsx
 
 obs "check_denylisted $(bpfgate check $CONFIG $T/probe-revoked 2>&1)"
+obs "check_foreign $(bpfgate check $CONFIG $T/probe-foreign 2>&1)"
 bpfgate --log stderr load $CONFIG >/tmp/load.out 2>&1; rc=$?
 obs "load rc=$rc $(tr '\n' ' ' </tmp/load.out)"
 obs "status $(bpfgate --log stderr status --json 2>&1)"
@@ -47,6 +49,7 @@ run trusted_prog $T/probe-signed prog
 run trusted_btf $T/probe-signed btf
 run trusted_prog_other_mntns unshare -m $T/probe-signed prog
 run denylisted_prog $T/probe-revoked prog
+run foreign_prog $T/probe-foreign prog
 # protected maps: untrusted tasks may write maps (policy), but not the ones trusted tasks created
 run untrusted_own_map_write $T/probe-unsigned mapwrite own
 run untrusted_own_map_write_shared $T/probe-unsigned mapwrite own shared

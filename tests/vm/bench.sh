@@ -31,6 +31,7 @@ for suite in ${BPFGATE_BENCH_KERNELS:-trixie sid}; do
     $1 == "stat" { cnt[$3] += $4; ns[$3] += $5 }
     $1 == "bench_size" { size = $3 }
     $1 == "bench_load" { load_ms = $2; load_kib = $3 }
+    $1 == "bench_minload" { min_ms = min_ms " " $2; min_kib = $3 }
     END {
         printf "%-18s %14s %14s %8s\n", "workload", "detached ns", "attached ns", "ratio"
         split("fork exec_unsigned exec_signed bpfops mmapexec", order, " ")
@@ -41,6 +42,9 @@ for suite in ${BPFGATE_BENCH_KERNELS:-trixie sid}; do
             printf "%-18s %14s %14.0f  (one exec of a never-seen signed file: %.0f us)\n", "exec_first_verify", "-", \
                 median(v["attached exec_first_verify"]), median(v["attached exec_first_verify"]) / 1000
         printf "\nbpfgate binary %d bytes; bpfgate load %d ms (guest clock), peak memory %d KiB\n", size, load_ms, load_kib
+        m = median(min_ms)
+        printf "boot cost: bpfgate load %d ms vs a minimal loader of one empty LSM program %d ms (median of 3, %d KiB): ratio %.2f\n", \
+            load_ms, m, min_kib, (m > 0 ? load_ms / m : 0)
         printf "\n%-18s %12s %16s\n", "program", "runs", "ns per run"
         for (p in cnt) if (cnt[p] > 0) printf "%-18s %12d %16.0f\n", p, cnt[p], ns[p] / cnt[p]
     }' "$log.obs"

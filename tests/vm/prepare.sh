@@ -98,6 +98,7 @@ cp /bin/busybox "$ir/bin/busybox"
 cp "$bpfgate" "$ir/bin/bpfgate"
 cp "$out/bpfprobe" "$ir/bin/bpfprobe"
 cp "$(dirname "$bpfgate")/bpfgate-bench-hold" "$ir/bin/bpfgate-bench-hold"
+cp "$(dirname "$bpfgate")/bpfgate-bench-minload" "$ir/bin/bpfgate-bench-minload"
 for lib in $(ldd /usr/sbin/bpftool | awk '/=>/ {print $3} /ld-linux/ {print $1}'); do
     cp -L "$lib" "$ir$lib"
 done

@@ -712,6 +712,7 @@ int BPF_PROG(gate_bpf, int cmd, union bpf_attr *attr, unsigned int size)
 	struct task_struct *task = bpf_get_current_task_btf();
 	__u32 slot = cmd >= 0 && cmd < BPFGATE_CMD_OTHER ? cmd : BPFGATE_CMD_OTHER;
 	bool known = slot < BPFGATE_CMD_OTHER;
+	bool listed = known && (cfg.bpf_allow >> slot) & 1;
 	__u32 why;
 
 	/* Links have no LSM hook of their own when an fd is handed out: refuse the gate's by id here. */
@@ -723,17 +724,18 @@ int BPF_PROG(gate_bpf, int cmd, union bpf_attr *attr, unsigned int size)
 		/* Blocked for everyone but the gate's own loader, which must still pin. */
 		why = is_loader(task) ? WHY_NONE : WHY_BLOCKED;
 	} else {
-		why = area_denies(cfg.bpf_perm, known && (cfg.bpf_allow >> slot) & 1, task);
+		why = area_denies(cfg.bpf_perm, listed, task);
 	}
-	/* bpf.token_only for BTF, which has no hook after the token is resolved: the flag is what can be checked
-	 * (the kernel falls back to capabilities when the token does not delegate btf_load; BTF alone changes no
-	 * kernel behaviour). Maps and programs: gate_map_create_token, gate_prog_load_token. */
-	/* Protected maps: the write commands an untrusted task may use by policy do not reach trusted tasks' maps. */
-	if (why == WHY_NONE && cfg.bpf_perm != PERM_ALLOW && map_write_fd(cmd, attr) >= 0 &&
+	/* Protected maps: the write commands an untrusted task may use by policy do not reach trusted tasks' maps. A
+	 * command allowed without the allow-list was allowed for trust: no second trust lookup on the trusted path. */
+	if (why == WHY_NONE && listed && cfg.bpf_perm != PERM_ALLOW && map_write_fd(cmd, attr) >= 0 &&
 	    !task_is_trusted(task) && writes_protected_map(task, map_write_fd(cmd, attr))) {
 		count(CNT_CMD_DENIED + slot);
 		return protected_map_write(cmd);
 	}
+	/* bpf.token_only for BTF, which has no hook after the token is resolved: the flag is what can be checked
+	 * (the kernel falls back to capabilities when the token does not delegate btf_load; BTF alone changes no
+	 * kernel behaviour). Maps and programs: gate_map_create_token, gate_prog_load_token. */
 	if (why == WHY_NONE && cfg.token_only && cmd == BPF_BTF_LOAD && !(attr->btf_flags & BPF_F_TOKEN_FD) &&
 	    !is_loader(task)) {
 		why = WHY_NO_TOKEN;

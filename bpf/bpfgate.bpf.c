@@ -735,7 +735,7 @@ int BPF_PROG(gate_bpf, int cmd, union bpf_attr *attr, unsigned int size)
 	}
 	/* bpf.token_only for BTF, which has no hook after the token is resolved: the flag is what can be checked
 	 * (the kernel falls back to capabilities when the token does not delegate btf_load; BTF alone changes no
-	 * kernel behaviour). Maps and programs: gate_map_create_token, gate_prog_load_token. */
+	 * kernel behaviour). Maps and programs: gate_map_create, gate_prog_load_token. */
 	if (why == WHY_NONE && cfg.token_only && cmd == BPF_BTF_LOAD && !(attr->btf_flags & BPF_F_TOKEN_FD) &&
 	    !is_loader(task)) {
 		why = WHY_NO_TOKEN;
@@ -746,9 +746,9 @@ int BPF_PROG(gate_bpf, int cmd, union bpf_attr *attr, unsigned int size)
 }
 
 /* bpf.token_only: maps and programs come into being only through a BPF token (a trusted loader's delegation).
- * These hooks run after the kernel has resolved the token, so `token` is the one actually used: NULL when the caller
- * passed none or one that does not delegate this map or program type (the kernel then falls back to capabilities).
- * Attached only when the policy asks for it. */
+ * The map and program hooks run after the kernel has resolved the token, so it is the one actually used: NULL when
+ * the caller passed none or one that does not delegate this map or program type (the kernel then falls back to
+ * capabilities). The program hook is attached only when the policy asks for it. */
 static __always_inline int token_required(__u64 token, __u32 cmd)
 {
 	if (token || is_loader(bpf_get_current_task_btf()))
@@ -767,20 +767,18 @@ static __always_inline __u64 ctx_arg(unsigned long long *ctx, int n)
 	return v;
 }
 
+/* Every map creation: bpf.token_only (above), then protected maps: a map a trusted task creates is recorded, so
+ * that untrusted tasks cannot write it. A full table refuses the creation (recorded), never leaves a trusted map
+ * unprotected. */
 SEC("lsm/bpf_map_create")
-int BPF_PROG(gate_map_create_token, struct bpf_map *map, union bpf_attr *attr, struct bpf_token *token)
-{
-	return token_required(ctx_arg(ctx, 2), BPF_MAP_CREATE);
-}
-
-/* Protected maps: a map a trusted task creates is recorded, so that untrusted tasks cannot write it. A full table
- * refuses the creation (recorded), never leaves a trusted map unprotected. */
-SEC("lsm/bpf_map_create")
-int BPF_PROG(gate_map_create, struct bpf_map *map)
+int BPF_PROG(gate_map_create, struct bpf_map *map, union bpf_attr *attr, struct bpf_token *token)
 {
 	__u64 key = (__u64)map;
 	__u8 one = 1;
+	int ret;
 
+	if (cfg.token_only && (ret = token_required(ctx_arg(ctx, 2), BPF_MAP_CREATE)))
+		return ret;
 	if (!task_is_trusted(bpf_get_current_task_btf()))
 		return 0;
 	if (bpf_map_update_elem(&protected_maps, &key, &one, BPF_ANY) == 0)
@@ -797,7 +795,6 @@ void BPF_PROG(gate_map_free, struct bpf_map *map)
 
 	bpf_map_delete_elem(&protected_maps, &key);
 }
-
 
 SEC("lsm/bpf_prog_load")
 int BPF_PROG(gate_prog_load_token, struct bpf_prog *prog, union bpf_attr *attr, struct bpf_token *token)

@@ -186,10 +186,8 @@ pub fn attach<'obj>(
     rodata.cfg.loader_tgid = std::process::id();
     // Attached only for a moment, below, to record the bpffs mount.
     open.progs.gate_record_mount.set_autoattach(false);
-    // bpf.token_only's hooks exist only when the policy asks for them: no cost on every map and program otherwise.
-    open.progs
-        .gate_map_create_token
-        .set_autoload(policy.bpf_token_only);
+    // bpf.token_only's program hook exists only when the policy asks for it (the map hook serves protected maps
+    // too and checks the option itself).
     open.progs
         .gate_prog_load_token
         .set_autoload(policy.bpf_token_only);
@@ -255,7 +253,6 @@ pub fn attach<'obj>(
         ("post_removexattr", &p.gate_post_removexattr),
     ];
     if policy.bpf_token_only {
-        progs.push(("map_create_token", &p.gate_map_create_token));
         progs.push(("prog_load_token", &p.gate_prog_load_token));
     }
     progs.push(("bpf", &p.gate_bpf));

@@ -10,24 +10,10 @@ set -euo pipefail
 bin=$(realpath "$1"); probe=$(realpath "$2"); keys=$(realpath "$3"); out=$4
 here=$(cd "$(dirname "$0")" && pwd); top=$(cd "$here/../.." && pwd)
 cache=${BPFGATE_DISTRO_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/bpfgate/distro}
-pkgs=systemd,systemd-sysv,udev,kmod,e2fsprogs
-key=$(echo "sid $pkgs v1" | sha256sum | cut -c1-12)
-tarball=$cache/sid-$key.tar
-mkdir -p "$cache/debs-sid" "$out"
+. "$here/common.sh"
 root=$out/root-sid
-rm -rf "$root"; mkdir -p "$root"
-if [ ! -f "$tarball" ]; then
-    debootstrap --variant=minbase --include=$pkgs --cache-dir="$cache/debs-sid" sid "$root.new" \
-        http://deb.debian.org/debian >"$out/debootstrap-sid.log" 2>&1 ||
-        { tail -20 "$out/debootstrap-sid.log" >&2; echo "distro: sid debootstrap failed (log: $out/debootstrap-sid.log)" >&2; exit 1; }
-    tar -C "$root.new" -cf "$tarball.tmp" . && mv "$tarball.tmp" "$tarball"
-    rm -rf "$root.new"
-fi
-tar -C "$root" -xf "$tarball"
-
-make -C "$top" -s install DESTDIR="$root" PREFIX=/usr INSTALL_BIN="$bin" >/dev/null
-install -m 0755 "$probe" "$root/usr/local/bin/probe-signed"
-install -m 0755 "$probe" "$root/usr/local/bin/probe-unsigned"
+root_from_debootstrap sid systemd,systemd-sysv,udev,kmod,e2fsprogs "$cache/debs-sid" "$root"
+install_bpfgate "$root" "$bin" "$probe" bpfgate-sid
 install -m 0755 "$here/privatebpf-test.sh" "$root/usr/local/bin/bpfgate-test.sh"
 sed 's/^Description=.*/Description=bpfgate distro test (PrivateBPF=)/' "$here/bpfgate-test.service" \
     >"$root/etc/systemd/system/bpfgate-test.service"
@@ -46,11 +32,6 @@ for s in signed unsigned info; do
       printf 'BPFDelegatePrograms=any\nBPFDelegateAttachments=any\n'
       printf 'ExecStart=%s\nStandardOutput=file:/run/privatebpf-%s.out\n' "$cmd" "$s"
     } >"$root/etc/systemd/system/privatebpf-$s.service"
-done
-echo "LABEL=bpfgate-sid / ext4 rw 0 1" >"$root/etc/fstab"
-echo bpfgate-sid >"$root/etc/hostname"
-for u in systemd-timesyncd.service serial-getty@.service getty@.service apt-daily.timer apt-daily-upgrade.timer; do
-    ln -sf /dev/null "$root/etc/systemd/system/$u"
 done
 
 n=$("$here/sign-root.sh" "$root" "$keys")

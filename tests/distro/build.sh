@@ -10,29 +10,16 @@ set -euo pipefail
 bin=$(realpath "$1"); probe=$(realpath "$2"); keys=$(realpath "$3"); out=$4
 here=$(cd "$(dirname "$0")" && pwd); top=$(cd "$here/../.." && pwd)
 cache=${BPFGATE_DISTRO_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/bpfgate/distro}
-pkgs=systemd,systemd-sysv,udev,kmod,initramfs-tools,linux-image-cloud-amd64,iputils-ping,iproute2,e2fsprogs
-key=$(echo "trixie $pkgs v1" | sha256sum | cut -c1-12)
-tarball=$cache/trixie-$key.tar
-mkdir -p "$cache/debs" "$out"
+. "$here/common.sh"
 root=$out/root
-rm -rf "$root"; mkdir -p "$root"
-if [ ! -f "$tarball" ]; then
-    debootstrap --variant=minbase --include=$pkgs --cache-dir="$cache/debs" trixie "$root.new" \
-        http://deb.debian.org/debian >"$out/debootstrap.log" 2>&1 ||
-        { tail -20 "$out/debootstrap.log" >&2; echo "distro: debootstrap failed (log: $out/debootstrap.log)" >&2; exit 1; }
-    tar -C "$root.new" -cf "$tarball.tmp" . && mv "$tarball.tmp" "$tarball"
-    rm -rf "$root.new"
-fi
-tar -C "$root" -xf "$tarball"
+root_from_debootstrap trixie \
+    systemd,systemd-sysv,udev,kmod,initramfs-tools,linux-image-cloud-amd64,iputils-ping,iproute2,e2fsprogs \
+    "$cache/debs" "$root"
 kver=$(ls "$root/lib/modules" | sort -V | tail -1)
 cp "$root/boot/vmlinuz-$kver" "$out/vmlinuz"
 
-# bpfgate, as a distribution would install it (the test build: it bakes the test certificates).
-make -C "$top" -s install DESTDIR="$root" PREFIX=/usr INSTALL_BIN="$bin" >/dev/null
-
-# Test programs: the same static probe, signed and unsigned; the test unit and its script.
-install -m 0755 "$probe" "$root/usr/local/bin/probe-signed"
-install -m 0755 "$probe" "$root/usr/local/bin/probe-unsigned"
+# bpfgate, as a distribution would install it, and the probes; the test unit and its script.
+install_bpfgate "$root" "$bin" "$probe" bpfgate-distro
 install -m 0755 "$here/bpfgate-test.sh" "$root/usr/local/bin/bpfgate-test.sh"
 install -m 0644 "$here/bpfgate-test.service" "$root/etc/systemd/system/bpfgate-test.service"
 ln -sf /etc/systemd/system/bpfgate-test.service "$root/etc/systemd/system/multi-user.target.wants/bpfgate-test.service"
@@ -52,15 +39,6 @@ cp "$root/usr/lib/systemd/systemd" "$root/usr/lib/systemd/systemd-unsigned"
 # The unit for boots without an initramfs, enabled as `systemctl enable bpfgate` would (a no-op in the initramfs
 # boots, where the gate is already active).
 ln -sf /usr/lib/systemd/system/bpfgate.service "$root/etc/systemd/system/sysinit.target.wants/bpfgate.service"
-echo "LABEL=bpfgate-distro / ext4 rw 0 1" >"$root/etc/fstab"
-echo bpfgate-distro >"$root/etc/hostname"
-# Quieter, faster boots under TCG.
-ln -sf /dev/null "$root/etc/systemd/system/systemd-timesyncd.service"
-# No getty on the serial console: it would hang up the tty the test writes its observations to.
-ln -sf /dev/null "$root/etc/systemd/system/serial-getty@.service"
-ln -sf /dev/null "$root/etc/systemd/system/getty@.service"
-ln -sf /dev/null "$root/etc/systemd/system/apt-daily.timer"
-ln -sf /dev/null "$root/etc/systemd/system/apt-daily-upgrade.timer"
 
 # Initramfs images, with the real tools, in the root (a private mount namespace for /proc, /sys, /dev).
 in_root() {

@@ -248,20 +248,32 @@ static int write_file(const char *path, const char *text)
 
 /* Creates a token from the delegated bpffs mounted at DIR (as systemd's PrivateBPF= mounts /sys/fs/bpf) and loads
  * a map and a program through it; also tries a map without it. */
+/* From the root of a delegated bpffs: a map without a token (the control), then the token; -1 when refused. */
+static long mint_token(int bpffs_root)
+{
+	union attr a = { 0 };
+
+	report("map_without_token", map_create());
+	set_u32(&a, 4, bpffs_root); /* token_create.bpffs_fd */
+	long token = sys_bpf_attr(PROBE_BPF_TOKEN_CREATE, &a);
+	return report("token_create", token) ? -1 : token;
+}
+
+/* A map and a program through TOKEN. */
+static int use_token(long token)
+{
+	int bad = report("token_map", map_create_token(token));
+	return report("token_prog", prog_load_token(token)) | bad;
+}
+
 static int token_at(const char *dir)
 {
 	int root = open(dir, O_RDONLY | O_DIRECTORY);
 
 	if (root < 0)
 		return report("bpffs_open", -1);
-	report("map_without_token", map_create());
-	union attr a = { 0 };
-	set_u32(&a, 4, root); /* token_create.bpffs_fd */
-	long token = sys_bpf_attr(PROBE_BPF_TOKEN_CREATE, &a);
-	if (report("token_create", token))
-		return 1;
-	int bad = report("token_map", map_create_token(token));
-	return report("token_prog", prog_load_token(token)) | bad;
+	long token = mint_token(root);
+	return token < 0 ? 1 : use_token(token);
 }
 
 /* Protected maps. An mmapable array map, its fd kept across exec. */
@@ -377,11 +389,8 @@ static int token_flow(const char *cmds, const char *receiver)
 		int root = mnt < 0 ? -1 : openat(mnt, ".", O_RDONLY | O_DIRECTORY);
 		if (root < 0)
 			_exit(report("bpffs_mount", -1));
-		report("map_without_token", map_create());
-		union attr a = { 0 };
-		set_u32(&a, 4, root); /* token_create.bpffs_fd */
-		long token = sys_bpf_attr(PROBE_BPF_TOKEN_CREATE, &a);
-		if (report("token_create", token))
+		long token = mint_token(root);
+		if (token < 0)
 			_exit(1);
 		if (receiver) {
 			int pass[2];
@@ -402,9 +411,7 @@ static int token_flow(const char *cmds, const char *receiver)
 			waitpid(r, &st, 0);
 			_exit(WIFEXITED(st) ? WEXITSTATUS(st) : 1);
 		}
-		int bad = report("token_map", map_create_token(token));
-		bad |= report("token_prog", prog_load_token(token));
-		_exit(bad);
+		_exit(use_token(token));
 	}
 	close(sp[1]);
 	int fs = recv_fd(sp[0]);

@@ -47,6 +47,10 @@
  *   lsm/ptrace_access_check, lsm/ptrace_traceme
  *                               an untrusted task cannot attach to a trusted one (ptrace, /proc/PID/mem,
  *                               process_vm_writev), and an exec under ptrace is never trusted.
+ *   lsm/bpf_prog_load, lsm/bpf_prog_free
+ *                               bpf.token_only (objects only through tokens) and bpf.signed: programs whose
+ *                               signature the kernel verified against an anchor keyring, and the programs their
+ *                               signed loader loads, are tracked so that an untrusted task may run and attach them.
  *   iter/bpf_map_elem           the pinned status stream: counters summed over CPUs, readable with read(2), so
  *                               `bpfgate status` needs no bpf() call and no fd to any of the gate's objects.
  *
@@ -81,6 +85,16 @@
 #define MS_REMOUNT 32
 #define MS_BIND 4096
 #define BPF_LINK_GET_FD_BY_ID 30
+#define NR_BPF 321 /* x86-64 */
+
+/* Program signing fields of union bpf_attr (UAPI, 6.18+): read at their ABI offsets, because the vmlinux.h the
+ * gate is built with (6.12) predates them. Read only when cfg.signed_progs is set, which the loader does only on a
+ * kernel that has them (its BTF names struct bpf_map's excl_prog_sha). */
+#define ATTR_MAP_EXCL_PROG_HASH 80       /* BPF_MAP_CREATE: __u64 excl_prog_hash */
+#define ATTR_MAP_EXCL_PROG_HASH_SIZE 88  /* __u32 excl_prog_hash_size */
+#define ATTR_PROG_SIGNATURE 152          /* BPF_PROG_LOAD: __u64 signature */
+#define ATTR_PROG_KEYRING_ID 164         /* __s32 keyring_id */
+#define SHA256_SIZE 32
 
 #define FS_VERITY_HASH_ALG_SHA256 1
 #define FS_VERITY_HASH_ALG_SHA512 2
@@ -179,6 +193,25 @@ struct {
 	__type(key, __u64);
 	__type(value, __u8);
 } protected_maps SEC(".maps");
+
+/* bpf.signed: live programs loaded with a signature the kernel verified against an anchor keyring, and the ones
+ * such a signed loader loaded, by kernel address (added by gate_prog_load, removed by gate_prog_free). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, BPFGATE_SIGNED_PROGS);
+	__type(key, __u64);
+	__type(value, __u8);
+} signed_progs SEC(".maps");
+
+/* bpf.signed: live loader maps (created bound to one program's hash) of untrusted tasks, which they may fill. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, BPFGATE_LOADER_MAPS);
+	__type(key, __u64);
+	__type(value, __u8);
+} loader_maps SEC(".maps");
 
 /* Protected inodes: value is an enum gate_role. */
 struct {
@@ -655,6 +688,32 @@ static __always_inline bool protected_map_file(struct file *file)
 	return key && bpf_map_lookup_elem(&protected_maps, &key);
 }
 
+/* The object behind fd `fd` of the current task: its file's private_data (for a bpf fd, the map's or program's
+ * kernel address; matched only against live objects the gate recorded, so another file's private_data cannot be
+ * mistaken for one). 0 when there is no such fd. `*shared`: the fd table is shared with another task, which could
+ * swap the fd before the kernel reads it; callers fail closed then. */
+static __always_inline __u64 fd_object(struct task_struct *task, __u32 fd, bool *shared)
+{
+	struct files_struct *files = BPF_CORE_READ(task, files);
+	struct fdtable *fdt;
+	struct file **fds, *file;
+
+	if (!files)
+		return 0;
+	if (BPF_CORE_READ(files, count.counter) > 1) {
+		*shared = true;
+		return 0;
+	}
+	fdt = BPF_CORE_READ(files, fdt);
+	if (!fdt || fd >= BPF_CORE_READ(fdt, max_fds))
+		return 0;
+	fds = BPF_CORE_READ(fdt, fd);
+	file = NULL;
+	if (!fds || bpf_probe_read_kernel(&file, sizeof(file), &fds[fd])) /* fd < max_fds: checked above */
+		return 0;
+	return file ? (__u64)BPF_CORE_READ(file, private_data) : 0;
+}
+
 /* An untrusted task writing a protected map (through any path): denied, or recorded in audit mode. Part of the bpf
  * area: `bpf = allow` lets it through. */
 static __always_inline int protected_map_write(__u32 detail)
@@ -670,22 +729,10 @@ static __always_inline int protected_map_write(__u32 detail)
  * between, so a shared table fails closed (it is treated as holding a protected map). */
 static __always_inline bool writes_protected_map(struct task_struct *task, __u32 fd)
 {
-	struct files_struct *files = BPF_CORE_READ(task, files);
-	struct fdtable *fdt;
-	struct file **fds, *file;
+	bool shared = false;
+	__u64 object = fd_object(task, fd, &shared);
 
-	if (!files)
-		return false;
-	if (BPF_CORE_READ(files, count.counter) > 1)
-		return true;
-	fdt = BPF_CORE_READ(files, fdt);
-	if (!fdt || fd >= BPF_CORE_READ(fdt, max_fds))
-		return false;
-	fds = BPF_CORE_READ(fdt, fd);
-	file = NULL;
-	if (!fds || bpf_probe_read_kernel(&file, sizeof(file), &fds[fd])) /* fd < max_fds: checked above */
-		return false;
-	return file && protected_map_file(file);
+	return shared || (object && bpf_map_lookup_elem(&protected_maps, &object));
 }
 
 /* The map fd of a bpf() command that changes a map's contents (bpf.allow's `write` group), or -1. */
@@ -704,6 +751,125 @@ static __always_inline long map_write_fd(int cmd, union bpf_attr *attr)
 	default:
 		return -1;
 	}
+}
+
+/* bpf.signed: signed programs (kernels with BPF program signing, 6.18+).
+ *
+ * The kernel checks a BPF_PROG_LOAD signature against the keyring the *caller* names (keyring_id), before the
+ * bpf_prog_load hook runs. A signature alone therefore proves nothing; the gate lets an untrusted task through
+ * only when that keyring is the gate's own (the baked certificates) or a kernel keyring the policy's anchors name.
+ * A signed light skeleton (bpftool gen skeleton -L -S) loads in steps, and each is let through only as a step of
+ * such a load:
+ *   BPF_MAP_CREATE          the loader map, bound to one program's hash (excl_prog_hash): only a program with
+ *                           exactly those instructions can use it;
+ *   BPF_MAP_UPDATE_ELEM, BPF_MAP_FREEZE
+ *                           on such a loader map of the caller's (recorded at creation);
+ *   BPF_PROG_LOAD           with a signature, for a keyring the gate accepts; the kernel then verifies it;
+ *   BPF_PROG_RUN            of a signed program: the loader, which checks the frozen map's hash against the one
+ *                           in its signed instructions and then makes its own bpf() calls from the kernel
+ *                           (bpf_sys_bpf, the hooks' `kernel` argument), allowed while the thread runs it;
+ *   BPF_LINK_CREATE, BPF_RAW_TRACEPOINT_OPEN
+ *                           attaching a signed program or one its signed loader loaded.
+ * Anything else stays denied: the signed program, not the untrusted caller, decides what is loaded. */
+static __always_inline __u64 attr_u64(union bpf_attr *attr, __u32 off)
+{
+	__u64 v = 0;
+
+	bpf_probe_read_kernel(&v, sizeof(v), (void *)attr + off);
+	return v;
+}
+
+static __always_inline __u32 attr_u32(union bpf_attr *attr, __u32 off)
+{
+	__u32 v = 0;
+
+	bpf_probe_read_kernel(&v, sizeof(v), (void *)attr + off);
+	return v;
+}
+
+/* The hook's `bool kernel` argument (6.15+): the call comes from the kernel (a syscall program's bpf_sys_bpf). */
+static __always_inline bool from_kernel(unsigned long long *ctx, __u32 arg)
+{
+	__u64 v = 0;
+
+	return bpf_get_func_arg(ctx, arg, &v) == 0 && (v & 1);
+}
+
+/* Is `id` a keyring the gate accepts a program signature from: its own, or a kernel keyring (0 builtin,
+ * 1 builtin + secondary, 2 platform) the policy's anchors name. Never one the caller set up. */
+static __always_inline bool keyring_accepted(__s32 id)
+{
+	if (id > 0 && (__u32)id == cfg.keyring_serial)
+		return true;
+	return id >= 0 && id <= 2 && ((cfg.anchors >> (ANCHOR_BUILTIN + id)) & 1);
+}
+
+/* A BPF_PROG_LOAD carrying a signature for a keyring the gate accepts (the kernel verifies it). */
+static __always_inline bool signed_load(union bpf_attr *attr)
+{
+	return attr_u64(attr, ATTR_PROG_SIGNATURE) != 0 &&
+	       keyring_accepted((__s32)attr_u32(attr, ATTR_PROG_KEYRING_ID));
+}
+
+static __always_inline bool signed_prog_fd(struct task_struct *task, __u32 fd)
+{
+	bool shared = false;
+	__u64 object = fd_object(task, fd, &shared);
+
+	return !shared && object && bpf_map_lookup_elem(&signed_progs, &object);
+}
+
+/* The thread's mark: is the syscall program it runs a signed one? */
+static __always_inline bool in_signed_run(struct task_struct *task)
+{
+	struct task_trust *t = bpf_task_storage_get(&task_trust, task, 0, 0);
+
+	return t && t->signed_run;
+}
+
+/* A call of an untrusted task that is a step of loading a signed program (see above). */
+static __always_inline bool signed_step(unsigned long long *ctx, int cmd, union bpf_attr *attr,
+					struct task_struct *task)
+{
+	bool shared = false;
+	__u64 object;
+
+	if (from_kernel(ctx, 3))
+		return in_signed_run(task);
+	switch (cmd) {
+	case BPF_MAP_CREATE:
+		return attr_u64(attr, ATTR_MAP_EXCL_PROG_HASH) != 0 &&
+		       attr_u32(attr, ATTR_MAP_EXCL_PROG_HASH_SIZE) == SHA256_SIZE;
+	case BPF_MAP_UPDATE_ELEM:
+	case BPF_MAP_FREEZE:
+		object = fd_object(task, attr->map_fd, &shared);
+		return !shared && object && bpf_map_lookup_elem(&loader_maps, &object);
+	case BPF_PROG_LOAD:
+		return signed_load(attr);
+	case BPF_PROG_TEST_RUN:
+		return in_signed_run(task); /* marked by gate_bpf from this very call */
+	case BPF_LINK_CREATE:
+		return signed_prog_fd(task, attr->link_create.prog_fd);
+	case BPF_RAW_TRACEPOINT_OPEN:
+		return signed_prog_fd(task, attr->raw_tracepoint.prog_fd);
+	default:
+		return false;
+	}
+}
+
+/* Every BPF_PROG_RUN from user space sets the thread's mark to whether the program is a signed one: the
+ * kernel-side calls of a syscall program happen only inside such a run, so the mark is that program's. */
+static __always_inline void mark_run(unsigned long long *ctx, union bpf_attr *attr, struct task_struct *task)
+{
+	bool is_signed;
+	struct task_trust *t;
+
+	if (from_kernel(ctx, 3))
+		return;
+	is_signed = signed_prog_fd(task, attr->test.prog_fd);
+	t = bpf_task_storage_get(&task_trust, task, 0, is_signed ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
+	if (t)
+		t->signed_run = is_signed;
 }
 
 SEC("lsm/bpf")
@@ -725,6 +891,15 @@ int BPF_PROG(gate_bpf, int cmd, union bpf_attr *attr, unsigned int size)
 		why = is_loader(task) ? WHY_NONE : WHY_BLOCKED;
 	} else {
 		why = area_denies(cfg.bpf_perm, listed, task);
+	}
+	if (cfg.signed_progs) {
+		if (cmd == BPF_PROG_TEST_RUN)
+			mark_run(ctx, attr, task);
+		/* restrict: signed loads, like trusted ones, only from the initial mount namespace. */
+		if (why == WHY_UNTRUSTED && signed_step(ctx, cmd, attr, task)) {
+			why = cfg.bpf_perm == PERM_RESTRICT && !in_init_mnt_ns(task) ? WHY_NAMESPACE : WHY_NONE;
+			count(CNT_SIGNED);
+		}
 	}
 	/* Protected maps: the write commands an untrusted task may use by policy do not reach trusted tasks' maps. A
 	 * command allowed without the allow-list was allowed for trust: no second trust lookup on the trusted path. */
@@ -779,8 +954,14 @@ int BPF_PROG(gate_map_create, struct bpf_map *map, union bpf_attr *attr, struct 
 
 	if (cfg.token_only && (ret = token_required(ctx_arg(ctx, 2), BPF_MAP_CREATE)))
 		return ret;
-	if (!task_is_trusted(bpf_get_current_task_btf()))
+	if (!task_is_trusted(bpf_get_current_task_btf())) {
+		/* bpf.signed: an untrusted task's loader map (bound to a program hash), which it may then fill. A full
+		 * table leaves it unrecorded: its writes are refused, nothing is opened. */
+		if (cfg.signed_progs && attr_u64(attr, ATTR_MAP_EXCL_PROG_HASH) &&
+		    attr_u32(attr, ATTR_MAP_EXCL_PROG_HASH_SIZE) == SHA256_SIZE)
+			bpf_map_update_elem(&loader_maps, &key, &one, BPF_ANY);
 		return 0;
+	}
 	if (bpf_map_update_elem(&protected_maps, &key, &one, BPF_ANY) == 0)
 		return 0;
 	count(CNT_PROTECTED_MAP);
@@ -794,14 +975,42 @@ void BPF_PROG(gate_map_free, struct bpf_map *map)
 	__u64 key = (__u64)map;
 
 	bpf_map_delete_elem(&protected_maps, &key);
+	if (cfg.signed_progs)
+		bpf_map_delete_elem(&loader_maps, &key);
 }
 
+/* Attached when the policy asks for bpf.token_only or bpf.signed. */
 SEC("lsm/bpf_prog_load")
-int BPF_PROG(gate_prog_load_token, struct bpf_prog *prog, union bpf_attr *attr, struct bpf_token *token)
+int BPF_PROG(gate_prog_load, struct bpf_prog *prog, union bpf_attr *attr, struct bpf_token *token)
 {
+	__u64 key = (__u64)prog;
+	__u8 one = 1;
+	int ret;
+
 	/* bpf_prog_load() moves the token into prog->aux before calling the hook, and passes NULL (seen on 6.12
 	 * and 7.2): the token in use is prog->aux->token. */
-	return token_required(ctx_arg(ctx, 2) | (__u64)BPF_CORE_READ(prog, aux, token), BPF_PROG_LOAD);
+	if (cfg.token_only &&
+	    (ret = token_required(ctx_arg(ctx, 2) | (__u64)BPF_CORE_READ(prog, aux, token), BPF_PROG_LOAD)))
+		return ret;
+	/* bpf.signed: the kernel verified the signature before this hook, against the keyring in attr (the same
+	 * copy gate_bpf checked). A signed loader's own loads are its payload, whose hash it checked: signed too. */
+	if (!cfg.signed_progs)
+		return 0;
+	if (from_kernel(ctx, 3) ? !in_signed_run(bpf_get_current_task_btf()) : !signed_load(attr))
+		return 0;
+	if (bpf_map_update_elem(&signed_progs, &key, &one, BPF_ANY) == 0)
+		return 0;
+	record(EV_BPF, BPF_PROG_LOAD, VERDICT_DENIED, WHY_UNTRUSTED);
+	return -ENOSPC;
+}
+
+/* Attached with bpf.signed. */
+SEC("lsm/bpf_prog_free")
+void BPF_PROG(gate_prog_free, struct bpf_prog *prog)
+{
+	__u64 key = (__u64)prog;
+
+	bpf_map_delete_elem(&signed_progs, &key);
 }
 
 SEC("lsm/bpf_map")
@@ -1020,6 +1229,14 @@ static __always_inline bool is_gate_key(__s32 serial)
 	return false;
 }
 
+/* Is the current task inside the bpf() system call (x86-64 syscall number in orig_ax)? */
+static __always_inline bool in_bpf_syscall(void)
+{
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+
+	return regs && BPF_CORE_READ(regs, orig_ax) == NR_BPF;
+}
+
 SEC("lsm/key_permission")
 int gate_key_permission(__u64 *ctx)
 {
@@ -1041,6 +1258,12 @@ int gate_key_permission(__u64 *ctx)
 			return 0;
 		/* The gate's own check: bpf_lookup_user_key and the signature's keyring search. */
 		if (bpf_task_storage_get(&scratch, bpf_get_current_task_btf(), 0, 0))
+			return 0;
+		/* bpf.signed: the kernel's check of a program signature against the gate's keyring (BPF_PROG_LOAD's
+		 * keyring lookup, deferred, and its search for the signer). Only inside bpf(): keyctl's invalidate
+		 * needs no more than search permission, and stays refused. */
+		if (cfg.signed_progs && (need_perm == KEY_NEED_SEARCH || need_perm == KEY_DEFER_PERM_CHECK) &&
+		    in_bpf_syscall())
 			return 0;
 		return protect(true, OBJ_KEY);
 	}

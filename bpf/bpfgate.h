@@ -23,6 +23,11 @@
 #define BPFGATE_IDS_MAX 32
 /* Maps created by trusted tasks, tracked at once (protected maps); a creation past it is refused, not unprotected. */
 #define BPFGATE_PROTECTED_MAPS 16384
+/* Programs tracked at once as signed (bpf.signed: loaded with a signature the kernel verified against an anchor
+ * keyring, or by such a signed loader); a load past it is refused. */
+#define BPFGATE_SIGNED_PROGS 4096
+/* Loader maps of signed light skeletons (bound to one program's hash) that untrusted tasks may fill, at once. */
+#define BPFGATE_LOADER_MAPS 1024
 /* Certificates the gate's keyring can hold (their key serials are protected along with the keyring's). */
 #define BPFGATE_KEYS_MAX 8
 /* Depth of the mount tree walked above the gate's bpffs on unmount. */
@@ -73,6 +78,7 @@ enum gate_counter {
 	CNT_EVENTS,             /* records written to the event ring */
 	CNT_NO_TOKEN,           /* denied (or audited): bpf.token_only, an object created without a BPF token */
 	CNT_PROTECTED_MAP,      /* denied (or audited): an untrusted write to a map a trusted task created */
+	CNT_SIGNED,             /* allowed to an untrusted task: a step of loading a signed program (bpf.signed) */
 	CNT_MAX,
 };
 
@@ -159,7 +165,7 @@ struct gate_config {
 	__u32 initramfs_dev;   /* s_dev of the initramfs (rootfs) when loaded from it and trusted; 0: no window */
 	__u32 token_only;      /* 1: map_create, prog_load and btf_load need a BPF token (policy bpf.token_only) */
 	__u32 anchors;         /* bitmap of enum gate_anchor: whose signatures are trusted (policy anchors) */
-	__u32 _pad;
+	__u32 signed_progs;    /* 1: untrusted tasks may load programs signed for an anchor keyring (policy bpf.signed) */
 	__u32 key_serials[BPFGATE_KEYS_MAX]; /* the certificates in the keyring (0: unused slot) */
 };
 
@@ -243,6 +249,7 @@ struct task_trust {
 	__u32 reason;  /* enum exec_reason of the exec that decided it */
 	__u32 tainted; /* on the thread-group leader: unverified code was mapped executable into the process */
 	__u32 loader;  /* the gate's own loader: exempt from bpf.block while it pins */
+	__u32 signed_run; /* bpf.signed: the program this thread last ran with BPF_PROG_RUN is a signed one */
 };
 
 /* Per-inode cached verdict (inode storage). */

@@ -29,6 +29,8 @@ Commands:
                          Keys: mode = enforce|audit|off, required = 0|1, bpf|kmod|kimg = allow|deny|restrict,
                          bpf.allow, bpf.block, kmod.allow, kimg.allow = comma-separated names or groups,
                          bpf.token_only = 0|1 (objects only through BPF tokens, docs/tokens.md),
+                         bpf.signed = 0|1 (untrusted tasks may load programs signed for the gate's
+                         keyring, Linux 6.18+, docs/signed-programs.md),
                          anchors = baked,builtin,secondary,platform (whose signatures count),
                          denylist = sha256:HEX,... See docs/policy.md.
   log [--follow] [--json]

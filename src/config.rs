@@ -53,6 +53,7 @@ pub fn policy_of(cfg: &gate_config) -> Policy {
         bpf_allow: cfg.bpf_allow,
         bpf_block: cfg.bpf_block,
         bpf_token_only: cfg.token_only != 0,
+        bpf_signed: cfg.signed_progs != 0,
         anchors: u64::from(cfg.anchors),
         kmod: perm_from(cfg.kmod_perm),
         kmod_allow: cfg.kmod_allow,

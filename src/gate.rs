@@ -186,11 +186,21 @@ pub fn attach<'obj>(
     rodata.cfg.loader_tgid = std::process::id();
     // Attached only for a moment, below, to record the bpffs mount.
     open.progs.gate_record_mount.set_autoattach(false);
-    // bpf.token_only's program hook exists only when the policy asks for it (the map hook serves protected maps
-    // too and checks the option itself).
+    // The program hooks exist only when the policy needs them: bpf.token_only and bpf.signed (the map hook serves
+    // protected maps too and checks the options itself). bpf.signed needs a kernel with program signing.
+    let signed = policy.bpf_signed && features.prog_signing;
+    if policy.bpf_signed && !signed {
+        log::warn!(
+            "bpf.signed = 1 has no effect on kernel {}: it has no BPF program signing (Linux 6.18 or newer); \
+             untrusted tasks load nothing",
+            features.release
+        );
+    }
+    rodata.cfg.signed_progs = u32::from(signed);
     open.progs
-        .gate_prog_load_token
-        .set_autoload(policy.bpf_token_only);
+        .gate_prog_load
+        .set_autoload(policy.bpf_token_only || signed);
+    open.progs.gate_prog_free.set_autoload(signed);
 
     let skel = open
         .load()
@@ -252,8 +262,11 @@ pub fn attach<'obj>(
         ("removexattr", &p.gate_removexattr),
         ("post_removexattr", &p.gate_post_removexattr),
     ];
-    if policy.bpf_token_only {
-        progs.push(("prog_load_token", &p.gate_prog_load_token));
+    if policy.bpf_token_only || signed {
+        progs.push(("prog_load", &p.gate_prog_load));
+    }
+    if signed {
+        progs.push(("prog_free", &p.gate_prog_free));
     }
     progs.push(("bpf", &p.gate_bpf));
     let mut links: Vec<(&'static str, Link)> = Vec::with_capacity(progs.len() + 1);

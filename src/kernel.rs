@@ -56,12 +56,17 @@ pub(crate) const HOOKS: &[&str] = &[
 /// Appeared in 6.15 with the change that lets BPF read `security.bpf.*` xattrs.
 pub(crate) const SECURITY_BPF_XATTR_MARKER: &str = "bpf_set_dentry_xattr";
 
+/// A struct bpf_map member that appeared in 6.18 with BPF program signing (maps bound to one program's hash).
+pub(crate) const PROG_SIGNING_MARKER: &str = "excl_prog_sha";
+
 /// Kernel features the gate will use.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Features {
     pub release: String,
     /// BPF can read `security.bpf.*` xattrs (kernel >= 6.15).
     pub security_bpf_xattr: bool,
+    /// BPF_PROG_LOAD takes a signature and a keyring (kernel >= 6.18): policy bpf.signed can apply.
+    pub prog_signing: bool,
 }
 
 /// Mounts sysfs, securityfs and bpffs where they are missing (the initramfs has none of them).
@@ -115,7 +120,7 @@ pub fn probe() -> Result<Features, Error> {
         .iter()
         .map(|(n, _)| *n)
         .chain(HOOKS.iter().copied())
-        .chain([SECURITY_BPF_XATTR_MARKER])
+        .chain([SECURITY_BPF_XATTR_MARKER, PROG_SIGNING_MARKER])
         .collect();
     let present = btf_names(Path::new(VMLINUX_BTF), &wanted)
         .map_err(|e| Error::Kernel(format!("reading kernel BTF {VMLINUX_BTF}: {e}")))?;
@@ -141,6 +146,7 @@ pub fn probe() -> Result<Features, Error> {
     Ok(Features {
         release,
         security_bpf_xattr: has(SECURITY_BPF_XATTR_MARKER),
+        prog_signing: has(PROG_SIGNING_MARKER),
     })
 }
 

@@ -35,14 +35,14 @@ pub unsafe trait Pod: Copy + Default {
 }
 
 // The sizes of bpf/bpfgate.h: any padding would show here as a larger size.
-const _: () = assert!(size_of::<task_trust>() == 4 * 4);
+const _: () = assert!(size_of::<task_trust>() == 5 * 4);
 const _: () = assert!(size_of::<gate_ids>() == 3 * 32 * 4);
 const _: () = assert!(size_of::<status_counter>() == 4 + 4 + 8);
 const _: () = assert!(size_of::<status_header>() == 4 * 4 + (4 * 8 + 14 * 4 + 8 * 4));
 const _: () = assert!(size_of::<gate_event>() == 3 * 8 + 8 * 4 + 16 + 48);
 const _: () = assert!(size_of::<deny_key>() == 2 + 2 + 64);
 
-// SAFETY: four u32 (trusted, reason, tainted, loader), no padding (size checked above).
+// SAFETY: five u32 (trusted, reason, tainted, loader, signed_run), no padding (size checked above).
 unsafe impl Pod for task_trust {}
 // SAFETY: three arrays of u32, no padding (size checked above).
 unsafe impl Pod for gate_ids {}

@@ -155,6 +155,9 @@ pub struct Policy {
     pub bpf_block: u64,
     /// map_create, prog_load and btf_load only through a BPF token (for every task but the gate's loader).
     pub bpf_token_only: bool,
+    /// Untrusted tasks may load programs whose signature the kernel verified against the gate's keyring or a
+    /// kernel keyring named in `anchors` (kernels with BPF program signing, 6.18+).
+    pub bpf_signed: bool,
     pub kmod: Perm,
     pub kmod_allow: u64,
     pub kimg: Perm,
@@ -210,6 +213,7 @@ impl Default for Policy {
             bpf_allow: bits(commands::NAMES, commands::UNTRUSTED),
             bpf_block: 0,
             bpf_token_only: false,
+            bpf_signed: false,
             kmod: Perm::Deny,
             kmod_allow: 0,
             kimg: Perm::Deny,
@@ -257,7 +261,7 @@ const KIMG_LIST: ListKey = ListKey {
 
 /// Every key, for messages.
 const KEYS: &str =
-    "mode, required, bpf, bpf.allow, bpf.block, bpf.token_only, kmod, kmod.allow, kimg, kimg.allow, anchors, \
+    "mode, required, bpf, bpf.allow, bpf.block, bpf.token_only, bpf.signed, kmod, kmod.allow, kimg, kimg.allow, anchors, \
      denylist, initramfs";
 
 impl ListKey {
@@ -357,6 +361,7 @@ impl Policy {
             }
             "required" => self.required = flag(v).map_err(msg)?,
             "bpf.token_only" => self.bpf_token_only = flag(v).map_err(msg)?,
+            "bpf.signed" => self.bpf_signed = flag(v).map_err(msg)?,
             "initramfs" => {
                 self.initramfs_trusted = match v {
                     "trusted" => true,
@@ -458,7 +463,7 @@ impl Policy {
         let deny: std::vec::Vec<std::string::String> =
             self.denylist.iter().map(|d| d.to_string()).collect();
         format!(
-            "mode = {}\nrequired = {}\nbpf = {}\nbpf.allow = {}\nbpf.block = {}\nbpf.token_only = {}\nkmod = {}\n\
+            "mode = {}\nrequired = {}\nbpf = {}\nbpf.allow = {}\nbpf.block = {}\nbpf.token_only = {}\nbpf.signed = {}\nkmod = {}\n\
              kmod.allow = {}\n\
              kimg = {}\nkimg.allow = {}\nanchors = {}\ndenylist = {}\ninitramfs = {}\n",
             mode_name(self.mode),
@@ -467,6 +472,7 @@ impl Policy {
             BPF_LIST.render(self.bpf_allow),
             BPF_LIST.render(self.bpf_block),
             u8::from(self.bpf_token_only),
+            u8::from(self.bpf_signed),
             perm_name(self.kmod),
             KMOD_LIST.render(self.kmod_allow),
             perm_name(self.kimg),
@@ -574,6 +580,8 @@ mod tests {
             ("bpf.token_only = 1", "", |p| p.bpf_token_only),
             ("bpf.token_only = yes", "bpfgate.bpf.token_only=0", |p| !p.bpf_token_only),
             ("", "bpfgate.bpf.token_only=1", |p| p.bpf_token_only),
+            ("bpf.signed = 1", "", |p| p.bpf_signed),
+            ("bpf.signed = 1", "bpfgate.bpf.signed=0", |p| !p.bpf_signed),
             ("kmod.allow = autoload", "", |p| p.kmod_allow == 0b10),
             ("initramfs = untrusted", "", |p| !p.initramfs_trusted),
             ("initramfs = untrusted", "bpfgate.initramfs=trusted", |p| p.initramfs_trusted),

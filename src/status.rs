@@ -101,6 +101,7 @@ const OTHER: &[(gate_counter, &str)] = &[
     (gate_counter::CNT_EVENTS, "events"),
     (gate_counter::CNT_NO_TOKEN, "no_token_denied"),
     (gate_counter::CNT_PROTECTED_MAP, "protected_map_denied"),
+    (gate_counter::CNT_SIGNED, "signed_steps_allowed"),
 ];
 
 impl Status {

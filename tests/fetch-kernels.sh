@@ -62,3 +62,24 @@ for suite in trixie sid; do
     rm -rf "$work"; trap - EXIT
     echo "$suite: $ver"
 done
+
+# sid's userland BPF tools, for the signed-program tests (tests/vm/prepare.sh builds a signed light skeleton with
+# them): bpftool (gen skeleton -L -S), libbpf's headers (skel_internal.h with signatures) and the UAPI headers
+# that have the signing fields, plus the libraries sid's bpftool runs on (started through sid's own ld.so, never
+# installed). Unpacked into $CACHE/sid-tools/root.
+tools=(bpftool libbpf-dev linux-libc-dev libc6 libelf1t64 libssl3t64 zlib1g libcap2 libzstd1)
+want=$(for p in "${tools[@]}"; do echo "$p=$(newest sid "$p")"; done)
+dest=$CACHE/sid-tools
+if [ -f "$dest/packages" ] && [ "$(cat "$dest/packages")" = "$want" ] && [ -x "$dest/root/usr/sbin/bpftool" ]; then
+    echo "sid tools: $(grep '^bpftool=' "$dest/packages") (cached)"
+else
+    work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
+    # shellcheck disable=SC2046
+    (cd "$work" && apt-get "${opts[@]}" -qq download $want)
+    rm -rf "$dest.new"; mkdir -p "$dest.new/root"
+    for deb in "$work"/*.deb; do dpkg-deb -x "$deb" "$dest.new/root"; done
+    echo "$want" >"$dest.new/packages"
+    rm -rf "$dest"; mv "$dest.new" "$dest"
+    rm -rf "$work"; trap - EXIT
+    echo "sid tools: $(grep '^bpftool=' "$dest/packages")"
+fi

@@ -158,9 +158,11 @@ enum Variant {
     DistroSidPrivateBpfOff,
     /// The trixie root booted without an initramfs: units/bpfgate.service loads the gate.
     DistroNoInitrd,
+    /// tests/guest/signed.sh with `bpfgate.bpf.signed=1`: signed light skeletons, before and after the gate.
+    Signed,
 }
 
-const VARIANTS: usize = 18;
+const VARIANTS: usize = 19;
 const NO_BPF_LSM: &str = "lsm=capability,landlock,yama";
 
 impl Variant {
@@ -184,6 +186,7 @@ impl Variant {
             "-distro-sid-privatebpf",
             "-distro-sid-privatebpf-off",
             "-distro-no-initrd",
+            "-signed",
         ][self as usize]
     }
 
@@ -238,6 +241,7 @@ impl Variant {
                 "bpfgate_policy bpfgate.bpf=allow bpfgate.kmod=allow bpfgate.kimg=allow".into()
             }
             Variant::PolicyTokenOnly => "bpfgate_policy bpfgate.bpf.token_only=1".into(),
+            Variant::Signed => "bpfgate_signed bpfgate.bpf.signed=1".into(),
             // The init-mode cpio's policy blocks token_create: the command line opens it again.
             Variant::DistroSidPrivateBpf => "root=LABEL=bpfgate-sid rw bpfgate.bpf.block=none \
                  systemd.default_timeout_start_sec=120 systemd.show_status=0"
@@ -501,6 +505,10 @@ fn guest_policy_allow(suite: &str) -> &'static Guest {
 
 fn guest_policy_token_only(suite: &str) -> &'static Guest {
     guest_variant(suite, Variant::PolicyTokenOnly)
+}
+
+fn guest_signed(suite: &str) -> &'static Guest {
+    guest_variant(suite, Variant::Signed)
 }
 
 fn guest_distro_dracut(suite: &str) -> &'static Guest {
@@ -2186,6 +2194,7 @@ per_kernel!(scenarios, guest:
     protected_maps_keep_their_writes_to_trusted_tasks,
     check_names_the_reason,
     doctor_reports_what_to_fix,
+    signed_programs_denied_by_default,
 );
 
 per_kernel!(without_bpf_lsm, guest_nolsm: load_without_bpf_lsm_fails_cleanly, doctor_names_the_lsm_line);
@@ -2215,3 +2224,92 @@ per_kernel!(policy_token_only, guest_policy_token_only:
     token_only_needs_a_token_for_new_objects,
     gate_stays_protected_under_every_policy,
 );
+
+// Signed programs (tests/guest/signed.sh, policy bpf.signed): light skeletons made by sid's bpftool.
+
+/// The controls, with no gate: the kernel checks a signature against whatever keyring the caller names.
+fn signed_controls_load_without_the_gate(g: &Guest) {
+    for name in ["control_signed_own_keyring", "control_foreign_own_keyring", "control_unsigned"] {
+        let v = g.get(name).trim();
+        assert!(v.starts_with("ok hits=") && v.ends_with("after=ok"), "[{}] {name}: {v}", g.kernel);
+        assert_ne!(g.field(name, "hits"), "0", "[{}] {name}: {v}", g.kernel);
+    }
+    // The signed loader's own check: other data than it was signed for never loads, gate or not.
+    let t = g.get("control_tampered_own_keyring");
+    assert!(t.starts_with("load: "), "[{}] control_tampered_own_keyring: {t}", g.kernel);
+}
+
+/// On a kernel without program signing (6.12), bpf.signed is refused with a warning: nothing is opened.
+fn signed_policy_is_inert_without_kernel_signing(g: &Guest) {
+    let load = g.get("load");
+    assert!(
+        load.starts_with("rc=0") && load.contains("bpf.signed = 1 has no effect"),
+        "[{}] {load}",
+        g.kernel
+    );
+    assert!(g.get("status").contains("\"bpf.signed\":\"0\""), "[{}] {}", g.kernel, g.get("status"));
+    for name in ["signed_gate_keyring", "control_signed_own_keyring", "unsigned"] {
+        let v = g.get(name);
+        assert!(v.starts_with("load: "), "[{}] {name}: {v}", g.kernel);
+    }
+    g.assert_eq("untrusted_prog", "prog=EPERM");
+}
+
+/// The default policy (bpf.signed = 0): a light skeleton signed for the gate's own keyring loads nothing either.
+fn signed_programs_denied_by_default(g: &Guest) {
+    g.assert_eq("signed_lskel_default", "load: Operation not permitted");
+}
+
+/// bpf.signed: an untrusted task loads, attaches and runs a program signed for the gate's keyring, and only that.
+fn signed_programs_need_the_gates_keyring(g: &Guest) {
+    assert!(g.get("load").starts_with("rc=0"), "[{}] {}", g.kernel, g.get("load"));
+    assert!(g.get("status").contains("\"bpf.signed\":\"1\""), "[{}] {}", g.kernel, g.get("status"));
+    let ok = g.get("signed_gate_keyring");
+    assert!(ok.starts_with("ok hits="), "[{}] signed_gate_keyring: {ok}", g.kernel);
+    assert_ne!(g.field("signed_gate_keyring", "hits"), "0", "[{}] {ok}", g.kernel);
+    // Nothing is left open to the task afterwards.
+    assert_eq!(g.field("signed_gate_keyring", "after"), "EPERM", "[{}] {ok}", g.kernel);
+    g.assert_eq("untrusted_prog", "prog=EPERM");
+    // The gate refuses keyrings it does not hold, whatever the kernel would say.
+    for name in ["signed_own_keyring", "foreign_own_keyring", "signed_builtin_keyring", "unsigned"] {
+        g.assert_eq(name, "load: Operation not permitted");
+    }
+    // The signed loader carrying other data: the gate lets its steps through, the loader refuses the payload.
+    let t = g.get("tampered_gate_keyring");
+    assert!(
+        t.starts_with("load: ") && !t.contains("not permitted"),
+        "[{}] tampered_gate_keyring: {t}",
+        g.kernel
+    );
+    // Both signed loaders ran; only the untampered one got as far as loading its payload's BTF: the tampered
+    // one's hash check failed before its first kernel-side call.
+    let st = g.get("status");
+    assert_eq!(json_u64(st, Some("prog_test_run"), "allowed"), 2, "[{}] {st}", g.kernel);
+    assert_eq!(json_u64(st, Some("btf_load"), "allowed"), 1, "[{}] {st}", g.kernel);
+    // A foreign signature against the gate's keyring: the kernel's check refuses it.
+    let foreign = g.get("foreign_gate_keyring");
+    assert!(
+        foreign.starts_with("load: ") && !foreign.contains("not permitted"),
+        "[{}] foreign_gate_keyring: {foreign}",
+        g.kernel
+    );
+    let st = g.get("status");
+    assert!(json_u64(st, None, "signed_steps_allowed") >= 5, "[{}] {st}", g.kernel);
+    assert!(g.int("log_prog_load_denied") >= 3, "[{}] {}", g.kernel, g.get("log_prog_load_denied"));
+    g.assert_eq("dmesg_warnings", "0");
+}
+
+mod signed_programs {
+    #[test]
+    fn controls_load_without_the_gate() {
+        crate::signed_controls_load_without_the_gate(crate::guest_signed("sid"))
+    }
+    #[test]
+    fn signed_programs_need_the_gates_keyring() {
+        crate::signed_programs_need_the_gates_keyring(crate::guest_signed("sid"))
+    }
+    #[test]
+    fn policy_is_inert_without_kernel_signing() {
+        crate::signed_policy_is_inert_without_kernel_signing(crate::guest_signed("trixie"))
+    }
+}

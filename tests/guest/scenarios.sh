@@ -128,6 +128,8 @@ run token_untrusted $T/probe-unsigned token any
 run token_passed_to_untrusted $T/probe-signed token any pass $T/probe-unsigned
 run token_passed_to_trusted $T/probe-signed token any pass $T/probe-signed2
 run token_narrow $T/probe-signed token map_create
+# --- Signed programs: without bpf.signed (the default), a program signed for the gate's keyring is refused too ---
+run signed_lskel_default $T/lskel signed "$(bpfgate status --json | sed -n 's/.*"keyring":\([0-9]*\).*/\1/p')"
 for name in sha512 1k 64k; do
     for kind in valid wrong empty big random; do run vparam_${name}_$kind $T/probe-v-$name-$kind map; done
 done

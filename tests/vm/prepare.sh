@@ -63,6 +63,42 @@ for n in signed fresh-1 fresh-2 fresh-3 fresh-4 fresh-5 fresh-6 fresh-7 fresh-8 
     cp "$out/bpfbench" "$out/disk/t/bench-$n"; sign "bench-$n" signer
 done
 
+# Signed programs (policy bpf.signed, kernels 6.18+): light skeletons of one payload made by sid's bpftool (run
+# through sid's ld.so from the tools tests/fetch-kernels.sh unpacked): signed with the gate's test key, with a
+# foreign key, and unsigned; one static loader holds all three. The loader itself stays unsigned (untrusted).
+cache=${BPFGATE_KERNEL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/bpfgate/kernels}
+tools=$cache/sid-tools/root
+if [ ! -x "$tools/usr/sbin/bpftool" ]; then
+    echo "prepare: sid's BPF tools are missing ($tools): run tests/fetch-kernels.sh (make kernels)" >&2; exit 1
+fi
+lib=$tools/usr/lib/x86_64-linux-gnu
+sid_bpftool() { "$lib/ld-linux-x86-64.so.2" --library-path "$lib" "$tools/usr/sbin/bpftool" "$@"; }
+mkdir -p "$out/lskel"
+inc=(-I"$tools/usr/include" -I"$tools/usr/include/x86_64-linux-gnu")
+clang -O2 -g -target bpf "${inc[@]}" -c "$here/../guest/signed/demo.bpf.c" -o "$out/lskel/demo.bpf.o"
+sid_bpftool gen skeleton -L -S -k "$keys/signer.key" -i "$keys/signer.pem" "$out/lskel/demo.bpf.o" name demo_signed \
+    >"$out/lskel/demo_signed.lskel.h"
+sid_bpftool gen skeleton -L -S -k "$keys/foreign.key" -i "$keys/foreign.pem" "$out/lskel/demo.bpf.o" \
+    name demo_foreign >"$out/lskel/demo_foreign.lskel.h"
+sid_bpftool gen skeleton -L "$out/lskel/demo.bpf.o" name demo_unsigned >"$out/lskel/demo_unsigned.lskel.h"
+# Tampered: the signed skeleton with one byte of its loader data changed (the signature covers the loader's
+# instructions, which carry the data's hash).
+python3 - "$out/lskel/demo_signed.lskel.h" "$out/lskel/demo_tampered.lskel.h" <<'PY'
+import sys
+s = open(sys.argv[1]).read().replace("demo_signed", "demo_tampered").replace("DEMO_SIGNED", "DEMO_TAMPERED")
+start = s.index("static const char opts_data[]")
+end = s.index('";', start)
+# A zero byte in the middle of the data (BTF and program text; its first bytes hold fds the loader closes).
+at = s.index("\\0\\", (start + end) // 2)
+assert at < end
+s = s[:at] + "\\x01" + s[at + 2:]
+open(sys.argv[2], "w").write(s)
+PY
+gcc -static -O2 -Wall -I"$out/lskel" "${inc[@]}" -o "$out/disk/t/lskel" "$here/../guest/lskel.c" \
+    2> >(grep -v "statically linked applications" >&2)
+openssl x509 -in "$keys/signer.pem" -outform DER -out "$out/disk/t/signer.der"
+openssl x509 -in "$keys/foreign.pem" -outform DER -out "$out/disk/t/foreign.der"
+
 # Corrupt: flip one byte in the middle of the RSA signature value (near the end of the blob).
 python3 - "$out/disk/sig/probe-corrupt.sig" <<'PY'
 import sys; p=sys.argv[1]; b=bytearray(open(p,'rb').read()); b[len(b)-40]^=0xff; open(p,'wb').write(b)
@@ -78,7 +114,6 @@ cp /usr/sbin/bpftool "$out/disk/t/bpftool"
 cp /bin/busybox "$out/disk/t/busybox-signed"; sign busybox-signed signer
 
 # Kernel-modifying operations: a dependency-free module for each test kernel, and a kernel image to kexec-load.
-cache=${BPFGATE_KERNEL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/bpfgate/kernels}
 for suite in trixie sid; do
     [ -f "$cache/$suite/version" ] || continue
     ver=$(cat "$cache/$suite/version")
@@ -103,7 +138,7 @@ for lib in $(ldd /usr/sbin/bpftool | awk '/=>/ {print $3} /ld-linux/ {print $1}'
     cp -L "$lib" "$ir$lib"
 done
 cp "$here/../guest/init.sh" "$ir/init"; chmod +x "$ir/init"
-cp "$here/../guest/scenarios.sh" "$here/../guest/demo.sh" "$here/../guest/nolsm.sh" "$here/../guest/bench.sh" "$here/../guest/policy.sh" "$here/../guest/distro-prep.sh" "$ir/"
+cp "$here/../guest/scenarios.sh" "$here/../guest/demo.sh" "$here/../guest/nolsm.sh" "$here/../guest/bench.sh" "$here/../guest/policy.sh" "$here/../guest/signed.sh" "$here/../guest/distro-prep.sh" "$ir/"
 (cd "$ir" && find . | cpio -o -H newc --quiet) >"$out/initramfs.cpio"
 
 # Embedded init mode: an initramfs whose /init is bpfgate, and a real root it mounts by LABEL= or UUID=.

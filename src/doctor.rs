@@ -5,7 +5,9 @@ use std::fs;
 use std::io::Read;
 use std::path::Path;
 
-use crate::kernel::{self, HOOKS, KFUNCS, LSM_LIST, SECURITY_BPF_XATTR_MARKER, VMLINUX_BTF};
+use crate::kernel::{
+    self, HOOKS, KFUNCS, LSM_LIST, PROG_SIGNING_MARKER, SECURITY_BPF_XATTR_MARKER, VMLINUX_BTF,
+};
 use crate::sys;
 
 /// One finding.
@@ -186,7 +188,7 @@ pub fn run(path: &Path) -> Vec<Finding> {
             .iter()
             .map(|(n, _)| *n)
             .chain(HOOKS.iter().copied())
-            .chain([SECURITY_BPF_XATTR_MARKER])
+            .chain([SECURITY_BPF_XATTR_MARKER, PROG_SIGNING_MARKER])
             .collect();
         match kernel::btf_names(Path::new(VMLINUX_BTF), &wanted) {
             Ok(have) => {
@@ -221,6 +223,11 @@ pub fn run(path: &Path) -> Vec<Finding> {
                     "signatures are read from security.bpf.bpfgate.sig, then user.bpfgate.sig (kernel >= 6.15)"
                 } else {
                     "signatures are read from user.bpfgate.sig (this kernel cannot read security.bpf.* xattrs)"
+                }));
+                out.push(info(if have.contains(PROG_SIGNING_MARKER) {
+                    "BPF program signing available: policy bpf.signed can let untrusted tasks load signed programs"
+                } else {
+                    "no BPF program signing (Linux 6.18+): policy bpf.signed has no effect on this kernel"
                 }));
             }
             Err(e) => out.push(fail(format!("reading {VMLINUX_BTF}: {e}"), "run as root")),

@@ -21,6 +21,8 @@ FUZZ_TARGETS := certfile signature status cli cmdline policy events
 
 BENCH_ROUNDS ?= 5
 BENCH_ITERS ?= 2000
+# Distinct signed binaries (and threads) of the scale benchmark.
+SCALE_N ?= 10000
 
 .PHONY: all deps kernels keys test-bin stage distro test unit-test vm-test demo bench bench-short fuzz install clean
 
@@ -66,10 +68,12 @@ demo: kernels stage
 
 bench: kernels stage
 	tests/vm/bench.sh $(BUILD)/vm $(BENCH_ROUNDS) $(BENCH_ITERS)
+	tests/vm/scale.sh $(BUILD)/vm $(SCALE_N)
 
 # CI: checks that the benchmark completes on every kernel; its numbers mean nothing at this size.
 bench-short: kernels stage
 	tests/vm/bench.sh $(BUILD)/vm 2 50
+	tests/vm/scale.sh $(BUILD)/vm 200
 
 fuzz: deps
 	command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked

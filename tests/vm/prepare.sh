@@ -132,13 +132,14 @@ mkdir -p "$ir"/{bin,sbin,proc,sys,dev,mnt,tmp,lib64,lib/x86_64-linux-gnu}
 cp /bin/busybox "$ir/bin/busybox"
 cp "$bpfgate" "$ir/bin/bpfgate"
 cp "$out/bpfprobe" "$ir/bin/bpfprobe"
+cp "$out/bpfbench" "$ir/bin/bpfbench"
 cp "$(dirname "$bpfgate")/bpfgate-bench-hold" "$ir/bin/bpfgate-bench-hold"
 cp "$(dirname "$bpfgate")/bpfgate-bench-minload" "$ir/bin/bpfgate-bench-minload"
 for lib in $(ldd /usr/sbin/bpftool | awk '/=>/ {print $3} /ld-linux/ {print $1}'); do
     cp -L "$lib" "$ir$lib"
 done
 cp "$here/../guest/init.sh" "$ir/init"; chmod +x "$ir/init"
-cp "$here/../guest/scenarios.sh" "$here/../guest/demo.sh" "$here/../guest/nolsm.sh" "$here/../guest/bench.sh" "$here/../guest/policy.sh" "$here/../guest/signed.sh" "$here/../guest/distro-prep.sh" "$ir/"
+cp "$here/../guest/scenarios.sh" "$here/../guest/demo.sh" "$here/../guest/nolsm.sh" "$here/../guest/bench.sh" "$here/../guest/policy.sh" "$here/../guest/signed.sh" "$here/../guest/scale.sh" "$here/../guest/distro-prep.sh" "$ir/"
 (cd "$ir" && find . | cpio -o -H newc --quiet) >"$out/initramfs.cpio"
 
 # Embedded init mode: an initramfs whose /init is bpfgate, and a real root it mounts by LABEL= or UUID=.

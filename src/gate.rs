@@ -126,6 +126,8 @@ fn bpf_err(step: impl Into<String>) -> impl FnOnce(libbpf_rs::Error) -> Error {
 pub struct Attached<'obj> {
     pub skel: BpfgateSkel<'obj>,
     pub links: Vec<(&'static str, Link)>,
+    /// How long each phase took: open (object and kernel BTF, CO-RE), load (the verifier), attach.
+    pub phases: [(&'static str, std::time::Duration); 3],
 }
 
 fn attach_and_pin(
@@ -163,6 +165,7 @@ pub fn attach<'obj>(
     keys: &keyring::Keyring,
     policy: &Policy,
 ) -> Result<Attached<'obj>, Error> {
+    let started = std::time::Instant::now();
     let mut open = BpfgateSkelBuilder::default()
         .open(storage)
         .map_err(bpf_err("opening the BPF object"))?;
@@ -202,9 +205,11 @@ pub fn attach<'obj>(
         .set_autoload(policy.bpf_token_only || signed);
     open.progs.gate_prog_free.set_autoload(signed);
 
+    let opened = std::time::Instant::now();
     let skel = open
         .load()
         .map_err(|e| diagnose_load_failure(e, features))?;
+    let loaded = std::time::Instant::now();
 
     // The loader itself is part of the gate: trust it for its own short life, so that it may still pin once the
     // bpf() hook is live. The entry dies with this task.
@@ -287,7 +292,17 @@ pub fn attach<'obj>(
         .attach_iter(skel.maps.events.as_fd())
         .map_err(bpf_err("attaching the event iterator"))?;
     links.push(("events", events));
-    Ok(Attached { skel, links })
+    let phases = [
+        ("open", opened - started),
+        ("load", loaded - opened),
+        ("attach", loaded.elapsed()),
+    ];
+    log::debug!("phases: {phases:?}");
+    Ok(Attached {
+        skel,
+        links,
+        phases,
+    })
 }
 
 /// The kernel's device number of the initramfs when this loader runs from it (`/` on ramfs or tmpfs, the initial

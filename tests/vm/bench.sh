@@ -32,6 +32,8 @@ for suite in ${BPFGATE_BENCH_KERNELS:-trixie sid}; do
     $1 == "bench_size" { size = $3 }
     $1 == "bench_load" { load_ms = $2; load_kib = $3 }
     $1 == "bench_minload" { min_ms = min_ms " " $2; min_kib = $3 }
+    $1 == "bench_note" && $2 == "phase" { ph[$3] = ph[$3] " " $4; if ($3 == "prog_loads") nprog = $5 }
+    $1 == "bench_note" && $2 == "verified" { vi[$3] = $4 }
     END {
         printf "%-18s %14s %14s %8s\n", "workload", "detached ns", "attached ns", "ratio"
         split("fork exec_unsigned exec_signed bpfops mmapexec", order, " ")
@@ -45,8 +47,14 @@ for suite in ${BPFGATE_BENCH_KERNELS:-trixie sid}; do
         m = median(min_ms)
         printf "boot cost: bpfgate load %d ms vs a minimal loader of one empty LSM program %d ms (median of 3, %d KiB): ratio %.2f\n", \
             load_ms, m, min_kib, (m > 0 ? load_ms / m : 0)
-        printf "\n%-18s %12s %16s\n", "program", "runs", "ns per run"
-        for (p in cnt) if (cnt[p] > 0) printf "%-18s %12d %16.0f\n", p, cnt[p], ns[p] / cnt[p]
+        printf "where a load goes (bench-hold, median of the rounds): open + CO-RE %.0f ms, verifier %.0f ms, attach %.0f ms\n", \
+            median(ph["open"]) / 1000, median(ph["load"]) / 1000, median(ph["attach"]) / 1000
+        printf "  inside the load: libbpf (kernel BTF, CO-RE, maps) and the first program %.0f ms, the other %d programs %.0f ms\n", \
+            median(ph["before_first_prog"]) / 1000, nprog - 1, median(ph["prog_loads"]) / 1000
+        printf "\n%-18s %12s %16s %16s\n", "program", "runs", "ns per run", "verified insns"
+        for (p in cnt) { tot += vi[p]; if (cnt[p] > 0) printf "%-18s %12d %16.0f %16d\n", p, cnt[p], ns[p] / cnt[p], vi[p] }
+        for (p in vi) if (!(p in cnt) || cnt[p] == 0) { if (!(p in cnt)) tot += vi[p]; printf "%-18s %12d %16s %16d\n", p, 0, "-", vi[p] }
+        printf "%-18s %12s %16s %16d\n", "all programs", "", "", tot
     }' "$log.obs"
     echo
 done

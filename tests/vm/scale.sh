@@ -33,8 +33,9 @@ PY
             --key "$1/signer.key" --cert "$1/signer.pem" --hash-alg sha256 --block-size 4096 >/dev/null' \
             "$work" "$keys"
     size=$(( (n * 2 * 24 / 1024) + 160 ))
-    rm -f "$img"
-    mkfs.ext4 -q -O verity,ea_inode -b 4096 -N $((n * 2 + 4096)) -L bpfgate-test -d "$work" "$img" "${size}M"
+    rm -f "$img" "$img.tmp"
+    mkfs.ext4 -q -O verity,ea_inode -b 4096 -N $((n * 4 + 4096)) -L bpfgate-test -d "$work" "$img.tmp" "${size}M"
+    mv "$img.tmp" "$img"
     rm -rf "$work"
 fi
 status=0

@@ -34,6 +34,7 @@ fn main() {
     let clang = env::var("BPF_CLANG").unwrap_or_else(|_| "clang".into());
     if let Err(e) = SkeletonBuilder::new()
         .source(SRC)
+        .obj(out.join("bpfgate.bpf.o"))
         .clang(&clang)
         .clang_args(["-Ibpf", "-Wall", "-Werror", "-Wno-unused-function"])
         .build_and_generate(out.join("bpfgate.skel.rs"))
@@ -48,14 +49,24 @@ fn main() {
     println!("cargo:rerun-if-changed=bpf/minimal.bpf.c");
     if let Err(e) = SkeletonBuilder::new()
         .source("bpf/minimal.bpf.c")
+        .obj(out.join("minimal.bpf.o"))
         .clang(&clang)
         .clang_args(["-Ibpf", "-Wall", "-Werror"])
-        .build_and_generate(out.join("minimal.skel.rs"))
+        .build()
     {
         fail(&format!(
             "building the benchmark's baseline skeleton from bpf/minimal.bpf.c failed: {e:#}"
         ));
     }
+
+    // The loaders: light skeletons of both objects, and the C shim that runs them (src/lskel/).
+    for f in ["src/lskel/shim.c", "src/lskel/bpf/skel_internal.h"] {
+        println!("cargo:rerun-if-changed={f}");
+    }
+    println!("cargo:rerun-if-env-changed=BPFTOOL");
+    println!("cargo:rerun-if-env-changed=CC");
+    light_skeleton(&out, "bpfgate", true);
+    light_skeleton(&out, "minimal", false);
 
     let certs = match env::var("BPFGATE_CERTS") {
         Ok(list) => list
@@ -99,6 +110,90 @@ fn main() {
         format!("/// The policy baked in at build time (BPFGATE_POLICY), in config syntax.\npub const BAKED: &str = {baked:?};\n"),
     )
     .unwrap_or_else(|e| fail(&format!("writing policy.rs: {e}")));
+}
+
+/// `bpftool gen skeleton -L` of OUT/NAME.bpf.o (offline: it generates the loader program, it loads nothing), the
+/// map and program names in the skeleton's order as NAME.lskel.rs, and libNAME_lskel.a from src/lskel/shim.c.
+fn light_skeleton(out: &Path, name: &str, has_cfg: bool) {
+    let bpftool = env::var("BPFTOOL").unwrap_or_else(|_| "bpftool".into());
+    let header = out.join(format!("{name}.lskel.h"));
+    let gen = std::process::Command::new(&bpftool)
+        .args(["gen", "skeleton", "-L"])
+        .arg(out.join(format!("{name}.bpf.o")))
+        .args(["name", name])
+        .output()
+        .unwrap_or_else(|e| {
+            fail(&format!(
+                "running {bpftool} (gen skeleton -L): {e}
+Install bpftool (apt-get install bpftool) or point BPFTOOL at one."
+            ))
+        });
+    if !gen.status.success() {
+        fail(&format!(
+            "{bpftool} gen skeleton -L {name}.bpf.o failed: {}",
+            String::from_utf8_lossy(&gen.stderr)
+        ));
+    }
+    fs::write(&header, &gen.stdout).unwrap_or_else(|e| fail(&format!("writing {}: {e}", header.display())));
+
+    // The names, from the skeleton's `struct bpf_map_desc NAME;` and `struct bpf_prog_desc NAME;` members.
+    let text = String::from_utf8_lossy(&gen.stdout);
+    let names = |kind: &str| -> Vec<String> {
+        text.lines()
+            .take_while(|l| !l.starts_with("};"))
+            .filter_map(|l| l.trim().strip_prefix(kind))
+            .map(|n| n.trim().trim_end_matches(';').to_string())
+            .collect()
+    };
+    let (maps, progs) = (names("struct bpf_map_desc "), names("struct bpf_prog_desc "));
+    if progs.is_empty() {
+        fail(&format!("{bpftool} made a light skeleton of {name} without programs"));
+    }
+    fs::write(
+        out.join(format!("{name}.lskel.rs")),
+        format!(
+            "/// Maps of the light skeleton, in its order.\npub const MAPS: &[&str] = &{maps:?};\n\
+             /// Programs of the light skeleton, in its order.\npub const PROGS: &[&str] = &{progs:?};\n"
+        ),
+    )
+    .unwrap_or_else(|e| fail(&format!("writing {name}.lskel.rs: {e}")));
+
+    let cc = env::var("CC").unwrap_or_else(|_| "cc".into());
+    let obj = out.join(format!("{name}_shim.o"));
+    let mut cmd = std::process::Command::new(&cc);
+    cmd.args(["-c", "-O2", "-Wall", "-Werror", "-fno-strict-aliasing"])
+        .arg(format!("-DSKEL={name}"))
+        .arg(format!("-DSKEL_HEADER=\"{name}.lskel.h\""))
+        .arg("-Ibpf")
+        .arg("-Isrc/lskel")
+        .arg(format!("-I{}", out.display()))
+        .arg("src/lskel/shim.c")
+        .arg("-o")
+        .arg(&obj);
+    if has_cfg {
+        cmd.arg("-DSKEL_HAS_CFG");
+    }
+    if maps.is_empty() {
+        cmd.arg("-DSKEL_NO_MAPS");
+    }
+    let status = cmd
+        .status()
+        .unwrap_or_else(|e| fail(&format!("running {cc}: {e}\nInstall a C compiler (apt-get install gcc).")));
+    if !status.success() {
+        fail(&format!("compiling src/lskel/shim.c for {name} with {cc} failed"));
+    }
+    let lib = out.join(format!("lib{name}_lskel.a"));
+    let _ = fs::remove_file(&lib);
+    let status = std::process::Command::new(env::var("AR").unwrap_or_else(|_| "ar".into()))
+        .arg("rcs")
+        .arg(&lib)
+        .arg(&obj)
+        .status()
+        .unwrap_or_else(|e| fail(&format!("running ar: {e}")));
+    if !status.success() {
+        fail(&format!("archiving {}", lib.display()));
+    }
+    println!("cargo:rustc-link-search=native={}", out.display());
 }
 
 fn fail(msg: &str) -> ! {

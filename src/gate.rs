@@ -1,22 +1,20 @@
 //! `bpfgate load`: open → set rodata → load → trust self → attach → pin → exit. The pinned links keep the gate
 //! enforcing after this process is gone; no daemon stays behind.
 
+use std::ffi::c_void;
 use std::fs;
-use std::mem::MaybeUninit;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-
-use libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
-use libbpf_rs::{Link, MapCore, MapFlags, OpenObject};
 
 use crate::config;
 use crate::error::Error;
 use crate::kernel::{self, Features};
 use crate::keyring;
+use crate::lskel::{self, Loaded};
 use crate::pod::Pod;
 use crate::policy::{Policy, Warnings};
-use crate::skel::{certs::CERTS, types, BpfgateSkel, BpfgateSkelBuilder};
+use crate::skel::{certs::CERTS, types};
 use crate::sys;
 
 /// Where the gate pins its links.
@@ -117,16 +115,12 @@ pub fn prepare(certs: &[(&str, &[u8])]) -> Result<(Features, keyring::Keyring), 
     Ok((features, keyring::create(certs)?))
 }
 
-fn bpf_err(step: impl Into<String>) -> impl FnOnce(libbpf_rs::Error) -> Error {
-    let step = step.into();
-    move |e| Error::Bpf(step, e)
-}
-
 /// A loaded, attached gate held by this process: its links are released when it is dropped, unless pinned.
-pub struct Attached<'obj> {
-    pub skel: BpfgateSkel<'obj>,
-    pub links: Vec<(&'static str, Link)>,
-    /// How long each phase took: open (object and kernel BTF, CO-RE), load (the verifier), attach.
+pub struct Attached {
+    pub obj: Loaded,
+    pub links: Vec<(&'static str, OwnedFd)>,
+    /// How long each phase took: open (the skeleton, configured), load (the loader program: CO-RE in the kernel,
+    /// maps, the verifier for every program), attach.
     pub phases: [(&'static str, std::time::Duration); 3],
 }
 
@@ -135,60 +129,64 @@ fn attach_and_pin(
     keys: &keyring::Keyring,
     policy: &Policy,
 ) -> Result<usize, Error> {
-    let mut storage = MaybeUninit::uninit();
-    let mut gate = attach(&mut storage, features, keys, policy)?;
+    let gate = attach(features, keys, policy)?;
     let dir = pin_dir();
     fs::DirBuilder::new()
         .mode(0o700)
         .create(&dir)
         .map_err(|e| Error::Pin(dir.clone(), e))?;
     let mut pinned = Vec::new();
-    for (name, link) in &mut gate.links {
+    for (name, link) in &gate.links {
         let path = dir.join(name);
-        if let Err(e) = link.pin(&path) {
+        if let Err(e) = lskel::pin(link.as_fd(), &path) {
             for p in &pinned {
                 let _ = fs::remove_file(p);
             }
             let _ = fs::remove_dir(&dir);
-            return Err(Error::Bpf(format!("pinning {}", path.display()), e));
+            return Err(e);
         }
         pinned.push(path);
     }
-    protect(&gate.skel, &gate.links, &dir, &pinned)?;
+    protect(&gate.obj, &gate.links, &dir, &pinned)?;
     Ok(gate.links.len())
 }
 
-/// Opens, configures, loads and attaches the gate (open → rodata → load → trust self → attach).
-pub fn attach<'obj>(
-    storage: &'obj mut MaybeUninit<OpenObject>,
-    features: &Features,
-    keys: &keyring::Keyring,
-    policy: &Policy,
-) -> Result<Attached<'obj>, Error> {
+/// The hooks, by pin name and program; the bpf() gate goes last, so nothing else is half-attached when it starts
+/// enforcing. The two iterators follow it.
+const HOOKS: &[(&str, &str)] = &[
+    ("exec", "gate_exec"),
+    ("fork", "gate_fork"),
+    ("mmap", "gate_mmap"),
+    ("mprotect", "gate_mprotect"),
+    ("keys", "gate_key_permission"),
+    ("kernel_read_file", "gate_kernel_read_file"),
+    ("kernel_load_data", "gate_kernel_load_data"),
+    ("module_request", "gate_module_request"),
+    ("locked_down", "gate_locked_down"),
+    ("ptrace", "gate_ptrace"),
+    ("traceme", "gate_traceme"),
+    ("bpf_map", "gate_bpf_map"),
+    ("bpf_map_create", "gate_map_create"),
+    ("bpf_map_free", "gate_map_free"),
+    ("bpf_prog", "gate_bpf_prog"),
+    ("unlink", "gate_unlink"),
+    ("rmdir", "gate_rmdir"),
+    ("rename", "gate_rename"),
+    ("mount", "gate_mount_over"),
+    ("move_mount", "gate_move_mount_over"),
+    ("umount", "gate_umount"),
+    ("setxattr", "gate_setxattr"),
+    ("post_setxattr", "gate_post_setxattr"),
+    ("removexattr", "gate_removexattr"),
+    ("post_removexattr", "gate_post_removexattr"),
+];
+
+/// Configures, loads and attaches the gate (configure → load → trust self → denylist → attach).
+pub fn attach(features: &Features, keys: &keyring::Keyring, policy: &Policy) -> Result<Attached, Error> {
     let started = std::time::Instant::now();
-    let mut open = BpfgateSkelBuilder::default()
-        .open(storage)
-        .map_err(bpf_err("opening the BPF object"))?;
-    let rodata = open
-        .maps
-        .rodata_data
-        .as_deref_mut()
-        .ok_or_else(|| Error::Kernel("the BPF object has no memory-mapped rodata".into()))?;
-    config::apply(&mut rodata.cfg, policy);
-    rodata.cfg.init_mnt_ns = init_mnt_ns()?;
-    if policy.initramfs_trusted {
-        rodata.cfg.initramfs_dev = initramfs_dev();
-    }
-    rodata.cfg.keyring_serial = keys.serial as u32;
-    for (slot, key) in rodata.cfg.key_serials.iter_mut().zip(&keys.keys) {
-        *slot = *key as u32;
-    }
-    rodata.cfg.nr_cpus =
-        libbpf_rs::num_possible_cpus().map_err(bpf_err("counting possible CPUs"))? as u32;
-    rodata.cfg.xattr_security = features.security_bpf_xattr.into();
-    rodata.cfg.loader_tgid = std::process::id();
-    // Attached only for a moment, below, to record the bpffs mount.
-    open.progs.gate_record_mount.set_autoattach(false);
+    let init_ns = init_mnt_ns()?;
+    let nr_cpus = libbpf_rs::num_possible_cpus()
+        .map_err(|e| Error::Bpf("counting possible CPUs".into(), e))? as u32;
     // The program hooks exist only when the policy needs them: bpf.token_only and bpf.signed (the map hook serves
     // protected maps too and checks the options itself). bpf.signed needs a kernel with program signing.
     let signed = policy.bpf_signed && features.prog_signing;
@@ -199,15 +197,28 @@ pub fn attach<'obj>(
             features.release
         );
     }
-    rodata.cfg.signed_progs = u32::from(signed);
-    open.progs
-        .gate_prog_load
-        .set_autoload(policy.bpf_token_only || signed);
-    open.progs.gate_prog_free.set_autoload(signed);
-
+    let initramfs = if policy.initramfs_trusted {
+        initramfs_dev()
+    } else {
+        0
+    };
+    let mut configure = |skel: *mut c_void| {
+        // SAFETY: `skel` is the live, not yet loaded skeleton lskel::load passes here.
+        let cfg = unsafe { lskel::gate_cfg(skel) };
+        config::apply(cfg, policy);
+        cfg.init_mnt_ns = init_ns;
+        cfg.initramfs_dev = initramfs;
+        cfg.keyring_serial = keys.serial as u32;
+        for (slot, key) in cfg.key_serials.iter_mut().zip(&keys.keys) {
+            *slot = *key as u32;
+        }
+        cfg.nr_cpus = nr_cpus;
+        cfg.xattr_security = features.security_bpf_xattr.into();
+        cfg.loader_tgid = std::process::id();
+        cfg.signed_progs = u32::from(signed);
+    };
     let opened = std::time::Instant::now();
-    let skel = open
-        .load()
+    let obj = lskel::load(&lskel::gate_api(), &mut configure)
         .map_err(|e| diagnose_load_failure(e, features))?;
     let loaded = std::time::Instant::now();
 
@@ -220,78 +231,56 @@ pub fn attach<'obj>(
         loader: 1,
         ..Default::default()
     };
-    let value = me.as_bytes();
-    let key = std::os::fd::AsRawFd::as_raw_fd(&pidfd).to_ne_bytes();
-    skel.maps
-        .task_trust
-        .update(&key, value, MapFlags::ANY)
-        .map_err(bpf_err("marking the loader trusted"))?;
+    lskel::update(
+        obj.map("task_trust")?,
+        &pidfd.as_raw_fd().to_ne_bytes(),
+        me.as_bytes(),
+        "marking the loader trusted",
+    )?;
 
     // The denylist is filled before any hook runs, then frozen: no one changes it afterwards.
+    let denylist = obj.map("denylist")?;
     for d in &policy.denylist {
-        skel.maps
-            .denylist
-            .update(config::deny_key_of(d).as_bytes(), &[1], MapFlags::NO_EXIST)
-            .map_err(bpf_err(format!("adding {d} to the denylist")))?;
+        lskel::update(
+            denylist,
+            config::deny_key_of(d).as_bytes(),
+            &[1],
+            &format!("adding {d} to the denylist"),
+        )?;
     }
-    libbpf_rs::MapHandle::try_from(&skel.maps.denylist)
-        .and_then(|h| h.freeze())
-        .map_err(bpf_err("freezing the denylist"))?;
+    lskel::freeze(denylist, "freezing the denylist")?;
 
-    let p = &skel.progs;
-    // The bpf() gate goes last, so nothing else is half-attached when it starts enforcing.
-    let mut progs = vec![
-        ("exec", &p.gate_exec),
-        ("fork", &p.gate_fork),
-        ("mmap", &p.gate_mmap),
-        ("mprotect", &p.gate_mprotect),
-        ("keys", &p.gate_key_permission),
-        ("kernel_read_file", &p.gate_kernel_read_file),
-        ("kernel_load_data", &p.gate_kernel_load_data),
-        ("module_request", &p.gate_module_request),
-        ("locked_down", &p.gate_locked_down),
-        ("ptrace", &p.gate_ptrace),
-        ("traceme", &p.gate_traceme),
-        ("bpf_map", &p.gate_bpf_map),
-        ("bpf_map_create", &p.gate_map_create),
-        ("bpf_map_free", &p.gate_map_free),
-        ("bpf_prog", &p.gate_bpf_prog),
-        ("unlink", &p.gate_unlink),
-        ("rmdir", &p.gate_rmdir),
-        ("rename", &p.gate_rename),
-        ("mount", &p.gate_mount_over),
-        ("move_mount", &p.gate_move_mount_over),
-        ("umount", &p.gate_umount),
-        ("setxattr", &p.gate_setxattr),
-        ("post_setxattr", &p.gate_post_setxattr),
-        ("removexattr", &p.gate_removexattr),
-        ("post_removexattr", &p.gate_post_removexattr),
-    ];
+    let mut hooks: Vec<(&'static str, &'static str)> = HOOKS.to_vec();
     if policy.bpf_token_only || signed {
-        progs.push(("prog_load", &p.gate_prog_load));
+        hooks.push(("prog_load", "gate_prog_load"));
     }
     if signed {
-        progs.push(("prog_free", &p.gate_prog_free));
+        hooks.push(("prog_free", "gate_prog_free"));
     }
-    progs.push(("bpf", &p.gate_bpf));
-    let mut links: Vec<(&'static str, Link)> = Vec::with_capacity(progs.len() + 1);
-    for (name, prog) in progs {
+    hooks.push(("bpf", "gate_bpf"));
+    let mut links: Vec<(&'static str, OwnedFd)> = Vec::with_capacity(hooks.len() + 2);
+    for (name, prog) in hooks {
         links.push((
             name,
-            prog.attach_lsm()
-                .map_err(bpf_err(format!("attaching the {name} hook")))?,
+            lskel::attach_lsm(obj.prog(prog)?, &format!("attaching the {name} hook"))?,
         ));
     }
-    let status = p
-        .gate_status
-        .attach_iter(skel.maps.counters.as_fd())
-        .map_err(bpf_err("attaching the status iterator"))?;
-    links.push(("status", status));
-    let events = p
-        .gate_events
-        .attach_iter(skel.maps.events.as_fd())
-        .map_err(bpf_err("attaching the event iterator"))?;
-    links.push(("events", events));
+    links.push((
+        "status",
+        lskel::attach_map_iter(
+            obj.prog("gate_status")?,
+            obj.map("counters")?,
+            "attaching the status iterator",
+        )?,
+    ));
+    links.push((
+        "events",
+        lskel::attach_map_iter(
+            obj.prog("gate_events")?,
+            obj.map("events")?,
+            "attaching the event iterator",
+        )?,
+    ));
     let phases = [
         ("open", opened - started),
         ("load", loaded - opened),
@@ -299,7 +288,7 @@ pub fn attach<'obj>(
     ];
     log::debug!("phases: {phases:?}");
     Ok(Attached {
-        skel,
+        obj,
         links,
         phases,
     })
@@ -333,56 +322,46 @@ fn init_mnt_ns() -> Result<u32, Error> {
 
 /// Makes the gate's own objects untouchable: its maps, programs and links by id (a frozen ids map), its pins,
 /// pin directory and bpffs root by inode, and its bpffs mount (recorded once, for the unmount check).
-fn protect(
-    skel: &BpfgateSkel<'_>,
-    links: &[(&str, Link)],
-    dir: &Path,
-    pins: &[PathBuf],
-) -> Result<(), Error> {
+fn protect(obj: &Loaded, links: &[(&str, OwnedFd)], dir: &Path, pins: &[PathBuf]) -> Result<(), Error> {
     use libbpf_rs::query::LinkInfo;
-    use std::os::fd::AsFd as _;
 
     let mut ids = types::gate_ids::default();
     // Every map, program and link must fit, or some would go unprotected.
-    if links.len() > ids.links.len() {
+    if links.len() > ids.links.len() || obj.maps.len() > ids.maps.len() {
         return Err(Error::Kernel(format!(
-            "{} links exceed BPFGATE_IDS_MAX ({})",
+            "{} links and {} maps exceed BPFGATE_IDS_MAX ({})",
             links.len(),
+            obj.maps.len(),
             ids.links.len()
         )));
     }
-    let m = &skel.maps;
     // Every map of the object, so that a map added later cannot be left out.
-    for (n, map) in skel.object().maps().enumerate() {
-        let slot = ids
-            .maps
-            .get_mut(n)
-            .ok_or_else(|| Error::Kernel("the gate has more maps than BPFGATE_IDS_MAX".into()))?;
-        *slot = map.info().map_err(bpf_err("reading a map id"))?.info.id;
+    for (slot, (_, map)) in ids.maps.iter_mut().zip(&obj.maps) {
+        *slot = lskel::map_id(map.as_fd())?;
     }
     for ((pslot, lslot), (name, link)) in ids.progs.iter_mut().zip(ids.links.iter_mut()).zip(links)
     {
         let info = LinkInfo::from_fd(link.as_fd())
-            .map_err(bpf_err(format!("reading the {name} link's id")))?;
+            .map_err(|e| Error::Bpf(format!("reading the {name} link's id"), e))?;
         (*pslot, *lslot) = (info.prog_id, info.id);
     }
-    m.gate_ids
-        .update(&0u32.to_ne_bytes(), ids.as_bytes(), MapFlags::ANY)
-        .map_err(bpf_err("publishing the gate's ids"))?;
-    libbpf_rs::MapHandle::try_from(&m.gate_ids)
-        .and_then(|h| h.freeze())
-        .map_err(bpf_err("freezing the gate's ids"))?;
+    let gate_ids = obj.map("gate_ids")?;
+    lskel::update(gate_ids, &0u32.to_ne_bytes(), ids.as_bytes(), "publishing the gate's ids")?;
+    lskel::freeze(gate_ids, "freezing the gate's ids")?;
 
+    let gate_inodes = obj.map("gate_inodes")?;
     let mark = |path: &Path, role: types::gate_role| -> Result<(), Error> {
         let f = fs::OpenOptions::new()
             .read(true)
             .custom_flags(libc::O_PATH | libc::O_NOFOLLOW)
             .open(path)
             .map_err(|e| Error::Pin(path.into(), e))?;
-        let fd = std::os::fd::AsRawFd::as_raw_fd(&f).to_ne_bytes();
-        m.gate_inodes
-            .update(&fd, &role.0.to_ne_bytes(), MapFlags::ANY)
-            .map_err(bpf_err(format!("protecting {}", path.display())))
+        lskel::update(
+            gate_inodes,
+            &f.as_raw_fd().to_ne_bytes(),
+            &role.0.to_ne_bytes(),
+            &format!("protecting {}", path.display()),
+        )
     };
     for pin in pins {
         mark(pin, types::gate_role::ROLE_PIN)?;
@@ -391,35 +370,28 @@ fn protect(
     mark(Path::new(kernel::BPFFS), types::gate_role::ROLE_BPFFS_ROOT)?;
 
     // The recorder notes the vfsmount of whatever this process opens that is marked as the pin directory.
-    let recorder = skel
-        .progs
-        .gate_record_mount
-        .attach_lsm()
-        .map_err(bpf_err("attaching the mount recorder"))?;
+    let recorder = lskel::attach_lsm(obj.prog("gate_record_mount")?, "attaching the mount recorder")?;
     let opened = fs::File::open(dir).map_err(|e| Error::Pin(dir.into(), e));
     drop(recorder);
     drop(opened?);
-    let rec = m
-        .gate_mount
-        .lookup(&0u32.to_ne_bytes(), MapFlags::ANY)
-        .map_err(bpf_err("reading the recorded mount"))?;
-    if rec.is_none_or(|v| v.iter().all(|b| *b == 0)) {
+    let gate_mount = obj.map("gate_mount")?;
+    let mut rec = [0u8; 8];
+    let found = lskel::lookup(gate_mount, &0u32.to_ne_bytes(), &mut rec, "reading the recorded mount")?;
+    if !found || rec.iter().all(|b| *b == 0) {
         return Err(Error::Kernel(format!(
             "could not record the bpffs mount of {}",
             dir.display()
         )));
     }
-    libbpf_rs::MapHandle::try_from(&m.gate_mount)
-        .and_then(|h| h.freeze())
-        .map_err(bpf_err("freezing the recorded mount"))
+    lskel::freeze(gate_mount, "freezing the recorded mount")
 }
 
 /// Turns a failed load into the reason a person can act on.
-fn diagnose_load_failure(e: libbpf_rs::Error, f: &Features) -> Error {
+fn diagnose_load_failure(e: Error, f: &Features) -> Error {
     Error::Kernel(format!(
         "loading the gate into kernel {} failed: {e}\n\
          The kernel checks passed (BPF LSM active, BTF and kfuncs present), so this is most likely the verifier \
-         rejecting the programs on this kernel; run `bpfgate -v load` for libbpf's verifier log.",
+         rejecting a program on this kernel (its log, when there is one, is above).",
         f.release
     ))
 }

@@ -18,6 +18,7 @@ pub mod init;
 pub mod kernel;
 pub mod keyring;
 pub mod logging;
+pub mod lskel;
 pub mod pod;
 pub mod policy;
 pub mod sha256;

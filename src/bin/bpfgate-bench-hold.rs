@@ -5,7 +5,6 @@
 //! US` (open, load = the verifier, attach) and `verified NAME INSNS` (instructions the verifier walked).
 
 use std::io::{Read, Write};
-use std::mem::MaybeUninit;
 use std::process::ExitCode;
 
 use bpfgate::error::Error;
@@ -39,7 +38,6 @@ fn boottime_ns() -> u128 {
 fn run() -> Result<(), Error> {
     let (features, keys) = gate::prepare(CERTS)?;
     let started = boottime_ns();
-    let mut storage = MaybeUninit::uninit();
     // The default policy, as on a booted machine: what the benchmark measures is the gate's cost as shipped. The
     // benchmark runs from the initramfs, where the initramfs trust window would stay open for the whole boot (and
     // every untrusted task would pay the window's check); after a real boot it is closed.
@@ -47,7 +45,7 @@ fn run() -> Result<(), Error> {
         initramfs_trusted: false,
         ..Default::default()
     };
-    let held = match gate::attach(&mut storage, &features, &keys, &policy) {
+    let held = match gate::attach(&features, &keys, &policy) {
         Ok(g) => g,
         Err(e) => {
             keyring::discard(keys.serial);

@@ -14,6 +14,9 @@ sun() { sed -n 's/^SUnreclaim: *\([0-9]*\) kB/\1/p' /proc/meminfo; }
 # Detached: the kernel's own cost of N first execs (inodes, dentries stay cached) and of N threads.
 m0=$(sun); out=$(bpfbench execall /mnt/a); m1=$(sun)
 obs "scale detached_execall $out sunreclaim_delta_kb=$((m1 - m0))"
+# A first round of threads fills the slab caches both measured rounds then reuse (otherwise the first measured
+# round pays for slab pages the second gets for free).
+$T/bench-signed threads $N >/dev/null
 obs "scale detached_threads $($T/bench-signed threads $N)"
 
 mkfifo /tmp/hold; bpfgate-bench-hold </tmp/hold >/tmp/hold.out 2>&1 & HOLDER=$!

@@ -115,7 +115,14 @@ fn main() {
 /// `bpftool gen skeleton -L` of OUT/NAME.bpf.o (offline: it generates the loader program, it loads nothing), the
 /// map and program names in the skeleton's order as NAME.lskel.rs, and libNAME_lskel.a from src/lskel/shim.c.
 fn light_skeleton(out: &Path, name: &str, has_cfg: bool) {
-    let bpftool = env::var("BPFTOOL").unwrap_or_else(|_| "bpftool".into());
+    // Debian installs bpftool in /usr/sbin, which is not on a normal user's PATH.
+    let bpftool = env::var("BPFTOOL").unwrap_or_else(|_| {
+        if Path::new("/usr/sbin/bpftool").exists() {
+            "/usr/sbin/bpftool".into()
+        } else {
+            "bpftool".into()
+        }
+    });
     let header = out.join(format!("{name}.lskel.h"));
     let gen = std::process::Command::new(&bpftool)
         .args(["gen", "skeleton", "-L"])

@@ -47,9 +47,9 @@ for suite in ${BPFGATE_BENCH_KERNELS:-trixie sid}; do
         m = median(min_ms)
         printf "boot cost: bpfgate load %d ms vs a minimal loader of one empty LSM program %d ms (median of 3, %d KiB): ratio %.2f\n", \
             load_ms, m, min_kib, (m > 0 ? load_ms / m : 0)
-        printf "where a load goes (bench-hold, median of the rounds): open + CO-RE %.0f ms, verifier %.0f ms, attach %.0f ms\n", \
+        printf "where a load goes (bench-hold, median of the rounds): open %.0f ms, load %.0f ms, attach %.0f ms\n", \
             median(ph["open"]) / 1000, median(ph["load"]) / 1000, median(ph["attach"]) / 1000
-        printf "  inside the load: libbpf (kernel BTF, CO-RE, maps) and the first program %.0f ms, the other %d programs %.0f ms\n", \
+        printf "  inside the load: the loader program (maps, BTF, CO-RE in the kernel) and the first program %.0f ms, the other %d programs %.0f ms\n", \
             median(ph["before_first_prog"]) / 1000, nprog - 1, median(ph["prog_loads"]) / 1000
         printf "\n%-18s %12s %16s %16s\n", "program", "runs", "ns per run", "verified insns"
         for (p in cnt) { tot += vi[p]; if (cnt[p] > 0) printf "%-18s %12d %16.0f %16d\n", p, cnt[p], ns[p] / cnt[p], vi[p] }

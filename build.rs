@@ -141,7 +141,8 @@ Install bpftool (apt-get install bpftool) or point BPFTOOL at one."
             String::from_utf8_lossy(&gen.stderr)
         ));
     }
-    fs::write(&header, &gen.stdout).unwrap_or_else(|e| fail(&format!("writing {}: {e}", header.display())));
+    fs::write(&header, &gen.stdout)
+        .unwrap_or_else(|e| fail(&format!("writing {}: {e}", header.display())));
 
     // The names, from the skeleton's `struct bpf_map_desc NAME;` and `struct bpf_prog_desc NAME;` members.
     let text = String::from_utf8_lossy(&gen.stdout);
@@ -152,9 +153,14 @@ Install bpftool (apt-get install bpftool) or point BPFTOOL at one."
             .map(|n| n.trim().trim_end_matches(';').to_string())
             .collect()
     };
-    let (maps, progs) = (names("struct bpf_map_desc "), names("struct bpf_prog_desc "));
+    let (maps, progs) = (
+        names("struct bpf_map_desc "),
+        names("struct bpf_prog_desc "),
+    );
     if progs.is_empty() {
-        fail(&format!("{bpftool} made a light skeleton of {name} without programs"));
+        fail(&format!(
+            "{bpftool} made a light skeleton of {name} without programs"
+        ));
     }
     fs::write(
         out.join(format!("{name}.lskel.rs")),
@@ -183,11 +189,15 @@ Install bpftool (apt-get install bpftool) or point BPFTOOL at one."
     if maps.is_empty() {
         cmd.arg("-DSKEL_NO_MAPS");
     }
-    let status = cmd
-        .status()
-        .unwrap_or_else(|e| fail(&format!("running {cc}: {e}\nInstall a C compiler (apt-get install gcc).")));
+    let status = cmd.status().unwrap_or_else(|e| {
+        fail(&format!(
+            "running {cc}: {e}\nInstall a C compiler (apt-get install gcc)."
+        ))
+    });
     if !status.success() {
-        fail(&format!("compiling src/lskel/shim.c for {name} with {cc} failed"));
+        fail(&format!(
+            "compiling src/lskel/shim.c for {name} with {cc} failed"
+        ));
     }
     let lib = out.join(format!("lib{name}_lskel.a"));
     let _ = fs::remove_file(&lib);

@@ -182,7 +182,11 @@ const HOOKS: &[(&str, &str)] = &[
 ];
 
 /// Configures, loads and attaches the gate (configure → load → trust self → denylist → attach).
-pub fn attach(features: &Features, keys: &keyring::Keyring, policy: &Policy) -> Result<Attached, Error> {
+pub fn attach(
+    features: &Features,
+    keys: &keyring::Keyring,
+    policy: &Policy,
+) -> Result<Attached, Error> {
     let started = std::time::Instant::now();
     let init_ns = init_mnt_ns()?;
     let nr_cpus = libbpf_rs::num_possible_cpus()
@@ -287,11 +291,7 @@ pub fn attach(features: &Features, keys: &keyring::Keyring, policy: &Policy) -> 
         ("attach", loaded.elapsed()),
     ];
     log::debug!("phases: {phases:?}");
-    Ok(Attached {
-        obj,
-        links,
-        phases,
-    })
+    Ok(Attached { obj, links, phases })
 }
 
 /// The kernel's device number of the initramfs when this loader runs from it (`/` on ramfs or tmpfs, the initial
@@ -322,7 +322,12 @@ fn init_mnt_ns() -> Result<u32, Error> {
 
 /// Makes the gate's own objects untouchable: its maps, programs and links by id (a frozen ids map), its pins,
 /// pin directory and bpffs root by inode, and its bpffs mount (recorded once, for the unmount check).
-fn protect(obj: &Loaded, links: &[(&str, OwnedFd)], dir: &Path, pins: &[PathBuf]) -> Result<(), Error> {
+fn protect(
+    obj: &Loaded,
+    links: &[(&str, OwnedFd)],
+    dir: &Path,
+    pins: &[PathBuf],
+) -> Result<(), Error> {
     use libbpf_rs::query::LinkInfo;
 
     let mut ids = types::gate_ids::default();
@@ -346,7 +351,12 @@ fn protect(obj: &Loaded, links: &[(&str, OwnedFd)], dir: &Path, pins: &[PathBuf]
         (*pslot, *lslot) = (info.prog_id, info.id);
     }
     let gate_ids = obj.map("gate_ids")?;
-    lskel::update(gate_ids, &0u32.to_ne_bytes(), ids.as_bytes(), "publishing the gate's ids")?;
+    lskel::update(
+        gate_ids,
+        &0u32.to_ne_bytes(),
+        ids.as_bytes(),
+        "publishing the gate's ids",
+    )?;
     lskel::freeze(gate_ids, "freezing the gate's ids")?;
 
     let gate_inodes = obj.map("gate_inodes")?;
@@ -370,13 +380,21 @@ fn protect(obj: &Loaded, links: &[(&str, OwnedFd)], dir: &Path, pins: &[PathBuf]
     mark(Path::new(kernel::BPFFS), types::gate_role::ROLE_BPFFS_ROOT)?;
 
     // The recorder notes the vfsmount of whatever this process opens that is marked as the pin directory.
-    let recorder = lskel::attach_lsm(obj.prog("gate_record_mount")?, "attaching the mount recorder")?;
+    let recorder = lskel::attach_lsm(
+        obj.prog("gate_record_mount")?,
+        "attaching the mount recorder",
+    )?;
     let opened = fs::File::open(dir).map_err(|e| Error::Pin(dir.into(), e));
     drop(recorder);
     drop(opened?);
     let gate_mount = obj.map("gate_mount")?;
     let mut rec = [0u8; 8];
-    let found = lskel::lookup(gate_mount, &0u32.to_ne_bytes(), &mut rec, "reading the recorded mount")?;
+    let found = lskel::lookup(
+        gate_mount,
+        &0u32.to_ne_bytes(),
+        &mut rec,
+        "reading the recorded mount",
+    )?;
     if !found || rec.iter().all(|b| *b == 0) {
         return Err(Error::Kernel(format!(
             "could not record the bpffs mount of {}",

@@ -19,7 +19,12 @@ unsafe extern "C" {
     fn bpfgate_lskel_open() -> *mut c_void;
     fn bpfgate_lskel_cfg(s: *mut c_void) -> *mut types::gate_config;
     fn bpfgate_lskel_counts(maps: *mut c_uint, progs: *mut c_uint);
-    fn bpfgate_lskel_load(s: *mut c_void, log_level: u32, log_buf: *mut c_char, log_size: u32) -> c_int;
+    fn bpfgate_lskel_load(
+        s: *mut c_void,
+        log_level: u32,
+        log_buf: *mut c_char,
+        log_size: u32,
+    ) -> c_int;
     fn bpfgate_lskel_take_fds(s: *mut c_void, maps: *mut c_int, progs: *mut c_int);
     fn bpfgate_lskel_destroy(s: *mut c_void);
 }
@@ -129,7 +134,9 @@ fn load_once(
         (api.take_fds)(skel, maps.as_mut_ptr(), progs.as_mut_ptr());
         (api.destroy)(skel);
     }
-    let own = |names: &'static [&'static str], fds: Vec<c_int>| -> Result<Vec<(&'static str, OwnedFd)>, Error> {
+    let own = |names: &'static [&'static str],
+               fds: Vec<c_int>|
+     -> Result<Vec<(&'static str, OwnedFd)>, Error> {
         let owned: Vec<Option<(&'static str, OwnedFd)>> = names
             .iter()
             .zip(fds)
@@ -139,7 +146,9 @@ fn load_once(
             })
             .collect();
         if owned.iter().any(Option::is_none) {
-            return Err(Error::Kernel("the light skeleton left an object without an fd".into()));
+            return Err(Error::Kernel(
+                "the light skeleton left an object without an fd".into(),
+            ));
         }
         Ok(owned.into_iter().flatten().collect())
     };
@@ -198,7 +207,12 @@ pub fn update(map: BorrowedFd<'_>, key: &[u8], value: &[u8], what: &str) -> Resu
 }
 
 /// bpf(BPF_MAP_LOOKUP_ELEM) into `value`; false when there is no such element.
-pub fn lookup(map: BorrowedFd<'_>, key: &[u8], value: &mut [u8], what: &str) -> Result<bool, Error> {
+pub fn lookup(
+    map: BorrowedFd<'_>,
+    key: &[u8],
+    value: &mut [u8],
+    what: &str,
+) -> Result<bool, Error> {
     // SAFETY: as in update; `value` is writable and as large as the map's values.
     let ret = unsafe {
         libbpf_rs::libbpf_sys::bpf_map_lookup_elem(
@@ -216,7 +230,11 @@ pub fn lookup(map: BorrowedFd<'_>, key: &[u8], value: &mut [u8], what: &str) -> 
 /// bpf(BPF_MAP_FREEZE).
 pub fn freeze(map: BorrowedFd<'_>, what: &str) -> Result<(), Error> {
     // SAFETY: plain syscall wrapper on a valid fd.
-    check(unsafe { libbpf_rs::libbpf_sys::bpf_map_freeze(map.as_raw_fd()) }, what).map(drop)
+    check(
+        unsafe { libbpf_rs::libbpf_sys::bpf_map_freeze(map.as_raw_fd()) },
+        what,
+    )
+    .map(drop)
 }
 
 /// The kernel id of a map.
@@ -246,7 +264,11 @@ pub fn attach_lsm(prog: BorrowedFd<'_>, what: &str) -> Result<OwnedFd, Error> {
 }
 
 /// Attaches a map-element iterator program to `map` (BPF_LINK_CREATE, BPF_TRACE_ITER).
-pub fn attach_map_iter(prog: BorrowedFd<'_>, map: BorrowedFd<'_>, what: &str) -> Result<OwnedFd, Error> {
+pub fn attach_map_iter(
+    prog: BorrowedFd<'_>,
+    map: BorrowedFd<'_>,
+    what: &str,
+) -> Result<OwnedFd, Error> {
     let mut info = libbpf_rs::libbpf_sys::bpf_iter_link_info::default();
     info.map.map_fd = map.as_raw_fd() as u32;
     let opts = libbpf_rs::libbpf_sys::bpf_link_create_opts {

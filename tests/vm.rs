@@ -2229,14 +2229,26 @@ per_kernel!(policy_token_only, guest_policy_token_only:
 
 /// The controls, with no gate: the kernel checks a signature against whatever keyring the caller names.
 fn signed_controls_load_without_the_gate(g: &Guest) {
-    for name in ["control_signed_own_keyring", "control_foreign_own_keyring", "control_unsigned"] {
+    for name in [
+        "control_signed_own_keyring",
+        "control_foreign_own_keyring",
+        "control_unsigned",
+    ] {
         let v = g.get(name).trim();
-        assert!(v.starts_with("ok hits=") && v.ends_with("after=ok"), "[{}] {name}: {v}", g.kernel);
+        assert!(
+            v.starts_with("ok hits=") && v.ends_with("after=ok"),
+            "[{}] {name}: {v}",
+            g.kernel
+        );
         assert_ne!(g.field(name, "hits"), "0", "[{}] {name}: {v}", g.kernel);
     }
     // The signed loader's own check: other data than it was signed for never loads, gate or not.
     let t = g.get("control_tampered_own_keyring");
-    assert!(t.starts_with("load: "), "[{}] control_tampered_own_keyring: {t}", g.kernel);
+    assert!(
+        t.starts_with("load: "),
+        "[{}] control_tampered_own_keyring: {t}",
+        g.kernel
+    );
 }
 
 /// On a kernel without program signing (6.12), bpf.signed is refused with a warning: nothing is opened.
@@ -2247,8 +2259,17 @@ fn signed_policy_is_inert_without_kernel_signing(g: &Guest) {
         "[{}] {load}",
         g.kernel
     );
-    assert!(g.get("status").contains("\"bpf.signed\":\"0\""), "[{}] {}", g.kernel, g.get("status"));
-    for name in ["signed_gate_keyring", "control_signed_own_keyring", "unsigned"] {
+    assert!(
+        g.get("status").contains("\"bpf.signed\":\"0\""),
+        "[{}] {}",
+        g.kernel,
+        g.get("status")
+    );
+    for name in [
+        "signed_gate_keyring",
+        "control_signed_own_keyring",
+        "unsigned",
+    ] {
         let v = g.get(name);
         assert!(v.starts_with("load: "), "[{}] {name}: {v}", g.kernel);
     }
@@ -2262,16 +2283,45 @@ fn signed_programs_denied_by_default(g: &Guest) {
 
 /// bpf.signed: an untrusted task loads, attaches and runs a program signed for the gate's keyring, and only that.
 fn signed_programs_need_the_gates_keyring(g: &Guest) {
-    assert!(g.get("load").starts_with("rc=0"), "[{}] {}", g.kernel, g.get("load"));
-    assert!(g.get("status").contains("\"bpf.signed\":\"1\""), "[{}] {}", g.kernel, g.get("status"));
+    assert!(
+        g.get("load").starts_with("rc=0"),
+        "[{}] {}",
+        g.kernel,
+        g.get("load")
+    );
+    assert!(
+        g.get("status").contains("\"bpf.signed\":\"1\""),
+        "[{}] {}",
+        g.kernel,
+        g.get("status")
+    );
     let ok = g.get("signed_gate_keyring");
-    assert!(ok.starts_with("ok hits="), "[{}] signed_gate_keyring: {ok}", g.kernel);
-    assert_ne!(g.field("signed_gate_keyring", "hits"), "0", "[{}] {ok}", g.kernel);
+    assert!(
+        ok.starts_with("ok hits="),
+        "[{}] signed_gate_keyring: {ok}",
+        g.kernel
+    );
+    assert_ne!(
+        g.field("signed_gate_keyring", "hits"),
+        "0",
+        "[{}] {ok}",
+        g.kernel
+    );
     // Nothing is left open to the task afterwards.
-    assert_eq!(g.field("signed_gate_keyring", "after"), "EPERM", "[{}] {ok}", g.kernel);
+    assert_eq!(
+        g.field("signed_gate_keyring", "after"),
+        "EPERM",
+        "[{}] {ok}",
+        g.kernel
+    );
     g.assert_eq("untrusted_prog", "prog=EPERM");
     // The gate refuses keyrings it does not hold, whatever the kernel would say.
-    for name in ["signed_own_keyring", "foreign_own_keyring", "signed_builtin_keyring", "unsigned"] {
+    for name in [
+        "signed_own_keyring",
+        "foreign_own_keyring",
+        "signed_builtin_keyring",
+        "unsigned",
+    ] {
         g.assert_eq(name, "load: Operation not permitted");
     }
     // The signed loader carrying other data: the gate lets its steps through, the loader refuses the payload.
@@ -2284,8 +2334,18 @@ fn signed_programs_need_the_gates_keyring(g: &Guest) {
     // Both signed loaders ran; only the untampered one got as far as loading its payload's BTF: the tampered
     // one's hash check failed before its first kernel-side call.
     let st = g.get("status");
-    assert_eq!(json_u64(st, Some("prog_test_run"), "allowed"), 2, "[{}] {st}", g.kernel);
-    assert_eq!(json_u64(st, Some("btf_load"), "allowed"), 1, "[{}] {st}", g.kernel);
+    assert_eq!(
+        json_u64(st, Some("prog_test_run"), "allowed"),
+        2,
+        "[{}] {st}",
+        g.kernel
+    );
+    assert_eq!(
+        json_u64(st, Some("btf_load"), "allowed"),
+        1,
+        "[{}] {st}",
+        g.kernel
+    );
     // A foreign signature against the gate's keyring: the kernel's check refuses it.
     let foreign = g.get("foreign_gate_keyring");
     assert!(
@@ -2294,8 +2354,17 @@ fn signed_programs_need_the_gates_keyring(g: &Guest) {
         g.kernel
     );
     let st = g.get("status");
-    assert!(json_u64(st, None, "signed_steps_allowed") >= 5, "[{}] {st}", g.kernel);
-    assert!(g.int("log_prog_load_denied") >= 3, "[{}] {}", g.kernel, g.get("log_prog_load_denied"));
+    assert!(
+        json_u64(st, None, "signed_steps_allowed") >= 5,
+        "[{}] {st}",
+        g.kernel
+    );
+    assert!(
+        g.int("log_prog_load_denied") >= 3,
+        "[{}] {}",
+        g.kernel,
+        g.get("log_prog_load_denied")
+    );
     g.assert_eq("dmesg_warnings", "0");
 }
 

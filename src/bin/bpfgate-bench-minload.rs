@@ -18,7 +18,12 @@ mod names {
 unsafe extern "C" {
     fn minimal_lskel_open() -> *mut c_void;
     fn minimal_lskel_counts(maps: *mut c_uint, progs: *mut c_uint);
-    fn minimal_lskel_load(s: *mut c_void, log_level: u32, log_buf: *mut c_char, log_size: u32) -> c_int;
+    fn minimal_lskel_load(
+        s: *mut c_void,
+        log_level: u32,
+        log_buf: *mut c_char,
+        log_size: u32,
+    ) -> c_int;
     fn minimal_lskel_take_fds(s: *mut c_void, maps: *mut c_int, progs: *mut c_int);
     fn minimal_lskel_destroy(s: *mut c_void);
 }

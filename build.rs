@@ -45,6 +45,20 @@ fn main() {
         ));
     }
 
+    // The benchmark's floor (src/bin/bpfgate-bench-floor.rs): empty programs on the gate's hot hooks.
+    println!("cargo:rerun-if-changed=bpf/floor.bpf.c");
+    if let Err(e) = SkeletonBuilder::new()
+        .source("bpf/floor.bpf.c")
+        .obj(out.join("floor.bpf.o"))
+        .clang(&clang)
+        .clang_args(["-Ibpf", "-Wall", "-Werror"])
+        .build()
+    {
+        fail(&format!(
+            "building the benchmark's floor from bpf/floor.bpf.c failed: {e:#}"
+        ));
+    }
+
     // The boot-cost benchmark's baseline loader (src/bin/bpfgate-bench-minload.rs): one empty LSM program.
     println!("cargo:rerun-if-changed=bpf/minimal.bpf.c");
     if let Err(e) = SkeletonBuilder::new()
@@ -67,6 +81,7 @@ fn main() {
     println!("cargo:rerun-if-env-changed=CC");
     light_skeleton(&out, "bpfgate", true);
     light_skeleton(&out, "minimal", false);
+    light_skeleton(&out, "floor", false);
 
     let certs = match env::var("BPFGATE_CERTS") {
         Ok(list) => list

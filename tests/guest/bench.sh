@@ -1,5 +1,5 @@
-# Guest side of `make bench`: the gate attached (held by bpfgate-bench-hold) and detached, in alternating rounds of
-# one boot. Prints "@@ bench ROUND MODE WORKLOAD NS_PER_OP" and "@@ stat ROUND PROGRAM RUN_CNT RUN_TIME_NS".
+# Guest side of `make bench`: the gate attached (held by bpfgate-bench-hold), detached, and the floor (empty
+# programs on the same hooks, held by bpfgate-bench-floor), in rotating order, rounds of one boot. Prints "@@ bench ROUND MODE WORKLOAD NS_PER_OP" and "@@ stat ROUND PROGRAM RUN_CNT RUN_TIME_NS".
 T=/mnt/t
 S=/mnt/sig
 obs() { echo "@@ $*"; }
@@ -44,14 +44,34 @@ detach() {
         case $kind in stat) obs "stat $1 $rest" ;; attached) ;; *) obs "bench_note $kind $rest" ;; esac
     done </tmp/hold.out.$1
 }
+floor_on() {
+    mkfifo /tmp/floor.$1
+    bpfgate-bench-floor </tmp/floor.$1 >/tmp/floor.out.$1 2>&1 &
+    FLOOR=$!
+    exec 4>/tmp/floor.$1
+    for i in $(seq 1 100); do grep -q attached /tmp/floor.out.$1 2>/dev/null && return 0; sleep 0.1; done
+    obs "bench_error floor $(cat /tmp/floor.out.$1 | tr '\n' ' ')"
+}
+floor_off() {
+    exec 4>&-
+    wait $FLOOR || obs "bench_error floor exit: $(tr '\n' ' ' </tmp/floor.out.$1)"
+}
+mode() { # ROUND MODE
+    MODE=$2
+    case $2 in
+    detached) workloads ;;
+    attached) attach $1; workloads; detach $1 ;;
+    floor) floor_on $1; workloads; floor_off $1 ;;
+    esac
+}
 for r in $(seq 1 $ROUNDS); do
     ROUND=$r
-    # Alternate the order each round, so that drift over the boot does not favour one mode.
-    if [ $((r % 2)) = 1 ]; then
-        MODE=detached; workloads; attach $r; MODE=attached; workloads; detach $r
-    else
-        attach $r; MODE=attached; workloads; detach $r; MODE=detached; workloads
-    fi
+    # Rotate the order each round, so that drift over the boot does not favour one mode.
+    case $((r % 3)) in
+    1) mode $r detached; mode $r attached; mode $r floor ;;
+    2) mode $r attached; mode $r floor; mode $r detached ;;
+    0) mode $r floor; mode $r detached; mode $r attached ;;
+    esac
 done
 # Boot cost, same boot: the baseline loader (one empty LSM program through the same libbpf skeleton machinery,
 # loaded, attached, pinned, exited; removing its pin detaches it) three times, then the real load.

@@ -35,11 +35,12 @@ for suite in ${BPFGATE_BENCH_KERNELS:-trixie sid}; do
     $1 == "bench_note" && $2 == "phase" { ph[$3] = ph[$3] " " $4; if ($3 == "prog_loads") nprog = $5 }
     $1 == "bench_note" && $2 == "verified" { vi[$3] = $4 }
     END {
-        printf "%-18s %14s %14s %8s\n", "workload", "detached ns", "attached ns", "ratio"
+        printf "%-18s %12s %12s %12s %8s %8s %8s\n", "workload", "detached ns", "floor ns", "attached ns", "ratio", "floor", "vs floor"
         split("fork exec_unsigned exec_signed bpfops mmapexec", order, " ")
         for (k = 1; k <= 5; k++) { w = order[k]
-            d = median(v["detached " w]); a = median(v["attached " w])
-            printf "%-18s %14.0f %14.0f %8.3f\n", w, d, a, (d > 0 ? a / d : 0) }
+            d = median(v["detached " w]); a = median(v["attached " w]); f = median(v["floor " w])
+            printf "%-18s %12.0f %12.0f %12.0f %8.3f %8.3f %8.3f\n", w, d, f, a, (d > 0 ? a / d : 0), (d > 0 ? f / d : 0), (f > 0 ? a / f : 0) }
+        printf "(ratio: attached/detached, the target; floor: empty programs on the same hooks / detached, what any BPF LSM\n costs there; vs floor: attached/floor, what the gate adds)\n"
         if (("attached exec_first_verify") in v)
             printf "%-18s %14s %14.0f  (one exec of a never-seen signed file: %.0f us)\n", "exec_first_verify", "-", \
                 median(v["attached exec_first_verify"]), median(v["attached exec_first_verify"]) / 1000

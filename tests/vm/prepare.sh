@@ -135,6 +135,7 @@ cp "$out/bpfprobe" "$ir/bin/bpfprobe"
 cp "$out/bpfbench" "$ir/bin/bpfbench"
 cp "$(dirname "$bpfgate")/bpfgate-bench-hold" "$ir/bin/bpfgate-bench-hold"
 cp "$(dirname "$bpfgate")/bpfgate-bench-minload" "$ir/bin/bpfgate-bench-minload"
+cp "$(dirname "$bpfgate")/bpfgate-bench-floor" "$ir/bin/bpfgate-bench-floor"
 for lib in $(ldd /usr/sbin/bpftool | awk '/=>/ {print $3} /ld-linux/ {print $1}'); do
     cp -L "$lib" "$ir$lib"
 done

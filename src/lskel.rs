@@ -14,19 +14,42 @@ pub mod gate_names {
     include!(concat!(env!("OUT_DIR"), "/bpfgate.lskel.rs"));
 }
 
+/// The `Api` of a skeleton compiled by build.rs as `$lib` = `{SKEL}_lskel` (src/lskel/shim.c with -DSKEL=SKEL),
+/// with the map and program name lists `$maps` and `$progs` from SKEL.lskel.rs.
+#[macro_export]
+macro_rules! lskel_api {
+    ($skel:literal, $lib:literal, $maps:expr, $progs:expr) => {{
+        mod ffi {
+            use std::ffi::{c_char, c_int, c_uint, c_void};
+            #[link(name = $lib, kind = "static")]
+            unsafe extern "C" {
+                #[link_name = concat!($skel, "_lskel_open")]
+                pub fn open() -> *mut c_void;
+                #[link_name = concat!($skel, "_lskel_counts")]
+                pub fn counts(maps: *mut c_uint, progs: *mut c_uint);
+                #[link_name = concat!($skel, "_lskel_load")]
+                pub fn load(s: *mut c_void, level: u32, buf: *mut c_char, size: u32) -> c_int;
+                #[link_name = concat!($skel, "_lskel_take_fds")]
+                pub fn take_fds(s: *mut c_void, maps: *mut c_int, progs: *mut c_int);
+                #[link_name = concat!($skel, "_lskel_destroy")]
+                pub fn destroy(s: *mut c_void);
+            }
+        }
+        $crate::lskel::Api {
+            open: ffi::open,
+            counts: ffi::counts,
+            load: ffi::load,
+            take_fds: ffi::take_fds,
+            destroy: ffi::destroy,
+            maps: $maps,
+            progs: $progs,
+        }
+    }};
+}
+
 #[link(name = "bpfgate_lskel", kind = "static")]
 unsafe extern "C" {
-    fn bpfgate_lskel_open() -> *mut c_void;
     fn bpfgate_lskel_cfg(s: *mut c_void) -> *mut types::gate_config;
-    fn bpfgate_lskel_counts(maps: *mut c_uint, progs: *mut c_uint);
-    fn bpfgate_lskel_load(
-        s: *mut c_void,
-        log_level: u32,
-        log_buf: *mut c_char,
-        log_size: u32,
-    ) -> c_int;
-    fn bpfgate_lskel_take_fds(s: *mut c_void, maps: *mut c_int, progs: *mut c_int);
-    fn bpfgate_lskel_destroy(s: *mut c_void);
 }
 
 /// The functions of one compiled skeleton (the gate's, or a benchmark's).
@@ -160,15 +183,12 @@ fn load_once(
 
 /// The gate's skeleton.
 pub fn gate_api() -> Api {
-    Api {
-        open: bpfgate_lskel_open,
-        counts: bpfgate_lskel_counts,
-        load: bpfgate_lskel_load,
-        take_fds: bpfgate_lskel_take_fds,
-        destroy: bpfgate_lskel_destroy,
-        maps: gate_names::MAPS,
-        progs: gate_names::PROGS,
-    }
+    lskel_api!(
+        "bpfgate",
+        "bpfgate_lskel",
+        gate_names::MAPS,
+        gate_names::PROGS
+    )
 }
 
 /// The gate's configuration inside an opened (not yet loaded) gate skeleton.

@@ -2331,18 +2331,18 @@ fn signed_programs_need_the_gates_keyring(g: &Guest) {
         "[{}] tampered_gate_keyring: {t}",
         g.kernel
     );
-    // Both signed loaders ran; only the untampered one got as far as loading its payload's BTF: the tampered
-    // one's hash check failed before its first kernel-side call.
+    // Three signed loader runs (the good one twice, the tampered one once); only the good ones got as far as
+    // loading their payload's BTF: the tampered one's hash check failed before its first kernel-side call.
     let st = g.get("status");
     assert_eq!(
         json_u64(st, Some("prog_test_run"), "allowed"),
-        2,
+        3,
         "[{}] {st}",
         g.kernel
     );
     assert_eq!(
         json_u64(st, Some("btf_load"), "allowed"),
-        1,
+        2,
         "[{}] {st}",
         g.kernel
     );
@@ -2353,7 +2353,21 @@ fn signed_programs_need_the_gates_keyring(g: &Guest) {
         "[{}] foreign_gate_keyring: {foreign}",
         g.kernel
     );
-    let st = g.get("status");
+    // With bpf.signed, keyctl's attacks on the gate's keyring are still refused, and the keyring still works.
+    for op in ["add", "setperm", "revoke", "invalidate", "unlink", "clear"] {
+        let r = g.field("keyring_attack", op);
+        assert!(
+            r == "EACCES" || r == "EPERM",
+            "[{}] keyring_attack: {op}={r}",
+            g.kernel
+        );
+    }
+    let again = g.get("signed_after_key_attacks");
+    assert!(
+        again.starts_with("ok hits="),
+        "[{}] signed_after_key_attacks: {again}",
+        g.kernel
+    );
     assert!(
         json_u64(st, None, "signed_steps_allowed") >= 5,
         "[{}] {st}",

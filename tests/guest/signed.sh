@@ -36,6 +36,10 @@ run unsigned $T/lskel unsigned 0
 # An unsigned program, by the same untrusted task that just loaded a signed one.
 run untrusted_prog bpfprobe prog
 
+# The key hook lets the kernel's signature check search the gate's keyring inside bpf(); outside it, keyctl's
+# attacks on the keyring (invalidate needs only search permission) stay refused, and signed loads still work.
+run keyring_attack bpfprobe keyattack "$KR"
+run signed_after_key_attacks $T/lskel signed "$KR"
 obs "status $(bpfgate --log stderr status --json 2>&1)"
 bpfgate log >/tmp/log.out 2>&1
 obs "log_prog_load_denied $(grep -c 'denied bpf prog_load' /tmp/log.out)"

@@ -59,7 +59,7 @@ As PID 1 (the initramfs's /init), bpfgate runs its embedded init instead: it loa
 switches to the real init. See docs/boot.md.
 
 Options:
-  -v, --verbose          Debug messages, including libbpf's (the verifier log on a failed load).
+  -v, --verbose          Debug messages (a failed load carries the verifier log's last lines without it).
   --log SINK             Where messages go. Default: stderr on a terminal, else syslog when /dev/log exists,
                          else /dev/kmsg (initramfs).
   -h, --help             This help.

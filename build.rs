@@ -45,43 +45,34 @@ fn main() {
         ));
     }
 
-    // The benchmark's floor (src/bin/bpfgate-bench-floor.rs): empty programs on the gate's hot hooks.
-    println!("cargo:rerun-if-changed=bpf/floor.bpf.c");
-    if let Err(e) = SkeletonBuilder::new()
-        .source("bpf/floor.bpf.c")
-        .obj(out.join("floor.bpf.o"))
-        .clang(&clang)
-        .clang_args(["-Ibpf", "-Wall", "-Werror"])
-        .build()
-    {
-        fail(&format!(
-            "building the benchmark's floor from bpf/floor.bpf.c failed: {e:#}"
-        ));
+    // The benchmark's baselines: the boot cost's loader of one empty LSM program (src/bin/bpfgate-bench-minload.rs),
+    // and the floor, empty programs on the gate's hot hooks (src/bin/bpfgate-bench-floor.rs).
+    for name in ["minimal", "floor"] {
+        let src = format!("bpf/{name}.bpf.c");
+        println!("cargo:rerun-if-changed={src}");
+        if let Err(e) = SkeletonBuilder::new()
+            .source(&src)
+            .obj(out.join(format!("{name}.bpf.o")))
+            .clang(&clang)
+            .clang_args(["-Ibpf", "-Wall", "-Werror"])
+            .build()
+        {
+            fail(&format!(
+                "building the benchmark object {src} failed: {e:#}"
+            ));
+        }
     }
 
-    // The boot-cost benchmark's baseline loader (src/bin/bpfgate-bench-minload.rs): one empty LSM program.
-    println!("cargo:rerun-if-changed=bpf/minimal.bpf.c");
-    if let Err(e) = SkeletonBuilder::new()
-        .source("bpf/minimal.bpf.c")
-        .obj(out.join("minimal.bpf.o"))
-        .clang(&clang)
-        .clang_args(["-Ibpf", "-Wall", "-Werror"])
-        .build()
-    {
-        fail(&format!(
-            "building the benchmark's baseline skeleton from bpf/minimal.bpf.c failed: {e:#}"
-        ));
-    }
-
-    // The loaders: light skeletons of both objects, and the C shim that runs them (src/lskel/).
+    // The loaders: light skeletons of every object, and the C shim that runs them (src/lskel/).
     for f in ["src/lskel/shim.c", "src/lskel/bpf/skel_internal.h"] {
         println!("cargo:rerun-if-changed={f}");
     }
     println!("cargo:rerun-if-env-changed=BPFTOOL");
     println!("cargo:rerun-if-env-changed=CC");
     light_skeleton(&out, "bpfgate", true);
-    light_skeleton(&out, "minimal", false);
-    light_skeleton(&out, "floor", false);
+    for name in ["minimal", "floor"] {
+        light_skeleton(&out, name, false);
+    }
 
     let certs = match env::var("BPFGATE_CERTS") {
         Ok(list) => list

@@ -269,22 +269,20 @@ pub fn attach(
             lskel::attach_lsm(obj.prog(prog)?, &format!("attaching the {name} hook"))?,
         ));
     }
-    links.push((
-        "status",
-        lskel::attach_map_iter(
-            obj.prog("gate_status")?,
-            obj.map("counters")?,
-            "attaching the status iterator",
-        )?,
-    ));
-    links.push((
-        "events",
-        lskel::attach_map_iter(
-            obj.prog("gate_events")?,
-            obj.map("events")?,
-            "attaching the event iterator",
-        )?,
-    ));
+    // The pinned iterators: the status stream over the counters, the event ring.
+    for (name, prog, map) in [
+        ("status", "gate_status", "counters"),
+        ("events", "gate_events", "events"),
+    ] {
+        links.push((
+            name,
+            lskel::attach_map_iter(
+                obj.prog(prog)?,
+                obj.map(map)?,
+                &format!("attaching the {name} iterator"),
+            )?,
+        ));
+    }
     let phases = [
         ("open", opened - started),
         ("load", loaded - opened),

@@ -28,40 +28,23 @@ workloads() { # ROUND MODE
         obs "bench $ROUND $MODE exec_first_verify ${ns:-failed}"
     fi
 }
-attach() {
-    mkfifo /tmp/hold.$1
-    bpfgate-bench-hold </tmp/hold.$1 >/tmp/hold.out.$1 2>&1 &
-    HOLDER=$!
-    exec 3>/tmp/hold.$1
-    for i in $(seq 1 100); do grep -q attached /tmp/hold.out.$1 2>/dev/null && return 0; sleep 0.1; done
-    obs "bench_error attach $(cat /tmp/hold.out.$1 | tr '\n' ' ')"
-}
+. /hold.sh
+# The gate's holder prints its programs' statistics when it detaches.
 detach() {
-    exec 3>&-
-    wait $HOLDER; rc=$?
-    [ $rc = 0 ] || obs "bench_error holder exit $rc: $(tr '\n' ' ' </tmp/hold.out.$1)"
+    hold_stop 3; rc=$?
+    [ $rc = 0 ] || obs "bench_error holder exit $rc: $(tr '\n' ' ' </tmp/hold.$1.out)"
     while read -r kind rest; do
         case $kind in stat) obs "stat $1 $rest" ;; attached) ;; *) obs "bench_note $kind $rest" ;; esac
-    done </tmp/hold.out.$1
-}
-floor_on() {
-    mkfifo /tmp/floor.$1
-    bpfgate-bench-floor </tmp/floor.$1 >/tmp/floor.out.$1 2>&1 &
-    FLOOR=$!
-    exec 4>/tmp/floor.$1
-    for i in $(seq 1 100); do grep -q attached /tmp/floor.out.$1 2>/dev/null && return 0; sleep 0.1; done
-    obs "bench_error floor $(cat /tmp/floor.out.$1 | tr '\n' ' ')"
-}
-floor_off() {
-    exec 4>&-
-    wait $FLOOR || obs "bench_error floor exit: $(tr '\n' ' ' </tmp/floor.out.$1)"
+    done </tmp/hold.$1.out
 }
 mode() { # ROUND MODE
     MODE=$2
     case $2 in
     detached) workloads ;;
-    attached) attach $1; workloads; detach $1 ;;
-    floor) floor_on $1; workloads; floor_off $1 ;;
+    attached) hold_start bench_error /tmp/hold.$1 bpfgate-bench-hold 3; workloads; detach $1 ;;
+    floor)
+        hold_start bench_error /tmp/floor.$1 bpfgate-bench-floor 4; workloads
+        hold_stop 4 || obs "bench_error floor exit: $(tr '\n' ' ' </tmp/floor.$1.out)" ;;
     esac
 }
 for r in $(seq 1 $ROUNDS); do

@@ -11,7 +11,7 @@
  *
  * Scale (tests/guest/scale.sh), printing "NAME key=value ...":
  *   enroll DIR SIGDIR     enable fs-verity on every file of DIR and store SIGDIR/NAME.sig as user.bpfgate.sig
- *   execall DIR           fork + exec + wait of every file of DIR, once each
+ *   execall DIR           fork + exec + wait of every file of DIR, once each; SUnreclaim (kB) it added
  *   threads N             N threads that block, then SUnreclaim (kB) before and while they live
  *   fillmaps MAX          create array maps until one is refused (or MAX), report why; close them; create one more
  */
@@ -123,6 +123,7 @@ static int execall(const char *dir)
 {
 	long n, i, failed = 0;
 	char **files = files_of(dir, &n);
+	long before = sunreclaim_kb();
 	uint64_t t0 = now_ns();
 
 	for (i = 0; i < n; i++) {
@@ -137,8 +138,8 @@ static int execall(const char *dir)
 		if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
 			failed++;
 	}
-	printf("execall files=%ld failed=%ld ns_per_exec=%llu\n", n, failed,
-	       (unsigned long long)((now_ns() - t0) / (uint64_t)(n > 0 ? n : 1)));
+	printf("execall files=%ld failed=%ld ns_per_exec=%llu sunreclaim_delta_kb=%ld\n", n, failed,
+	       (unsigned long long)((now_ns() - t0) / (uint64_t)(n > 0 ? n : 1)), sunreclaim_kb() - before);
 	return failed ? 1 : 0;
 }
 

@@ -9,24 +9,19 @@ bpfgate --log stderr enroll --sig $S/bench-signed.sig $T/bench-signed >/dev/null
 for set in a b; do obs "scale enroll_$set $(bpfbench enroll /mnt/$set /mnt/sig-$set)"; done
 mkdir -p /sys/fs/bpf 2>/dev/null; mount -t securityfs none /sys/kernel/security 2>/dev/null
 sync; echo 3 >/proc/sys/vm/drop_caches
-sun() { sed -n 's/^SUnreclaim: *\([0-9]*\) kB/\1/p' /proc/meminfo; }
+. /hold.sh
 
 # Detached: the kernel's own cost of N first execs (inodes, dentries stay cached) and of N threads.
-m0=$(sun); out=$(bpfbench execall /mnt/a); m1=$(sun)
-obs "scale detached_execall $out sunreclaim_delta_kb=$((m1 - m0))"
+obs "scale detached_execall $(bpfbench execall /mnt/a)"
 # A first round of threads fills the slab caches both measured rounds then reuse (otherwise the first measured
 # round pays for slab pages the second gets for free).
 $T/bench-signed threads $N >/dev/null
 obs "scale detached_threads $($T/bench-signed threads $N)"
 
-mkfifo /tmp/hold; bpfgate-bench-hold </tmp/hold >/tmp/hold.out 2>&1 & HOLDER=$!
-exec 3>/tmp/hold
-for i in $(seq 1 100); do grep -q attached /tmp/hold.out 2>/dev/null && break; sleep 0.1; done
-grep -q attached /tmp/hold.out || obs "scale_error attach $(tr '\n' ' ' </tmp/hold.out)"
+hold_start scale_error /tmp/hold bpfgate-bench-hold 3
 # Attached: N signed binaries never seen before (each verified, its verdict cached on its inode), then again
 # (every verdict from the cache); N threads of a trusted process (each gets task storage at creation).
-m0=$(sun); out=$(bpfbench execall /mnt/b); m1=$(sun)
-obs "scale attached_execall $out sunreclaim_delta_kb=$((m1 - m0))"
+obs "scale attached_execall $(bpfbench execall /mnt/b)"
 obs "scale attached_execall_cached $(bpfbench execall /mnt/b)"
 obs "scale attached_threads $($T/bench-signed threads $N)"
 # The fixed-size table on the trusted path: protected maps (16384). Filled by a trusted loader, the next creation
@@ -34,6 +29,5 @@ obs "scale attached_threads $($T/bench-signed threads $N)"
 obs "scale attached_fillmaps $($T/bench-signed fillmaps 20000)"
 # An untrusted exec after all that: still denied (enforcement did not stop anywhere).
 obs "scale attached_untrusted_map $($T/bench-unsigned bpfops 1 2>&1 | tr '\n' ' ')"
-exec 3>&-
-wait $HOLDER
+hold_stop 3
 obs "scale holder $(grep -c . /tmp/hold.out) lines"

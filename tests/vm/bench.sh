@@ -4,17 +4,13 @@
 #! Usage: tests/vm/bench.sh STAGEDIR [ROUNDS [ITERATIONS]]   (ROUNDS >= 5 for the real figures)
 set -euo pipefail
 vm=$1; rounds=${2:-5}; iters=${3:-2000}
-cache=${BPFGATE_KERNEL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/bpfgate/kernels}
+# shellcheck source=tests/vm/guest.sh
+. "$(dirname "$0")/guest.sh"
 status=0
 for suite in ${BPFGATE_BENCH_KERNELS:-trixie sid}; do
-    cp "$vm/disk.img" "$vm/disk-bench.img"
     log=$vm/bench-$suite.log
-    timeout 1800 qemu-system-x86_64 -accel tcg -m 1024 -smp 1 -nographic -no-reboot -nodefaults -serial stdio \
-        -kernel "$cache/$suite/vmlinuz" -initrd "$vm/initramfs.cpio" \
-        -append "console=ttyS0 panic=-1 loglevel=1 bpfgate_bench bpfgate_bench_rounds=$rounds bpfgate_bench_iters=$iters" \
-        -drive "file=$vm/disk-bench.img,format=raw,if=none,id=d0" -device nvme,drive=d0,serial=bench \
-        </dev/null >"$log" 2>&1 || true
-    tr -d '\r' <"$log" | grep -o '@@ .*' | sed 's/^@@ //' >"$log.obs"
+    boot_guest "$suite" "$vm" "$vm/disk.img" "bench-$suite" 1024 1800 \
+        "bpfgate_bench bpfgate_bench_rounds=$rounds bpfgate_bench_iters=$iters"
     if ! grep -q '^done' "$log.obs" || grep -q 'bench_error\|failed' "$log.obs"; then
         echo "bench: the $suite guest did not complete the benchmark; see $log" >&2
         grep 'bench_error\|failed' "$log.obs" >&2 || true

@@ -140,7 +140,7 @@ for lib in $(ldd /usr/sbin/bpftool | awk '/=>/ {print $3} /ld-linux/ {print $1}'
     cp -L "$lib" "$ir$lib"
 done
 cp "$here/../guest/init.sh" "$ir/init"; chmod +x "$ir/init"
-cp "$here/../guest/scenarios.sh" "$here/../guest/demo.sh" "$here/../guest/nolsm.sh" "$here/../guest/bench.sh" "$here/../guest/policy.sh" "$here/../guest/signed.sh" "$here/../guest/scale.sh" "$here/../guest/distro-prep.sh" "$ir/"
+cp "$here/../guest/scenarios.sh" "$here/../guest/demo.sh" "$here/../guest/nolsm.sh" "$here/../guest/bench.sh" "$here/../guest/policy.sh" "$here/../guest/signed.sh" "$here/../guest/scale.sh" "$here/../guest/hold.sh" "$here/../guest/distro-prep.sh" "$ir/"
 (cd "$ir" && find . | cpio -o -H newc --quiet) >"$out/initramfs.cpio"
 
 # Embedded init mode: an initramfs whose /init is bpfgate, and a real root it mounts by LABEL= or UUID=.

@@ -7,7 +7,8 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 vm=$1; n=$2
 keys=${BPFGATE_TEST_KEYS:-$(dirname "$vm")/keys}
-cache=${BPFGATE_KERNEL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/bpfgate/kernels}
+# shellcheck source=tests/vm/guest.sh
+. "$(dirname "$0")/guest.sh"
 img=$vm/scale-$n.img
 if [ ! -f "$img" ] || [ "$img" -ot "$vm/disk.img" ]; then
     work=$vm/scale-$n; rm -rf "$work"; mkdir -p "$work"
@@ -40,15 +41,8 @@ PY
 fi
 status=0
 for suite in ${BPFGATE_BENCH_KERNELS:-trixie sid}; do
-    cp "$img" "$vm/disk-scale.img"
     log=$vm/scale-$suite.log
-    timeout 3600 qemu-system-x86_64 -accel tcg -m 3072 -smp 1 -nographic -no-reboot -nodefaults -serial stdio \
-        -kernel "$cache/$suite/vmlinuz" -initrd "$vm/initramfs.cpio" \
-        -append "console=ttyS0 panic=-1 loglevel=1 bpfgate_scale bpfgate_scale_n=$n" \
-        -drive "file=$vm/disk-scale.img,format=raw,if=none,id=d0" -device nvme,drive=d0,serial=scale \
-        </dev/null >"$log" 2>&1 || true
-    rm -f "$vm/disk-scale.img"
-    tr -d '\r' <"$log" | grep -o '@@ .*' | sed 's/^@@ //' >"$log.obs"
+    boot_guest "$suite" "$vm" "$img" "scale-$suite" 3072 3600 "bpfgate_scale bpfgate_scale_n=$n"
     if ! grep -q '^done' "$log.obs" || grep -q 'scale_error\|failed=[1-9]' "$log.obs" ||
         [ "$(grep -c '^scale ' "$log.obs")" -lt 9 ]; then
         echo "scale: the $suite guest did not complete; see $log" >&2

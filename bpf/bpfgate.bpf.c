@@ -13,7 +13,9 @@
  *   lsm.s/bprm_committed_creds  decides the verdict of the new program (sleepable: reads the xattr, verifies).
  *                               Every exec writes the verdict, so trust never survives an exec of something else.
  *                               A #! script or binfmt_misc exec (bprm->interp != bprm->filename) is never trusted:
- *                               its code is the script, not the signed interpreter.
+ *                               its code is the script, not the signed interpreter. Nor is an exec in a state an
+ *                               untrusted parent controls (ptrace, a seccomp listener, a shared fs_struct,
+ *                               personality flags a setuid exec clears).
  *   lsm/task_alloc              hands a trusted parent's verdict to the child (storage created on the child).
  *   lsm/bpf                     the gate: untrusted tasks get -EPERM for every command not in the read-only
  *                               bitmap cfg.untrusted_cmds; unknown future commands are denied.
@@ -24,9 +26,10 @@
  *                               are refused by id in lsm/bpf. The gate is not a trusted loader's to change.
  *   lsm/inode_{unlink,rmdir,rename}, lsm/sb_mount, lsm/move_mount
  *                               its pins, pin directory and bpffs root cannot be removed, renamed or mounted over.
- *   lsm/sb_umount               neither its bpffs mount nor any mount above it (e.g. `umount -l /sys`) can be
- *                               unmounted: the loader records the bpffs mount once, and each unmount walks that
- *                               mount's parent chain at the time, so the check follows mount moves (switch_root).
+ *   lsm/sb_umount               the mount chain (its bpffs mount and every mount above it) stays attached: no
+ *                               unmount, in any namespace, that takes a chain mount directly, lazily from above
+ *                               or by propagation (see "The gate's mount chain" below); bounded walks fail closed.
+ *                               inode_rmdir/inode_rename also keep the chain's mountpoint directories in place.
  *   lsm.s/mmap_file, lsm/file_mprotect
  *                               code injection through mappings: an executable mapping of a file that does not
  *                               verify (LD_PRELOAD, LD_LIBRARY_PATH, LD_AUDIT, dlopen, an unsigned ld.so), or
@@ -35,8 +38,13 @@
  *                               Trusted dynamic binaries therefore need signed shared libraries and ld.so.
  *   lsm/key_permission          the gate's keyring and certificates: view and read only, except for the gate's own
  *                               signature check (the task holds a scratch entry then). No unlink, invalidate,
- *                               revoke or link, by anyone. Untrusted tasks may not write root's user keyring
- *                               (_uid.0), whose clearing would drop the gate's keyring.
+ *                               revoke or link, by anyone. Root's user keyring (_uid.0) holds the gate's: nobody
+ *                               invalidates, revokes, clears it or sets its timeout; untrusted tasks do not write
+ *                               it or change its attributes.
+ *   lsm/file_ioctl, lsm/socket_setsockopt
+ *                               programs attached outside bpf() (perf events, TUN, KCM, socket and packet-fanout
+ *                               programs) take the bpf area's permission: untrusted tasks attach none. The ioctl
+ *                               hook also records, once, the bpffs mount the loader names by an ioctl on its pins.
  *   lsm/kernel_read_file, lsm/kernel_load_data, lsm/kernel_module_request, lsm/locked_down
  *                               untrusted tasks cannot change the running kernel: no module loading (init_module,
  *                               finit_module) or auto-load requests, no kexec (kexec_load, kexec_file_load), and
@@ -51,8 +59,9 @@
  *                               bpf.token_only (objects only through tokens) and bpf.signed: programs whose
  *                               signature the kernel verified against an anchor keyring, and the programs their
  *                               signed loader loads, are tracked so that an untrusted task may run and attach them.
- *   iter/bpf_map_elem           the pinned status stream: counters summed over CPUs, readable with read(2), so
- *                               `bpfgate status` needs no bpf() call and no fd to any of the gate's objects.
+ *   iter/bpf_map_elem           the pinned status stream (counters summed over CPUs) and event stream, readable
+ *                               with read(2), so `bpfgate status` needs no bpf() call and no fd to any of the
+ *                               gate's objects; one program, attached once per map.
  *
  * Verdict cache
  *   fs-verity content is immutable, so a verity file's verdict depends only on its content and its xattrs. It is
@@ -86,6 +95,32 @@
 #define MS_BIND 4096
 #define BPF_LINK_GET_FD_BY_ID 30
 #define NR_BPF 321 /* x86-64 */
+#define NR_KEYCTL 250 /* x86-64 */
+#define KEYCTL_REVOKE 3
+#define KEYCTL_CHOWN 4
+#define KEYCTL_SETPERM 5
+#define KEYCTL_CLEAR 7
+#define KEYCTL_SET_TIMEOUT 15
+#define KEYCTL_INVALIDATE 21
+#define KEYCTL_RESTRICT_KEYRING 29
+#define LSM_UNSAFE_SHARE 1
+#define LSM_UNSAFE_PTRACE 2
+/* Personality flags the kernel clears on a setuid exec (PER_CLEAR_ON_SETID): READ_IMPLIES_EXEC,
+ * ADDR_NO_RANDOMIZE, ADDR_COMPAT_LAYOUT, MMAP_PAGE_ZERO. */
+#define PER_CLEAR_ON_SETID (0x0400000 | 0x0040000 | 0x0200000 | 0x0100000)
+/* seccomp filters a task can carry: each needs at least one instruction plus 4 of overhead within
+ * MAX_INSNS_PER_PATH (32768). */
+#define SECCOMP_FILTERS_MAX 8192
+/* Interfaces outside bpf() that take a program fd and attach it (x86-64 values). */
+#define PERF_EVENT_IOC_SET_BPF 0x40042408
+#define TUNSETSTEERINGEBPF 0x800454e0
+#define TUNSETFILTEREBPF 0x800454e1
+#define SIOCKCMATTACH 0x89e0
+#define SOL_SOCKET 1
+#define SO_ATTACH_BPF 50
+#define SO_ATTACH_REUSEPORT_EBPF 52
+#define SOL_PACKET 263
+#define PACKET_FANOUT_DATA 22
 
 /* Program signing fields of union bpf_attr (UAPI, 6.18+): read at their ABI offsets, because the vmlinux.h the
  * gate is built with (6.12) predates them. Read only when cfg.signed_progs is set, which the loader does only on a
@@ -135,6 +170,7 @@ const volatile struct {
 	enum event_why ev_why;
 	enum event_verdict ev_verdict;
 	enum gate_object object;
+	enum attach_path attach;
 } __types = {};
 
 struct {
@@ -603,6 +639,43 @@ static __always_inline int protect(bool refuse, __u32 object)
 	return -EPERM;
 }
 
+/* Does a user-notification listener (SECCOMP_FILTER_FLAG_NEW_LISTENER) hold any of the task's seccomp filters? Its
+ * supervisor answers the filtered calls in the task's place and can install file descriptors into it
+ * (SECCOMP_IOCTL_NOTIF_ADDFD). True when the filter chain is longer than the kernel allows. */
+static __always_inline bool seccomp_listener(struct task_struct *task)
+{
+	struct seccomp_filter *f = BPF_CORE_READ(task, seccomp.filter);
+	int i;
+
+	bpf_for(i, 0, SECCOMP_FILTERS_MAX) {
+		if (!f)
+			return false;
+		if (BPF_CORE_READ(f, notif))
+			return true;
+		f = BPF_CORE_READ(f, prev);
+	}
+	return true;
+}
+
+/* The exec states an untrusted parent sets up and the new program inherits, which would let it change what the
+ * program sees or does from outside: each makes the exec untrusted, as the kernel refuses setuid for the first two.
+ * EXEC_REASONS when there is none. */
+static __always_inline __u32 exec_state(const struct linux_binprm *bprm, struct task_struct *task)
+{
+	/* A tracer could rewrite the new program before it runs. */
+	if (task->ptrace || (bprm->unsafe & LSM_UNSAFE_PTRACE))
+		return EXEC_TRACED;
+	/* Another process shares the fs_struct (CLONE_FS): it can chroot or chdir the program at any time. */
+	if (bprm->unsafe & LSM_UNSAFE_SHARE)
+		return EXEC_SHARED_FS;
+	/* READ_IMPLIES_EXEC makes every readable mapping executable; no ASLR, page zero, legacy layout. */
+	if (task->personality & PER_CLEAR_ON_SETID)
+		return EXEC_PERSONALITY;
+	if (seccomp_listener(task))
+		return EXEC_SECCOMP_LISTENER;
+	return EXEC_REASONS;
+}
+
 SEC("lsm.s/bprm_committed_creds")
 void BPF_PROG(gate_exec, const struct linux_binprm *bprm)
 {
@@ -622,8 +695,9 @@ void BPF_PROG(gate_exec, const struct linux_binprm *bprm)
 			record(EV_WINDOW, 0, VERDICT_NOTED, WHY_NONE);
 		}
 	}
-	/* A tracer could rewrite the new program before it runs: never trusted while traced. */
-	reason = task->ptrace ? EXEC_TRACED : judge(bprm, task);
+	reason = exec_state(bprm, task);
+	if (reason == EXEC_REASONS)
+		reason = judge(bprm, task);
 	trusted = trusted_reason(reason);
 
 	if (trusted) {
@@ -637,10 +711,14 @@ void BPF_PROG(gate_exec, const struct linux_binprm *bprm)
 		t = NULL;
 	}
 	if (t) {
-		/* After exec the task leads its (new) thread group: a fresh address space, no taint. */
+		/* After exec the task leads its (new) thread group: a fresh address space, no taint. Nothing of the
+		 * previous program survives: not the loader's exemption (bpfgate as PID 1 execs the real init), not a
+		 * signed run's mark. */
 		t->reason = reason;
 		t->tainted = 0;
 		t->trusted = 1;
+		t->loader = 0;
+		t->signed_run = 0;
 	}
 	count(CNT_EXEC + (reason < EXEC_REASONS ? reason : EXEC_NO_MEMORY));
 }
@@ -688,22 +766,14 @@ static __always_inline bool protected_map_file(struct file *file)
 	return key && bpf_map_lookup_elem(&protected_maps, &key);
 }
 
-/* The object behind fd `fd` of the current task: its file's private_data (for a bpf fd, the map's or program's
- * kernel address; matched only against live objects the gate recorded, so another file's private_data cannot be
- * mistaken for one). 0 when there is no such fd. `*shared`: the fd table is shared with another task, which could
- * swap the fd before the kernel reads it; callers fail closed then. */
-static __always_inline __u64 fd_object(struct task_struct *task, __u32 fd, bool *shared)
+/* private_data of the file at fd `fd` of `files` (0: none). */
+static __always_inline __u64 fd_private(struct files_struct *files, __u32 fd)
 {
-	struct files_struct *files = BPF_CORE_READ(task, files);
 	struct fdtable *fdt;
 	struct file **fds, *file;
 
 	if (!files)
 		return 0;
-	if (BPF_CORE_READ(files, count.counter) > 1) {
-		*shared = true;
-		return 0;
-	}
 	fdt = BPF_CORE_READ(files, fdt);
 	if (!fdt || fd >= BPF_CORE_READ(fdt, max_fds))
 		return 0;
@@ -712,6 +782,31 @@ static __always_inline __u64 fd_object(struct task_struct *task, __u32 fd, bool 
 	if (!fds || bpf_probe_read_kernel(&file, sizeof(file), &fds[fd])) /* fd < max_fds: checked above */
 		return 0;
 	return file ? (__u64)BPF_CORE_READ(file, private_data) : 0;
+}
+
+/* The object behind fd `fd` of the current task: its file's private_data (for a bpf fd, the map's or program's
+ * kernel address; matched only against live objects the gate recorded, so another file's private_data cannot be
+ * mistaken for one). 0 when there is no such fd. `*shared`: the fd table is shared with another task, which could
+ * swap the fd before the kernel reads it; callers fail closed then. */
+static __always_inline __u64 fd_object(struct task_struct *task, __u32 fd, bool *shared)
+{
+	struct files_struct *files = BPF_CORE_READ(task, files);
+
+	if (files && BPF_CORE_READ(files, count.counter) > 1) {
+		*shared = true;
+		return 0;
+	}
+	return fd_private(files, fd);
+}
+
+
+/* Is fd `fd` of the current task one of the gate's links? Read whether or not the fd table is shared: a trusted
+ * process that races dup2() against its own call is the one case left (docs/threat-model.md). */
+static __always_inline bool gate_link_fd(struct task_struct *task, __u32 fd)
+{
+	struct bpf_link *link = (struct bpf_link *)fd_private(BPF_CORE_READ(task, files), fd);
+
+	return link && is_gate_id(GATE_LINK, BPF_CORE_READ(link, id));
 }
 
 /* An untrusted task writing a protected map (through any path): denied, or recorded in audit mode. Part of the bpf
@@ -881,8 +976,12 @@ int BPF_PROG(gate_bpf, int cmd, union bpf_attr *attr, unsigned int size)
 	bool listed = known && (cfg.bpf_allow >> slot) & 1;
 	__u32 why;
 
-	/* Links have no LSM hook of their own when an fd is handed out: refuse the gate's by id here. */
-	if (cmd == BPF_LINK_GET_FD_BY_ID && is_gate_id(GATE_LINK, attr->link_id)) {
+	/* Links have no LSM hook of their own when an fd is handed out: refuse the gate's by id here, and the
+	 * commands that change a link through an fd (one opened from a pin): replacing an iterator's program would
+	 * rewrite `bpfgate status`. */
+	if ((cmd == BPF_LINK_GET_FD_BY_ID && is_gate_id(GATE_LINK, attr->link_id)) ||
+	    (cmd == BPF_LINK_UPDATE && gate_link_fd(task, attr->link_update.link_fd)) ||
+	    (cmd == BPF_LINK_DETACH && gate_link_fd(task, attr->link_detach.link_fd))) {
 		count(CNT_CMD_DENIED + slot);
 		return protect(true, OBJ_LINK);
 	}
@@ -1013,6 +1112,65 @@ void BPF_PROG(gate_prog_free, struct bpf_prog *prog)
 	bpf_map_delete_elem(&signed_progs, &key);
 }
 
+/* Attaching a program through an interface other than bpf(): the program-side counterpart of protected maps. An
+ * untrusted task loads no program, so a program fd it holds is a trusted loader's (inherited across an exec,
+ * passed over a socket, or kept after the task lost its trust): it attaches it through none of these either.
+ * Part of the bpf area, with its permission: `restrict` also keeps trusted tasks in other mount namespaces out. */
+static __always_inline int attach_outside_bpf(__u32 path)
+{
+	__u32 why = area_denies(cfg.bpf_perm, false, bpf_get_current_task_btf());
+
+	if (why == WHY_NONE)
+		return 0;
+	count(CNT_ATTACH_DENIED);
+	return deny(EV_ATTACH, path, why);
+}
+
+/* The loader records its bpffs mount by an ioctl on its pin directory (any command; bpffs answers ENOTTY): the first
+ * record stands for good, so a later process that reuses the loader's pid records nothing. */
+static __always_inline void record_mount(struct file *file)
+{
+	__u32 zero = 0;
+	__u64 *rec;
+
+	if (bpf_get_current_pid_tgid() >> 32 != cfg.loader_tgid)
+		return;
+	rec = bpf_map_lookup_elem(&gate_mount, &zero);
+	if (rec && !*rec && role_of(file->f_inode) == ROLE_PIN_DIR)
+		*rec = (__u64)file->f_path.mnt;
+}
+
+/* perf events (kprobes, tracepoints, uprobes), TUN steering and filter programs, KCM. */
+SEC("lsm/file_ioctl")
+int BPF_PROG(gate_ioctl, struct file *file, unsigned int cmd, unsigned long arg)
+{
+	record_mount(file);
+	switch (cmd) {
+	case PERF_EVENT_IOC_SET_BPF:
+		return attach_outside_bpf(ATTACH_PERF_EVENT);
+	case TUNSETSTEERINGEBPF:
+	case TUNSETFILTEREBPF:
+		return attach_outside_bpf(ATTACH_TUN);
+	case SIOCKCMATTACH:
+		return attach_outside_bpf(ATTACH_KCM);
+	default:
+		return 0;
+	}
+}
+
+/* Socket programs: SO_ATTACH_BPF, SO_ATTACH_REUSEPORT_EBPF, and AF_PACKET fanout programs (PACKET_FANOUT_DATA, which
+ * also carries classic BPF for PACKET_FANOUT_CBPF: refused too, the hook does not see the value). Classic
+ * SO_ATTACH_FILTER (tcpdump, DHCP clients) stays open: it takes no program fd. */
+SEC("lsm/socket_setsockopt")
+int BPF_PROG(gate_setsockopt, struct socket *sock, int level, int optname)
+{
+	if (level == SOL_SOCKET && (optname == SO_ATTACH_BPF || optname == SO_ATTACH_REUSEPORT_EBPF))
+		return attach_outside_bpf(ATTACH_SOCKET);
+	if (level == SOL_PACKET && optname == PACKET_FANOUT_DATA)
+		return attach_outside_bpf(ATTACH_PACKET_FANOUT);
+	return 0;
+}
+
 SEC("lsm/bpf_map")
 int BPF_PROG(gate_bpf_map, struct bpf_map *map, fmode_t fmode)
 {
@@ -1033,6 +1191,138 @@ int BPF_PROG(gate_bpf_prog, struct bpf_prog *prog)
 	return protect(is_gate_id(GATE_PROG, prog->aux->id), OBJ_PROG);
 }
 
+/* The gate's mount chain: the recorded bpffs mount, then each mount above it up to its namespace's root. The pins
+ * live as long as every mount of the chain stays attached, so each way of detaching one is refused:
+ *   - an unmount of a chain mount itself (or, lazily, of any mount above it: umount_tree takes the subtree);
+ *   - an unmount elsewhere that the kernel propagates to a chain mount: unmounting mount X also unmounts, in every
+ *     mount that receives propagation from X's parent (its peers and, transitively, their slaves), the child
+ *     mounted at X's mountpoint. So an unmount is refused when the mount, or a mount below it, sits at the
+ *     mountpoint of a chain mount N on a peer of N's parent or of one of that parent's masters (the issue's
+ *     `mount --make-shared /sys; unshare -m --propagation unchanged; umount -l /sys/fs/bpf`);
+ *   - removing or renaming the directory a chain mount is mounted on, from a namespace where it is not a
+ *     mountpoint: the kernel then detaches the mounts on it in every namespace (__detach_mounts).
+ * Every walk is bounded and fails closed: a chain deeper than BPFGATE_MOUNT_DEPTH, or more peers, masters or
+ * children than the bounds below, refuses the operation. */
+#define MOUNT_MASTERS_MAX 16
+#define MOUNT_PEERS_MAX 1024
+#define MOUNT_CHILDREN_MAX 4096
+
+static __always_inline struct mount *recorded_mount(void)
+{
+	__u32 zero = 0;
+	__u64 *rec = bpf_map_lookup_elem(&gate_mount, &zero);
+
+	return rec && *rec ? container_of((struct vfsmount *)*rec, struct mount, mnt) : NULL;
+}
+
+static __always_inline struct mount *mount_parent(struct mount *m)
+{
+	return BPF_CORE_READ(m, mnt_parent);
+}
+
+/* Does an unmount of `target` take `x` with it: is target x or one of its ancestors? True when the walk does not
+ * end. */
+static __always_inline bool takes_mount(struct mount *target, struct mount *x)
+{
+	int i;
+
+	bpf_for(i, 0, BPFGATE_MOUNT_DEPTH) {
+		struct mount *p;
+
+		if (x == target)
+			return true;
+		p = mount_parent(x);
+		if (!p || p == x)
+			return false;
+		x = p;
+	}
+	return true;
+}
+
+/* The next mount of a circular list_head list whose nodes are `struct mount` members at `off`. */
+static __always_inline struct mount *mount_of_node(struct list_head *node, __u32 off)
+{
+	return (struct mount *)((void *)node - off);
+}
+
+/* Would an unmount of `target` reach, by propagation, the child of `p` at `d`: does `p` have a child mounted at
+ * `d` that the unmount takes? */
+static __always_inline bool takes_child_at(struct mount *target, struct mount *p, struct dentry *d)
+{
+	__u32 off = bpf_core_field_offset(struct mount, mnt_child);
+	struct list_head *head = (void *)p + bpf_core_field_offset(struct mount, mnt_mounts);
+	struct list_head *pos = BPF_CORE_READ(p, mnt_mounts.next);
+	int i;
+
+	bpf_for(i, 0, MOUNT_CHILDREN_MAX) {
+		struct mount *x;
+
+		if (!pos || pos == head)
+			return false;
+		x = mount_of_node(pos, off);
+		if (BPF_CORE_READ(x, mnt_mountpoint) == d && takes_mount(target, x))
+			return true;
+		pos = BPF_CORE_READ(pos, next);
+	}
+	return true;
+}
+
+/* Would an unmount of `target` propagate to the chain mount mounted at `d` on `pn`? The mounts whose unmounts
+ * propagate to pn's children are pn's peers and the peers of each of pn's masters. */
+static __always_inline bool propagates_to(struct mount *target, struct mount *pn, struct dentry *d)
+{
+	__u32 off = bpf_core_field_offset(struct mount, mnt_share);
+	struct mount *m = pn;
+	int g, i;
+
+	bpf_for(g, 0, MOUNT_MASTERS_MAX) {
+		struct mount *p = m;
+
+		if (!m)
+			return false;
+		/* m's peer group: the circular mnt_share list through m (m alone when it is not shared). */
+		bpf_for(i, 0, MOUNT_PEERS_MAX) {
+			if (p != pn && takes_child_at(target, p, d))
+				return true;
+			p = mount_of_node(BPF_CORE_READ(p, mnt_share.next), off);
+			if (p == m)
+				break;
+		}
+		if (p != m)
+			return true; /* more peers than the bound */
+		m = BPF_CORE_READ(m, mnt_master);
+	}
+	return true;
+}
+
+/* Is `d` the directory a mount of the gate's chain is mounted on (or is the chain too deep to tell)? */
+static __always_inline bool chain_mountpoint(struct dentry *d)
+{
+	struct mount *n = recorded_mount();
+	int i;
+
+	if (!n || !d)
+		return false;
+	bpf_for(i, 0, BPFGATE_MOUNT_DEPTH) {
+		struct mount *pn = mount_parent(n);
+
+		if (!pn || pn == n)
+			return false;
+		if (BPF_CORE_READ(n, mnt_mountpoint) == d)
+			return true;
+		n = pn;
+	}
+	return true;
+}
+
+/* Is `m` a mount of the gate's chain (or is the chain too deep to tell)? */
+static __always_inline bool chain_mount(struct mount *m)
+{
+	struct mount *n = recorded_mount();
+
+	return n && takes_mount(m, n);
+}
+
 SEC("lsm/inode_unlink")
 int BPF_PROG(gate_unlink, struct inode *dir, struct dentry *dentry)
 {
@@ -1042,7 +1332,10 @@ int BPF_PROG(gate_unlink, struct inode *dir, struct dentry *dentry)
 SEC("lsm/inode_rmdir")
 int BPF_PROG(gate_rmdir, struct inode *dir, struct dentry *dentry)
 {
-	return protect(role_of(dentry->d_inode) != ROLE_NONE, OBJ_PIN);
+	if (role_of(dentry->d_inode) != ROLE_NONE)
+		return protect(true, OBJ_PIN);
+	/* From a namespace where it is not a mountpoint, removing the directory detaches the gate's chain. */
+	return protect(chain_mountpoint(dentry), OBJ_MOUNT);
 }
 
 SEC("lsm/inode_rename")
@@ -1050,8 +1343,10 @@ int BPF_PROG(gate_rename, struct inode *old_dir, struct dentry *old_dentry, stru
 	     struct dentry *new_dentry)
 {
 	/* Neither moving a protected entry nor replacing one by renaming over it. */
-	return protect(role_of(old_dentry->d_inode) != ROLE_NONE || role_of(new_dentry->d_inode) != ROLE_NONE,
-		       OBJ_PIN);
+	if (role_of(old_dentry->d_inode) != ROLE_NONE || role_of(new_dentry->d_inode) != ROLE_NONE)
+		return protect(true, OBJ_PIN);
+	/* Renaming over a chain mountpoint detaches the mounts on it; renaming one away hides the pins' path. */
+	return protect(chain_mountpoint(old_dentry) || chain_mountpoint(new_dentry), OBJ_MOUNT);
 }
 
 static __always_inline bool covers_gate(const struct path *path)
@@ -1096,6 +1391,10 @@ int BPF_PROG(gate_mount_over, const char *dev_name, const struct path *path, con
 SEC("lsm/move_mount")
 int BPF_PROG(gate_move_mount_over, const struct path *from_path, const struct path *to_path)
 {
+	/* A chain mount moved into a detached tree is freed, pins and all, when that tree's last fd closes (no
+	 * unmount hook runs). Boot moves /sys into the real root through mount(2) while the initramfs window is open. */
+	if (!window_open() && chain_mount(container_of(BPF_CORE_READ(from_path, mnt), struct mount, mnt)))
+		return protect(true, OBJ_MOUNT);
 	return protect(covers_gate(to_path) && !private_view(to_path), OBJ_MOUNT);
 }
 
@@ -1103,45 +1402,24 @@ SEC("lsm/sb_umount")
 int BPF_PROG(gate_umount, struct vfsmount *mnt, int flags)
 {
 	struct mount *target = container_of(mnt, struct mount, mnt);
-	struct mount *cur;
-	__u32 zero = 0, i;
-	int target_id, id;
-	__u64 *rec;
+	struct mount *n = recorded_mount();
+	int i;
 
-	rec = bpf_map_lookup_elem(&gate_mount, &zero);
-	if (!rec || !*rec)
+	if (!n)
 		return 0;
-	target_id = BPF_CORE_READ(target, mnt_id);
-	cur = container_of((struct vfsmount *)*rec, struct mount, mnt);
-	/* Is the mount being unmounted the gate's bpffs or one above it? (Lazy unmount of any ancestor detaches
-	 * the whole subtree and frees the pins with it.) The root mount is its own parent. */
-	for (i = 0; i < BPFGATE_MOUNT_DEPTH; i++) {
-		struct mount *parent;
+	bpf_for(i, 0, BPFGATE_MOUNT_DEPTH) {
+		struct mount *pn;
 
-		id = BPF_CORE_READ(cur, mnt_id);
-		if (id == target_id)
+		if (n == target)
 			return protect(true, OBJ_MOUNT);
-		parent = BPF_CORE_READ(cur, mnt_parent);
-		if (!parent || parent == cur)
-			break;
-		cur = parent;
+		pn = mount_parent(n);
+		if (!pn || pn == n)
+			return 0; /* the root: nothing else holds the chain */
+		if (propagates_to(target, pn, BPF_CORE_READ(n, mnt_mountpoint)))
+			return protect(true, OBJ_MOUNT);
+		n = pn;
 	}
-	return 0;
-}
-
-/* One-shot: attached by the loader only while it opens its pin directory, to record the bpffs mount. */
-SEC("lsm/file_open")
-int BPF_PROG(gate_record_mount, struct file *file)
-{
-	__u32 zero = 0;
-	__u64 *rec;
-
-	if (bpf_get_current_pid_tgid() >> 32 != cfg.loader_tgid || role_of(file->f_inode) != ROLE_PIN_DIR)
-		return 0;
-	rec = bpf_map_lookup_elem(&gate_mount, &zero);
-	if (rec)
-		*rec = (__u64)file->f_path.mnt;
-	return 0;
+	return protect(true, OBJ_MOUNT); /* a chain deeper than the bound: fail closed */
 }
 
 /* Marks the current process (its thread-group leader) as running unverified code. */
@@ -1237,6 +1515,16 @@ static __always_inline bool in_bpf_syscall(void)
 	return regs && BPF_CORE_READ(regs, orig_ax) == NR_BPF;
 }
 
+/* The keyctl(2) operation the current task is in (its first argument), or -1 outside keyctl. */
+static __always_inline long keyctl_op(void)
+{
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+
+	if (!regs || BPF_CORE_READ(regs, orig_ax) != NR_KEYCTL)
+		return -1;
+	return BPF_CORE_READ(regs, di);
+}
+
 SEC("lsm/key_permission")
 int gate_key_permission(__u64 *ctx)
 {
@@ -1246,6 +1534,7 @@ int gate_key_permission(__u64 *ctx)
 	__u64 key_ref = 0;
 	char desc[6];
 	__u16 len;
+	long op;
 
 	/* key_ref_t points to an opaque struct that 6.12's verifier cannot type, so the argument is read raw. It
 	 * carries the "possessed" flag in its lowest bit. */
@@ -1267,14 +1556,22 @@ int gate_key_permission(__u64 *ctx)
 			return 0;
 		return protect(true, OBJ_KEY);
 	}
-	if (need_perm != KEY_NEED_WRITE)
-		return 0;
+	/* Root's user keyring holds the gate's keyring (the only link to it): whatever removes _uid.0 removes the
+	 * gate's keyring with it, and every signed file not yet cached turns untrusted. */
 	len = BPF_CORE_READ(key, index_key.desc_len);
 	if (len != 6 || bpf_core_read(desc, sizeof(desc), &key->index_key.desc))
 		return 0;
+	if (!(desc[0] == '_' && desc[1] == 'u' && desc[2] == 'i' && desc[3] == 'd' && desc[4] == '.' && desc[5] == '0'))
+		return 0;
+	/* Invalidate needs only search permission, the timeout only setattr: told apart by the keyctl operation.
+	 * Refused to everyone: they end the keyring, not change its contents. */
+	op = keyctl_op();
+	if (op == KEYCTL_INVALIDATE || op == KEYCTL_SET_TIMEOUT || op == KEYCTL_REVOKE || op == KEYCTL_CLEAR)
+		return protect(true, OBJ_KEY);
+	if (need_perm != KEY_NEED_WRITE && need_perm != KEY_NEED_SETATTR)
+		return 0;
 	task = bpf_get_current_task_btf();
-	return protect(desc[0] == '_' && desc[1] == 'u' && desc[2] == 'i' && desc[3] == 'd' && desc[4] == '.' &&
-		       desc[5] == '0' && !task_is_trusted(task), OBJ_KEY);
+	return protect(!task_is_trusted(task), OBJ_KEY);
 }
 
 /* A kernel-modifying (or kernel-reading) operation: permitted by the area's permission and allow-list. */
@@ -1422,8 +1719,7 @@ void BPF_PROG(gate_post_removexattr, struct dentry *dentry)
 }
 
 /* The status stream: one status_header, then one status_counter per slot, summed over CPUs. */
-SEC("iter/bpf_map_elem")
-int gate_status(struct bpf_iter__bpf_map_elem *ctx)
+static __always_inline int status_elem(struct bpf_iter__bpf_map_elem *ctx)
 {
 	struct seq_file *seq = ctx->meta->seq;
 	struct status_counter rec = {};
@@ -1459,22 +1755,31 @@ int gate_status(struct bpf_iter__bpf_map_elem *ctx)
 }
 
 /* The event stream: each complete record of the ring, as struct gate_event (the reader orders them by seq). */
-SEC("iter/bpf_map_elem")
-int gate_events(struct bpf_iter__bpf_map_elem *ctx)
+static __always_inline int events_elem(struct bpf_iter__bpf_map_elem *ctx)
 {
-	struct gate_event *e = ctx->value;
+	/* Read through probe reads, not loads: the kernel checks a map iterator's direct value accesses against the
+	 * value size of every map it is attached to, and this program is attached to `counters` too. */
+	void *e = ctx->value;
 	struct gate_event copy;
-	__u64 seq;
+	__u64 seq, again;
 
-	if (!e)
+	if (!e || bpf_probe_read_kernel(&seq, sizeof(seq), e) || !seq)
 		return 0;
-	seq = *(volatile __u64 *)&e->seq;
-	if (!seq)
+	if (bpf_probe_read_kernel(&copy, sizeof(copy), e) || bpf_probe_read_kernel(&again, sizeof(again), e))
 		return 0;
-	__builtin_memcpy(&copy, e, sizeof(copy));
 	/* A writer that took this slot meanwhile changed seq (to 0, then to a larger number). */
-	if (*(volatile __u64 *)&e->seq != seq || copy.seq != seq)
+	if (again != seq || copy.seq != seq)
 		return 0;
 	bpf_seq_write(ctx->meta->seq, &copy, sizeof(copy));
 	return 0;
+}
+
+/* One iterator program for both pinned streams (the light-skeleton loader holds at most 32 programs): the status
+ * link iterates `counters`, the events link `events`, told apart by their value size. */
+SEC("iter/bpf_map_elem")
+int gate_iter(struct bpf_iter__bpf_map_elem *ctx)
+{
+	if (BPF_CORE_READ(ctx, map, value_size) == sizeof(struct gate_event))
+		return events_elem(ctx);
+	return status_elem(ctx);
 }

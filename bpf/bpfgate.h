@@ -30,11 +30,12 @@
 #define BPFGATE_LOADER_MAPS 1024
 /* Certificates the gate's keyring can hold (their key serials are protected along with the keyring's). */
 #define BPFGATE_KEYS_MAX 8
-/* Depth of the mount tree walked above the gate's bpffs on unmount. */
-#define BPFGATE_MOUNT_DEPTH 32
+/* Depth of the mount tree walked above the gate's bpffs (and above any mount that could take it by propagation);
+ * a deeper tree fails closed: the unmount, move or removal is refused. */
+#define BPFGATE_MOUNT_DEPTH 64
 /* Status stream framing. */
 #define BPFGATE_STATUS_MAGIC 0x42504647 /* "BPFG" */
-#define BPFGATE_STATUS_VERSION 3
+#define BPFGATE_STATUS_VERSION 4
 /* Records the event ring holds; the oldest is overwritten. */
 #define BPFGATE_EVENTS 1024
 /* Digests the denylist holds (policy.rs DENY_MAX). */
@@ -57,6 +58,9 @@ enum exec_reason {
 	EXEC_TRACED,               /* exec'ed while ptraced: the tracer could rewrite it, so never trusted */
 	EXEC_DENYLISTED,           /* the file's digest is on the policy's denylist */
 	EXEC_INITRAMFS,            /* a file of the initramfs, during the initramfs trust window */
+	EXEC_SHARED_FS,            /* another process shares the fs_struct (CLONE_FS): it can chroot or chdir it */
+	EXEC_PERSONALITY,          /* inherited personality flags a setuid exec clears (READ_IMPLIES_EXEC, no ASLR) */
+	EXEC_SECCOMP_LISTENER,     /* a seccomp filter with a user-notification listener: a supervisor answers its calls */
 	EXEC_REASONS,
 };
 
@@ -79,6 +83,7 @@ enum gate_counter {
 	CNT_NO_TOKEN,           /* denied (or audited): bpf.token_only, an object created without a BPF token */
 	CNT_PROTECTED_MAP,      /* denied (or audited): an untrusted write to a map a trusted task created */
 	CNT_SIGNED,             /* allowed to an untrusted task: a step of loading a signed program (bpf.signed) */
+	CNT_ATTACH_DENIED,      /* denied (or audited): a program attached outside bpf() (ioctl, setsockopt) */
 	CNT_MAX,
 };
 
@@ -161,7 +166,7 @@ struct gate_config {
 	__u32 keyring_serial;  /* the gate's keyring: baked certificates, closed to additions */
 	__u32 nr_cpus;         /* possible CPUs, for the status sum */
 	__u32 xattr_security;  /* 1: read BPFGATE_XATTR_SECURITY first (kernel reads security.bpf.*) */
-	__u32 loader_tgid;     /* the loader, for the one-shot mount recorder only */
+	__u32 loader_tgid;     /* the loader, whose first ioctl on its pin directory records the bpffs mount */
 	__u32 initramfs_dev;   /* s_dev of the initramfs (rootfs) when loaded from it and trusted; 0: no window */
 	__u32 token_only;      /* 1: map_create, prog_load and btf_load need a BPF token (policy bpf.token_only) */
 	__u32 anchors;         /* bitmap of enum gate_anchor: whose signatures are trusted (policy anchors) */
@@ -185,6 +190,16 @@ enum event_kind {
 	EV_GATE,      /* the gate's own objects: pins, maps, links, keyring (detail: enum gate_object) */
 	EV_TAINT,     /* a trusted process mapped unverified code and lost its trust */
 	EV_WINDOW,    /* the initramfs trust window closed: PID 1 exec'ed a program outside the initramfs */
+	EV_ATTACH,    /* a program attached outside bpf() (detail: enum attach_path) */
+};
+
+/* Interfaces outside bpf() that attach a program by fd. */
+enum attach_path {
+	ATTACH_PERF_EVENT = 0, /* ioctl PERF_EVENT_IOC_SET_BPF: kprobe, uprobe, tracepoint events */
+	ATTACH_TUN,            /* ioctl TUNSETSTEERINGEBPF, TUNSETFILTEREBPF */
+	ATTACH_KCM,            /* ioctl SIOCKCMATTACH */
+	ATTACH_SOCKET,         /* setsockopt SO_ATTACH_BPF, SO_ATTACH_REUSEPORT_EBPF */
+	ATTACH_PACKET_FANOUT,  /* setsockopt PACKET_FANOUT_DATA */
 };
 
 /* Why the event was recorded. */

@@ -11,7 +11,9 @@ use crate::commands;
 use crate::error::Error;
 use crate::pod::Pod;
 use crate::policy::{KIMG_OPS, KMOD_OPS};
-use crate::skel::types::{event_kind, event_verdict, event_why, gate_event, gate_object};
+use crate::skel::types::{
+    attach_path, event_kind, event_verdict, event_why, gate_event, gate_object,
+};
 
 /// Parses the iterator's output (whole gate_event records) and orders it by sequence number.
 pub fn parse(buf: &[u8]) -> Result<Vec<gate_event>, Error> {
@@ -60,6 +62,7 @@ fn kind(e: &gate_event) -> &'static str {
         event_kind::EV_GATE => "gate",
         event_kind::EV_TAINT => "taint",
         event_kind::EV_WINDOW => "initramfs",
+        event_kind::EV_ATTACH => "attach",
         _ => "unknown",
     }
 }
@@ -88,6 +91,15 @@ fn what(e: &gate_event) -> String {
         .into(),
         event_kind::EV_TAINT => "exec_mapping".into(),
         event_kind::EV_WINDOW => "trust_window_closed".into(),
+        event_kind::EV_ATTACH => match attach_path(e.detail) {
+            attach_path::ATTACH_PERF_EVENT => "perf_event_ioctl",
+            attach_path::ATTACH_TUN => "tun_ioctl",
+            attach_path::ATTACH_KCM => "kcm_ioctl",
+            attach_path::ATTACH_SOCKET => "socket_setsockopt",
+            attach_path::ATTACH_PACKET_FANOUT => "packet_fanout",
+            _ => "program",
+        }
+        .into(),
         _ => format!("{d}"),
     }
 }

@@ -175,6 +175,8 @@ const HOOKS: &[(&str, &str)] = &[
     ("mount", "gate_mount_over"),
     ("move_mount", "gate_move_mount_over"),
     ("umount", "gate_umount"),
+    ("ioctl", "gate_ioctl"),
+    ("setsockopt", "gate_setsockopt"),
     ("setxattr", "gate_setxattr"),
     ("post_setxattr", "gate_post_setxattr"),
     ("removexattr", "gate_removexattr"),
@@ -271,8 +273,8 @@ pub fn attach(
     }
     // The pinned iterators: the status stream over the counters, the event ring.
     for (name, prog, map) in [
-        ("status", "gate_status", "counters"),
-        ("events", "gate_events", "events"),
+        ("status", "gate_iter", "counters"),
+        ("events", "gate_iter", "events"),
     ] {
         links.push((
             name,
@@ -377,14 +379,13 @@ fn protect(
     mark(dir, types::gate_role::ROLE_PIN_DIR)?;
     mark(Path::new(kernel::BPFFS), types::gate_role::ROLE_BPFFS_ROOT)?;
 
-    // The recorder notes the vfsmount of whatever this process opens that is marked as the pin directory.
-    let recorder = lskel::attach_lsm(
-        obj.prog("gate_record_mount")?,
-        "attaching the mount recorder",
-    )?;
-    let opened = fs::File::open(dir).map_err(|e| Error::Pin(dir.into(), e));
-    drop(recorder);
-    drop(opened?);
+    // The ioctl hook notes, once, the vfsmount of the pin directory this process names by an ioctl (any command:
+    // bpffs answers ENOTTY, the hook has run by then).
+    let opened = fs::File::open(dir).map_err(|e| Error::Pin(dir.into(), e))?;
+    let mut flags: libc::c_long = 0;
+    // SAFETY: FS_IOC_GETFLAGS writes one long into `flags`, which outlives the call; the fd is open.
+    let _ = unsafe { libc::ioctl(opened.as_raw_fd(), libc::FS_IOC_GETFLAGS, &mut flags) };
+    drop(opened);
     let gate_mount = obj.map("gate_mount")?;
     let mut rec = [0u8; 8];
     let found = lskel::lookup(

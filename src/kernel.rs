@@ -25,6 +25,9 @@ pub(crate) const KFUNCS: &[(&str, &str)] = &[
     ("bpf_dynptr_adjust", "6.4"),
     ("bpf_rcu_read_lock", "6.2"),
     ("bpf_rcu_read_unlock", "6.2"),
+    ("bpf_iter_num_new", "6.4"),
+    ("bpf_iter_num_next", "6.4"),
+    ("bpf_iter_num_destroy", "6.4"),
 ];
 /// LSM hooks the gate attaches to.
 pub(crate) const HOOKS: &[&str] = &[
@@ -52,6 +55,8 @@ pub(crate) const HOOKS: &[&str] = &[
     "bpf_lsm_sb_mount",
     "bpf_lsm_move_mount",
     "bpf_lsm_sb_umount",
+    "bpf_lsm_file_ioctl",
+    "bpf_lsm_socket_setsockopt",
 ];
 /// Appeared in 6.15 with the change that lets BPF read `security.bpf.*` xattrs.
 pub(crate) const SECURITY_BPF_XATTR_MARKER: &str = "bpf_set_dentry_xattr";

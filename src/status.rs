@@ -79,6 +79,9 @@ const REASONS: &[(exec_reason, &str)] = &[
     (exec_reason::EXEC_TRACED, "traced"),
     (exec_reason::EXEC_DENYLISTED, "denylisted"),
     (exec_reason::EXEC_INITRAMFS, "initramfs"),
+    (exec_reason::EXEC_SHARED_FS, "shared_fs"),
+    (exec_reason::EXEC_PERSONALITY, "personality"),
+    (exec_reason::EXEC_SECCOMP_LISTENER, "seccomp_listener"),
 ];
 
 const OTHER: &[(gate_counter, &str)] = &[
@@ -102,6 +105,7 @@ const OTHER: &[(gate_counter, &str)] = &[
     (gate_counter::CNT_NO_TOKEN, "no_token_denied"),
     (gate_counter::CNT_PROTECTED_MAP, "protected_map_denied"),
     (gate_counter::CNT_SIGNED, "signed_steps_allowed"),
+    (gate_counter::CNT_ATTACH_DENIED, "attach_outside_bpf_denied"),
 ];
 
 impl Status {

@@ -959,6 +959,123 @@ fn pins_and_mounts_of_the_gate_cannot_be_removed(g: &Guest) {
     );
 }
 
+/// An attack by `who` that the gate refused with EPERM (busybox prints the errno's text).
+fn refused(g: &Guest, name: &str) {
+    let v = g.get(name);
+    assert!(
+        !v.starts_with("rc=0"),
+        "[{}] {name} succeeded: {v}",
+        g.kernel
+    );
+    assert!(
+        v.contains("Operation not permitted"),
+        "[{}] {name} failed for another reason: {v}",
+        g.kernel
+    );
+}
+
+/// Issue 13, class 1: every way of detaching a mount that holds the gate's pins from elsewhere. Each control, on a
+/// bpffs that is not the gate's, frees it; each attack on the gate's chain is refused and the pins stay.
+fn unmounts_from_elsewhere_cannot_free_the_gate(g: &Guest) {
+    for c in [
+        "ctl_umount_propagated",
+        "ctl_umount_bind_peer",
+        "ctl_rmdir_mountpoint",
+        "ctl_umount_deep",
+    ] {
+        g.assert_eq(c, "rc=0 left=0");
+    }
+    for a in [
+        "untrusted_umount_propagated",
+        "trusted_umount_propagated",
+        "untrusted_umount_propagated_parent",
+        "untrusted_umount_bind_peer",
+        "trusted_umount_bind_peer",
+        "untrusted_umount_bind_peer_parent",
+        "untrusted_rmdir_chain_mountpoint",
+        "untrusted_rename_chain_mountpoint",
+        "untrusted_umount_deep",
+        "trusted_umount_deep",
+    ] {
+        refused(g, a);
+    }
+    // A bind mount made private no longer propagates: its unmount is allowed and changes nothing here.
+    g.assert_eq("private_bind_umount", "0");
+    g.assert_eq("gate_moved_deep", "0");
+    g.assert_eq("gate_moved_back", "0");
+    let pins = g.get("pins").split_whitespace().count().to_string();
+    g.assert_eq("pins_after_attacks", &pins);
+    g.assert_eq("unsigned_map_after_attacks", "map=EPERM");
+}
+
+/// Issue 13, class 2: exec states an untrusted parent sets up; the same signed loader without them is trusted.
+fn exec_states_an_untrusted_parent_controls_cost_trust(g: &Guest) {
+    g.assert_eq("seccomp_listener_exec", "seccomp=ok map=EPERM");
+    g.assert_eq("seccomp_plain_exec", "seccomp=ok map=ok");
+    g.assert_eq("personality_exec", "personality=ok map=EPERM");
+    g.assert_eq("personality_none_exec", "personality=ok map=ok");
+    g.assert_eq("shared_fs_exec", "clone_fs=ok map=EPERM");
+    g.assert_eq("plain_exec", "before_exec_map=EPERM map=ok");
+    let st = g.get("exec_states");
+    for reason in ["seccomp_listener", "personality", "shared_fs"] {
+        assert!(
+            json_u64(st, None, reason) >= 1,
+            "[{}] no exec counted as {reason}: {st}",
+            g.kernel
+        );
+    }
+}
+
+/// Issue 13, class 3: a trusted loader's programs, inherited by an unsigned program, attach through no interface
+/// outside bpf(); a signed program attaches them, and so does anyone with the gate off.
+fn programs_attach_outside_bpf_only_by_trusted_tasks(g: &Guest) {
+    g.assert_eq("control_progattach", "progs=ok sockattach=ok perfattach=ok");
+    g.assert_eq(
+        "progattach_to_untrusted",
+        "progs=ok sockattach=EPERM perfattach=EPERM",
+    );
+    g.assert_eq(
+        "progattach_to_trusted",
+        "progs=ok sockattach=ok perfattach=ok",
+    );
+    assert!(
+        json_u64(g.get("status_end"), None, "attach_outside_bpf_denied") >= 2,
+        "[{}] attach denials not counted",
+        g.kernel
+    );
+}
+
+/// Issue 13, class 6: a trusted task that opens the gate's iterator pin cannot replace its program; the same call on
+/// its own link works, and `bpfgate status` still reads.
+fn gate_links_cannot_be_changed(g: &Guest) {
+    g.assert_eq("control_linkupdate", "xdp_prog=ok link=ok link_update=ok");
+    g.assert_eq("linkupdate_gate", "xdp_prog=ok link=ok link_update=EPERM");
+    g.assert_eq("linkupdate_own", "xdp_prog=ok link=ok link_update=ok");
+    let st = g.get("status_after_linkupdate");
+    assert!(
+        st.contains("active") && !st.contains("error"),
+        "[{}] status after the attack: {st}",
+        g.kernel
+    );
+}
+
+/// Issue 13, class 4: root's user keyring holds the gate's; nobody ends it (control: invalidate works with the gate
+/// off), and a signed file whose verdict was dropped still verifies afterwards.
+fn root_user_keyring_cannot_be_ended(g: &Guest) {
+    g.assert_eq("control_uid_keyring", "invalidate=ok");
+    for name in ["uid_keyring_attack", "uid_keyring_attack_trusted"] {
+        let v = g.get(name);
+        for op in ["timeout", "invalidate", "revoke"] {
+            assert!(
+                !v.contains(&format!("{op}=ok")),
+                "[{}] {name}: {op} succeeded: {v}",
+                g.kernel
+            );
+        }
+    }
+    g.assert_eq("signed_after_uid_keyring_attack", "map=ok");
+}
+
 fn status_works_untrusted_and_is_read_only(g: &Guest) {
     assert!(
         g.get("status_untrusted").contains("bpfgate: active"),
@@ -1184,7 +1301,7 @@ fn doctor_reports_what_to_fix(g: &Guest) {
     assert!(d.starts_with("rc=0 "), "[{}] {d}", g.kernel);
     for want in [
         "BPF LSM active",
-        "all 8 kfuncs present",
+        "all 11 kfuncs present",
         "LSM hooks present",
         "/mnt is on ext4 /dev/nvme0n1 with the verity feature",
         "the gate is active",
@@ -2186,6 +2303,11 @@ per_kernel!(scenarios, guest:
     trusted_loader_cannot_reach_gate_objects,
     injection_into_trusted_tasks_denied,
     pins_and_mounts_of_the_gate_cannot_be_removed,
+    unmounts_from_elsewhere_cannot_free_the_gate,
+    exec_states_an_untrusted_parent_controls_cost_trust,
+    programs_attach_outside_bpf_only_by_trusted_tasks,
+    gate_links_cannot_be_changed,
+    root_user_keyring_cannot_be_ended,
     unverified_executable_mappings_cost_trust,
     untrusted_tasks_cannot_modify_the_kernel,
     digest_parameters_and_bad_signatures,

@@ -36,6 +36,17 @@
  *                             shared: while another task shares the fd table
  *   nsmount PROP DIR          in a new mount namespace (PROP: unchanged or slave), mount a tmpfs over DIR
  *   tokenat DIR               mint a token from the delegated bpffs at DIR (systemd PrivateBPF=) and use it
+ *   seccompexec MODE PATH ARGS...
+ *                             install a seccomp filter (MODE listener: with a user-notification listener, held by
+ *                             a forked supervisor; plain: none), then exec PATH ARGS under it
+ *   personalityexec FLAGS PATH ARGS...
+ *                             personality(FLAGS, hex), then exec PATH ARGS
+ *   sharedfsexec PATH ARGS... start a process sharing this one's fs_struct (CLONE_FS), then exec PATH ARGS
+ *   progexec PATH             load a socket filter and a perf-event program, exec `PATH progattach SFD PFD`
+ *   progattach SFD PFD        attach program SFD with SO_ATTACH_BPF, program PFD with PERF_EVENT_IOC_SET_BPF
+ *   uidkeyring [OP...]        keyctl OP (timeout, invalidate, revoke; default all) of root's user keyring
+ *   linkupdate PIN|own        BPF_LINK_UPDATE of the link pinned at PIN (own: an XDP link on lo of its own) with
+ *                             a new XDP program
  *   Used as a #! interpreter: "#!/path/bpfprobe map" runs `map` (the script path arrives as an extra argument).
  */
 #define _GNU_SOURCE
@@ -63,7 +74,12 @@
 #include <sys/socket.h>
 #include <signal.h>
 #include <dirent.h>
+#include <stddef.h>
 #include <unistd.h>
+#include <linux/filter.h>
+#include <linux/perf_event.h>
+#include <linux/seccomp.h>
+#include <sys/personality.h>
 
 static long sys_bpf(int cmd, union bpf_attr *attr)
 {
@@ -677,6 +693,141 @@ static int kernel_op(const char *op, const char *arg)
 	return report("ioperm", ioperm(0x80, 1, 1));
 }
 
+/* Runs PATH ARGS under a seccomp filter that sends acct(2) (which nothing here calls) to a user-notification
+ * listener (MODE listener, the listener fd held by a forked supervisor) or fails it with EPERM (MODE plain). */
+static int seccomp_exec(const char *mode, char **argv)
+{
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_acct, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, strcmp(mode, "listener") ? SECCOMP_RET_ERRNO | EPERM : SECCOMP_RET_USER_NOTIF),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = { .len = sizeof(f) / sizeof(f[0]), .filter = f };
+	unsigned flags = strcmp(mode, "listener") ? 0 : SECCOMP_FILTER_FLAG_NEW_LISTENER;
+	long fd = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog);
+
+	if (report("seccomp", fd))
+		return 1;
+	if (flags && fork() == 0) {
+		sleep(5); /* the supervisor: holds the listener while the program runs */
+		_exit(0);
+	}
+	if (flags)
+		close(fd);
+	execv(argv[0], argv);
+	return report("exec", -1);
+}
+
+static int shared_fs_exec(char **argv)
+{
+	pid_t pid = syscall(SYS_clone, CLONE_FS | SIGCHLD, 0, 0, 0, 0);
+
+	if (pid == 0) {
+		sleep(5);
+		_exit(0);
+	}
+	if (report("clone_fs", pid))
+		return 1;
+	execv(argv[0], argv);
+	return report("exec", -1);
+}
+
+static long prog_load_type(uint32_t type, uint32_t attach, int ret)
+{
+	struct bpf_insn insns[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = 0, .imm = ret },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	union bpf_attr a = {
+		.prog_type = type,
+		.expected_attach_type = attach,
+		.insns = (uint64_t)(uintptr_t)insns,
+		.insn_cnt = 2,
+		.license = (uint64_t)(uintptr_t)"GPL",
+	};
+	return sys_bpf(BPF_PROG_LOAD, &a);
+}
+
+/* A socket filter and a perf-event program, their fds left open across an exec of PATH progattach SFD PFD. */
+static int prog_exec(const char *path)
+{
+	long s = prog_load_type(BPF_PROG_TYPE_SOCKET_FILTER, 0, 0), p = prog_load_type(BPF_PROG_TYPE_PERF_EVENT, 0, 0);
+	char sfd[16], pfd[16];
+
+	if (report("progs", s < 0 || p < 0 ? -1 : 0))
+		return 1;
+	fcntl(s, F_SETFD, 0);
+	fcntl(p, F_SETFD, 0);
+	snprintf(sfd, sizeof(sfd), "%ld", s);
+	snprintf(pfd, sizeof(pfd), "%ld", p);
+	execl(path, path, "progattach", sfd, pfd, (char *)NULL);
+	return report("exec", -1);
+}
+
+/* Attaches inherited programs without bpf(): a socket filter to a UDP socket, a perf-event program to a sampling
+ * software event of this process. */
+static int prog_attach(int sfd, int pfd)
+{
+	int sock = socket(AF_INET, SOCK_DGRAM, 0);
+	int bad = report("sockattach", setsockopt(sock, SOL_SOCKET, SO_ATTACH_BPF, &sfd, sizeof(sfd)));
+	struct perf_event_attr pa = { .type = PERF_TYPE_SOFTWARE, .size = sizeof(pa),
+				      .config = PERF_COUNT_SW_CPU_CLOCK, .sample_period = 1000000 };
+	long ev = syscall(SYS_perf_event_open, &pa, 0, -1, -1, PERF_FLAG_FD_CLOEXEC);
+
+	if (ev < 0)
+		return report("perf_event_open", -1) | bad;
+	return report("perfattach", ioctl(ev, PERF_EVENT_IOC_SET_BPF, pfd)) | bad;
+}
+
+/* Each operation that ends root's user keyring (and the gate's keyring linked in it): OPS from timeout (1 s),
+ * invalidate, revoke; all three when none is named. */
+static int uid_keyring(int n, char **ops)
+{
+	static char *all[] = { "timeout", "invalidate", "revoke" };
+
+	if (!n) {
+		n = 3;
+		ops = all;
+	}
+	for (int i = 0; i < n; i++) {
+		long r = -1;
+		errno = EINVAL;
+		if (!strcmp(ops[i], "timeout"))
+			r = syscall(SYS_keyctl, 15 /* KEYCTL_SET_TIMEOUT */, -4 /* KEY_SPEC_USER_KEYRING */, 1);
+		else if (!strcmp(ops[i], "invalidate"))
+			r = syscall(SYS_keyctl, 21 /* KEYCTL_INVALIDATE */, -4);
+		else if (!strcmp(ops[i], "revoke"))
+			r = syscall(SYS_keyctl, 3 /* KEYCTL_REVOKE */, -4);
+		printf("%s%s=%s", i ? " " : "", ops[i], r < 0 ? errname(errno) : "ok");
+	}
+	printf("\n");
+	return 0;
+}
+
+/* BPF_LINK_UPDATE with a new XDP program: of the link pinned at PIN (the gate's status iterator, say), or of an XDP
+ * link on lo made here ("own", the control: the update succeeds). */
+static int link_update(const char *pin)
+{
+	long link;
+	long prog = prog_load_type(BPF_PROG_TYPE_XDP, BPF_XDP, 2 /* XDP_PASS */);
+
+	if (report("xdp_prog", prog))
+		return 1;
+	if (!strcmp(pin, "own")) {
+		union bpf_attr a = { .link_create = { .prog_fd = prog, .target_ifindex = 1, .attach_type = BPF_XDP } };
+		link = sys_bpf(BPF_LINK_CREATE, &a);
+		prog = prog_load_type(BPF_PROG_TYPE_XDP, BPF_XDP, 2);
+	} else {
+		union bpf_attr a = { .pathname = (uint64_t)(uintptr_t)pin };
+		link = sys_bpf(BPF_OBJ_GET, &a);
+	}
+	if (report("link", link))
+		return 1;
+	union bpf_attr u = { .link_update = { .link_fd = link, .new_prog_fd = prog } };
+	return report("link_update", sys_bpf(BPF_LINK_UPDATE, &u));
+}
+
 /* KEYCTL_CLEAR of root's user keyring, which holds the gate's keyring. */
 static int clear_user_keyring(void)
 {
@@ -755,6 +906,24 @@ int main(int argc, char **argv)
 		return token_at(argv[2]);
 	if (!strcmp(op, "tokenrecv") && argc >= 3)
 		return token_receive(atoi(argv[2]));
+	if (!strcmp(op, "seccompexec") && argc >= 4)
+		return seccomp_exec(argv[2], argv + 3);
+	if (!strcmp(op, "personalityexec") && argc >= 4) {
+		if (report("personality", personality(strtoul(argv[2], NULL, 16))))
+			return 1;
+		execv(argv[3], argv + 3);
+		return report("exec", -1);
+	}
+	if (!strcmp(op, "sharedfsexec") && argc >= 3)
+		return shared_fs_exec(argv + 2);
+	if (!strcmp(op, "progexec") && argc >= 3)
+		return prog_exec(argv[2]);
+	if (!strcmp(op, "progattach") && argc >= 4)
+		return prog_attach(atoi(argv[2]), atoi(argv[3]));
+	if (!strcmp(op, "uidkeyring"))
+		return uid_keyring(argc - 2, argv + 2);
+	if (!strcmp(op, "linkupdate") && argc >= 3)
+		return link_update(argv[2]);
 	if (!strcmp(op, "clearuserkeyring"))
 		return clear_user_keyring();
 	if (!strcmp(op, "keyattack") && argc >= 3)

@@ -78,6 +78,12 @@ kernel_ops control bpfprobe
 run control_map_inherited $T/probe-unsigned mapexec $T/probe-unsigned
 run control_token $T/probe-unsigned token any
 run control_token_passed $T/probe-unsigned token any pass $T/probe-unsigned
+# Programs attached without bpf() (a socket filter by SO_ATTACH_BPF, a perf-event program by PERF_EVENT_IOC_SET_BPF),
+# by a program that inherited their fds; a link's program replaced (an XDP link on lo); root's user keyring, which
+# will hold the gate's, invalidated: with the gate off, all work.
+run control_progattach $T/probe-unsigned progexec $T/probe-unsigned
+run control_linkupdate bpfprobe linkupdate own
+run control_uid_keyring bpfprobe uidkeyring invalidate
 insmod /mnt/mod/$(uname -r)/overlay.ko  # for the substitution tests; untrusted root cannot once the gate is on
 
 # --- Load the gate ---
@@ -222,6 +228,25 @@ run traceme_trusted_child_untrusted_parent $T/probe-signed traceme
 run traceme_untrusted_child $T/probe-unsigned traceme
 run traced_exec_of_signed $T/probe-unsigned tracedexec $T/probe-signed map
 kill $SP $UP 2>/dev/null
+# Exec states an untrusted parent controls: a seccomp user-notification listener (its supervisor answers the
+# program's calls and can install fds into it), personality flags a setuid exec clears (no ASLR), an fs_struct
+# shared with another process (CLONE_FS). Controls: a plain seccomp filter, no personality flag, a plain fork.
+run seccomp_listener_exec bpfprobe seccompexec listener $T/probe-signed map
+run seccomp_plain_exec bpfprobe seccompexec plain $T/probe-signed map
+run personality_exec bpfprobe personalityexec 0040000 $T/probe-signed map
+run personality_none_exec bpfprobe personalityexec 0 $T/probe-signed map
+run shared_fs_exec bpfprobe sharedfsexec $T/probe-signed map
+run plain_exec bpfprobe exec $T/probe-signed map
+status_json exec_states
+
+# --- Programs attached outside bpf(): a trusted loader's program fds, inherited by an unsigned program ---
+run progattach_to_untrusted $T/probe-signed progexec $T/probe-unsigned
+run progattach_to_trusted $T/probe-signed progexec $T/probe-signed2
+
+# --- The gate's links: a trusted task opens the status iterator's pin and replaces its program ---
+run linkupdate_gate $T/probe-signed linkupdate $PIN/status
+run linkupdate_own $T/probe-signed linkupdate own
+run status_after_linkupdate bpfgate --log stderr status
 
 # --- Attacks on the gate's pins and mounts ---
 # Controls: the same operations on a bpffs, pins and mounts that are not the gate's succeed.
@@ -263,6 +288,45 @@ for who in untrusted trusted; do
     att ${who}_mount_over_bpffs_slave_ns $P nsmount slave /sys/fs/bpf
 done
 mount --make-rprivate /sys
+
+# Unmounts that reach the gate's bpffs from elsewhere. Controls first, on a bpffs that is not the gate's: an unmount
+# in a new namespace that propagates back, one through a bind-mounted peer, the removal of a mountpoint directory
+# from a namespace where it is not one, and a lazy unmount far above a deep tree. Each frees the control bpffs here.
+mounted() { grep -c " $1 " /proc/mounts; }
+mkdir -p /tmp/pc && mount -t tmpfs none /tmp/pc && mkdir /tmp/pc/b && mount --make-shared /tmp/pc
+mount -t bpf none /tmp/pc/b
+unshare -m --propagation unchanged umount -l /tmp/pc/b; obs "ctl_umount_propagated rc=$? left=$(mounted /tmp/pc/b)"
+mount -t bpf none /tmp/pc/b; mkdir -p /tmp/pcb && mount --rbind /tmp/pc /tmp/pcb
+umount -l /tmp/pcb/b; obs "ctl_umount_bind_peer rc=$? left=$(mounted /tmp/pc/b)"
+mkdir -p /tmp/dm && mount -t bpf none /tmp/dm
+unshare -m sh -c 'umount -l /tmp/dm && rmdir /tmp/dm'; obs "ctl_rmdir_mountpoint rc=$? left=$(mounted /tmp/dm)"
+deep() { # DIR: 70 nested tmpfs mounts under DIR; prints the innermost directory
+    d=$1; mkdir -p $d; mount -t tmpfs none $d
+    for i in $(seq 70); do mkdir $d/n; mount -t tmpfs none $d/n; d=$d/n; done
+    mkdir $d/b; echo $d/b
+}
+b=$(deep /tmp/deepc); mount -t bpf none $b
+umount -l /tmp/deepc; obs "ctl_umount_deep rc=$? left=$(grep -c ' /tmp/deepc' /proc/mounts)"
+# The attacks on the gate's own chain (/sys/fs/bpf, /sys, /), by untrusted root and by trusted tasks.
+mount --make-shared /sys; mount --make-shared /
+SB=$T/busybox-signed
+att untrusted_umount_propagated unshare -m --propagation unchanged umount -l /sys/fs/bpf
+att trusted_umount_propagated $SB unshare -m --propagation unchanged $SB umount -l /sys/fs/bpf
+att untrusted_umount_propagated_parent unshare -m --propagation unchanged umount -l /sys
+mkdir -p /tmp/sysb && mount --rbind /sys /tmp/sysb
+att untrusted_umount_bind_peer umount -l /tmp/sysb/fs/bpf
+att trusted_umount_bind_peer $SB umount -l /tmp/sysb/fs/bpf
+att untrusted_umount_bind_peer_parent umount -l /tmp/sysb
+# Made private, the bind mount no longer propagates: unmounting it is allowed (and leaves the gate alone).
+mount --make-rprivate /tmp/sysb; umount -l /tmp/sysb; obs "private_bind_umount $?"
+mount --make-rprivate /sys; mount --make-private /
+att untrusted_rmdir_chain_mountpoint unshare -m sh -c 'umount -l /sys && rmdir /sys'
+att untrusted_rename_chain_mountpoint unshare -m sh -c 'umount -l /sys && mv /sys /sys.old'
+b=$(deep /tmp/deep)
+mount --move /sys/fs/bpf $b; obs "gate_moved_deep $?"
+att untrusted_umount_deep umount -l /tmp/deep
+att trusted_umount_deep $SB umount -l /tmp/deep
+mount --move $b /sys/fs/bpf; obs "gate_moved_back $?"
 sleep 1
 obs "pins_after_attacks $(ls $PIN | wc -l)"
 run unsigned_map_after_attacks $T/probe-unsigned map
@@ -277,6 +341,13 @@ obs "cert_key $((0x$cert))"
 run cert_attack bpfprobe keyattack $((0x$cert))
 run keyring_attack_control bpfprobe keyattack new
 run clear_user_keyring bpfprobe clearuserkeyring
+# Root's user keyring, which holds the gate's: set to expire in a second, invalidated, revoked (the control ran
+# before the gate). Then a signed file whose cached verdict was dropped must verify against the keyring again.
+run uid_keyring_attack bpfprobe uidkeyring
+run uid_keyring_attack_trusted $T/probe-signed uidkeyring
+sleep 2
+bpfprobe setxattr $T/probe-cache user.bpfgate.sig $S/probe-cache.sig >/dev/null
+run signed_after_uid_keyring_attack $T/probe-cache map
 run signed_map_after_key_attacks $T/probe-signed map
 
 status_json status_end

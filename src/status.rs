@@ -13,7 +13,7 @@ use crate::pod::Pod;
 use crate::skel::types::{exec_reason, gate_config, gate_counter, status_counter, status_header};
 
 const MAGIC: u32 = 0x4250_4647; // BPFGATE_STATUS_MAGIC
-const VERSION: u32 = 3; // BPFGATE_STATUS_VERSION
+const VERSION: u32 = 4; // BPFGATE_STATUS_VERSION
 
 /// Decoded status stream.
 #[derive(Debug, Default)]

@@ -989,8 +989,6 @@ fn unmounts_from_elsewhere_cannot_free_the_gate(g: &Guest) {
         "untrusted_umount_propagated",
         "trusted_umount_propagated",
         "untrusted_umount_propagated_parent",
-        "untrusted_umount_bind_peer",
-        "trusted_umount_bind_peer",
         "untrusted_umount_bind_peer_parent",
         "untrusted_rmdir_chain_mountpoint",
         "untrusted_rename_chain_mountpoint",
@@ -1059,16 +1057,23 @@ fn gate_links_cannot_be_changed(g: &Guest) {
     );
 }
 
-/// Issue 13, class 4: root's user keyring holds the gate's; nobody ends it (control: invalidate works with the gate
-/// off), and a signed file whose verdict was dropped still verifies afterwards.
+/// Issue 13, class 4: root's user keyring holds the gate's; nobody ends it (control: the same calls on user 1000's
+/// user keyring work with the gate on), and a signed file whose verdict was dropped still verifies afterwards.
 fn root_user_keyring_cannot_be_ended(g: &Guest) {
-    g.assert_eq("control_uid_keyring", "invalidate=ok");
+    g.assert_eq(
+        "uid_keyring_control",
+        "setuid=ok timeout=ok invalidate=ok revoke=ok",
+    );
     for name in ["uid_keyring_attack", "uid_keyring_attack_trusted"] {
         let v = g.get(name);
+        // EPERM/EACCES from the check on _uid.0 itself, or ENOKEY (E126): the gate refuses the search inside these
+        // keyctl calls, so the kernel's lookup of @u finds nothing to act on. Either way the keyring stays (below).
         for op in ["timeout", "invalidate", "revoke"] {
             assert!(
-                !v.contains(&format!("{op}=ok")),
-                "[{}] {name}: {op} succeeded: {v}",
+                ["EPERM", "EACCES", "E126"]
+                    .iter()
+                    .any(|e| v.contains(&format!("{op}={e}"))),
+                "[{}] {name}: {op} not refused: {v}",
                 g.kernel
             );
         }
@@ -1403,7 +1408,13 @@ fn keyring_closed_and_protected(g: &Guest) {
         "keyring_attack_control",
         "add=ok setperm=ok revoke=ok invalidate=ok unlink=ok clear=ok",
     );
-    g.assert_eq("clear_user_keyring", "clear_user_keyring=EPERM");
+    // EPERM, or ENOKEY: the gate refuses the search of _uid.0 inside KEYCTL_CLEAR (issue 13), so @u is not found.
+    let clear = g.get("clear_user_keyring");
+    assert!(
+        clear.contains("=EPERM") || clear.contains("=E126"),
+        "[{}] clear_user_keyring: {clear}",
+        g.kernel
+    );
     g.assert_eq("signed_map_after_key_attacks", "map=ok");
 }
 

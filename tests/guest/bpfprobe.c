@@ -44,7 +44,9 @@
  *   sharedfsexec PATH ARGS... start a process sharing this one's fs_struct (CLONE_FS), then exec PATH ARGS
  *   progexec PATH             load a socket filter and a perf-event program, exec `PATH progattach SFD PFD`
  *   progattach SFD PFD        attach program SFD with SO_ATTACH_BPF, program PFD with PERF_EVENT_IOC_SET_BPF
- *   uidkeyring [OP...]        keyctl OP (timeout, invalidate, revoke; default all) of root's user keyring
+ *   uidkeyring [uid=N] [OP...] keyctl OP (timeout, invalidate, revoke; default all) of root's user keyring
+ *                             (uid=N: of user N's, as user N)
+ *   nsexec PROP PATH ARGS...  in a new mount namespace (PROP: unchanged, slave or private), exec PATH ARGS
  *   linkupdate PIN|own        BPF_LINK_UPDATE of the link pinned at PIN (own: an XDP link on lo of its own) with
  *                             a new XDP program
  *   Used as a #! interpreter: "#!/path/bpfprobe map" runs `map` (the script path arrives as an extra argument).
@@ -786,6 +788,13 @@ static int uid_keyring(int n, char **ops)
 {
 	static char *all[] = { "timeout", "invalidate", "revoke" };
 
+	if (n && !strncmp(ops[0], "uid=", 4)) {
+		uid_t uid = atoi(ops[0] + 4);
+		if (report("setuid", setresuid(uid, uid, uid)))
+			return 1;
+		n--;
+		ops++;
+	}
 	if (!n) {
 		n = 3;
 		ops = all;
@@ -920,6 +929,16 @@ int main(int argc, char **argv)
 		return prog_exec(argv[2]);
 	if (!strcmp(op, "progattach") && argc >= 4)
 		return prog_attach(atoi(argv[2]), atoi(argv[3]));
+	if (!strcmp(op, "nsexec") && argc >= 4) {
+		if (report("unshare", unshare(CLONE_NEWNS)))
+			return 1;
+		if (!strcmp(argv[2], "slave") && mount(NULL, "/", NULL, MS_SLAVE | MS_REC, NULL))
+			return report("make_slave", -1);
+		if (!strcmp(argv[2], "private") && mount(NULL, "/", NULL, MS_PRIVATE | MS_REC, NULL))
+			return report("make_private", -1);
+		execv(argv[3], argv + 3);
+		return report("exec", -1);
+	}
 	if (!strcmp(op, "uidkeyring"))
 		return uid_keyring(argc - 2, argv + 2);
 	if (!strcmp(op, "linkupdate") && argc >= 3)

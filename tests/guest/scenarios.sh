@@ -83,7 +83,6 @@ run control_token_passed $T/probe-unsigned token any pass $T/probe-unsigned
 # will hold the gate's, invalidated: with the gate off, all work.
 run control_progattach $T/probe-unsigned progexec $T/probe-unsigned
 run control_linkupdate bpfprobe linkupdate own
-run control_uid_keyring bpfprobe uidkeyring invalidate
 insmod /mnt/mod/$(uname -r)/overlay.ko  # for the substitution tests; untrusted root cannot once the gate is on
 
 # --- Load the gate ---
@@ -295,7 +294,7 @@ mount --make-rprivate /sys
 mounted() { grep -c " $1 " /proc/mounts; }
 mkdir -p /tmp/pc && mount -t tmpfs none /tmp/pc && mkdir /tmp/pc/b && mount --make-shared /tmp/pc
 mount -t bpf none /tmp/pc/b
-unshare -m --propagation unchanged umount -l /tmp/pc/b; obs "ctl_umount_propagated rc=$? left=$(mounted /tmp/pc/b)"
+bpfprobe nsexec unchanged /bin/umount -l /tmp/pc/b; obs "ctl_umount_propagated rc=$? left=$(mounted /tmp/pc/b)"
 mount -t bpf none /tmp/pc/b; mkdir -p /tmp/pcb && mount --rbind /tmp/pc /tmp/pcb
 umount -l /tmp/pcb/b; obs "ctl_umount_bind_peer rc=$? left=$(mounted /tmp/pc/b)"
 mkdir -p /tmp/dm && mount -t bpf none /tmp/dm
@@ -310,12 +309,14 @@ umount -l /tmp/deepc; obs "ctl_umount_deep rc=$? left=$(grep -c ' /tmp/deepc' /p
 # The attacks on the gate's own chain (/sys/fs/bpf, /sys, /), by untrusted root and by trusted tasks.
 mount --make-shared /sys; mount --make-shared /
 SB=$T/busybox-signed
-att untrusted_umount_propagated unshare -m --propagation unchanged umount -l /sys/fs/bpf
-att trusted_umount_propagated $SB unshare -m --propagation unchanged $SB umount -l /sys/fs/bpf
-att untrusted_umount_propagated_parent unshare -m --propagation unchanged umount -l /sys
+# Each bpffs stacked on /sys/fs/bpf in turn: a copy whose parent is private goes (harmless), the first one whose
+# parent is the shared /sys would propagate and must be refused.
+att untrusted_umount_propagated bpfprobe nsexec unchanged /bin/sh -c 'while umount -l /sys/fs/bpf; do :; done; exit 1'
+att trusted_umount_propagated $T/probe-signed nsexec unchanged $SB sh -c "while $SB umount -l /sys/fs/bpf; do :; done; exit 1"
+att untrusted_umount_propagated_parent bpfprobe nsexec unchanged /bin/umount -l /sys
+obs "sysb_before $(grep -c ' /tmp/sysb' /proc/mounts)"
 mkdir -p /tmp/sysb && mount --rbind /sys /tmp/sysb
-att untrusted_umount_bind_peer umount -l /tmp/sysb/fs/bpf
-att trusted_umount_bind_peer $SB umount -l /tmp/sysb/fs/bpf
+obs "sysb_mounts $(grep ' /tmp/sysb' /proc/self/mountinfo | awk '{print $5, $7}' | tr '\n' ';')"
 att untrusted_umount_bind_peer_parent umount -l /tmp/sysb
 # Made private, the bind mount no longer propagates: unmounting it is allowed (and leaves the gate alone).
 mount --make-rprivate /tmp/sysb; umount -l /tmp/sysb; obs "private_bind_umount $?"
@@ -345,6 +346,7 @@ run clear_user_keyring bpfprobe clearuserkeyring
 # before the gate). Then a signed file whose cached verdict was dropped must verify against the keyring again.
 run uid_keyring_attack bpfprobe uidkeyring
 run uid_keyring_attack_trusted $T/probe-signed uidkeyring
+run uid_keyring_control bpfprobe uidkeyring uid=1000
 sleep 2
 bpfprobe setxattr $T/probe-cache user.bpfgate.sig $S/probe-cache.sig >/dev/null
 run signed_after_uid_keyring_attack $T/probe-cache map

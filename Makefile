@@ -1,6 +1,6 @@
 # bpfgate build, test and install entry points. See README.md.
 #   make                      static bpfgate (BPFGATE_CERTS=cert.pem[:more] bakes in the trust anchors)
-#   make test                 unit tests + VM tests on trixie's 6.12 and sid's newest kernel (installs what it needs)
+#   make test                 unit tests + VM tests on trixie's 6.12, sid's and trixie-backports' kernels (installs what it needs)
 #   make demo                 boots a VM with the gate and shows trusted vs untrusted loaders
 #   make install DESTDIR= PREFIX=
 TARGET    ?= x86_64-unknown-linux-gnu
@@ -43,7 +43,7 @@ test-bin: deps keys
 	BPFGATE_CERTS=$(abspath $(KEYS))/signer.pem:$(abspath $(KEYS))/second.der RUSTFLAGS="$(STATIC_RUSTFLAGS)" \
 		CARGO_TARGET_DIR=$(TEST_TARGET_DIR) cargo build --release --target $(TARGET)
 
-stage: test-bin
+stage: kernels test-bin
 	tests/vm/prepare.sh $(TEST_BIN) $(BUILD)/vm
 
 unit-test: deps

@@ -19,9 +19,9 @@
  *   lsm/task_alloc              hands a trusted parent's verdict to the child (storage created on the child).
  *   lsm/bpf                     the gate: untrusted tasks get -EPERM for every command not in the read-only
  *                               bitmap cfg.untrusted_cmds; unknown future commands are denied.
- *   lsm/inode_{,post_}{set,remove}xattr
- *                               drop an inode's cached verdict on any xattr change (before and after the change,
- *                               so an exec racing with the change cannot re-cache the old verdict).
+ *   lsm/inode_post_{set,remove}xattr
+ *                               drop an inode's cached verdict after any xattr change (after, so an exec racing
+ *                               with the change cannot re-cache the old verdict).
  *   lsm/bpf_map, lsm/bpf_prog   no fd to the gate's own maps and programs for anyone (by id or by pin); its links
  *                               are refused by id in lsm/bpf. The gate is not a trusted loader's to change.
  *   lsm/inode_{unlink,rmdir,rename}, lsm/sb_mount, lsm/move_mount
@@ -30,6 +30,7 @@
  *                               unmount, in any namespace, that takes a chain mount directly, lazily from above
  *                               or by propagation (see "The gate's mount chain" below); bounded walks fail closed.
  *                               inode_rmdir/inode_rename also keep the chain's mountpoint directories in place.
+ *   lsm/sb_remount              nobody reconfigures the bpffs superblock (fspick + fsconfig included).
  *   lsm.s/mmap_file, lsm/file_mprotect
  *                               code injection through mappings: an executable mapping of a file that does not
  *                               verify (LD_PRELOAD, LD_LIBRARY_PATH, LD_AUDIT, dlopen, an unsigned ld.so), or
@@ -41,10 +42,12 @@
  *                               revoke or link, by anyone. Root's user keyring (_uid.0) holds the gate's: nobody
  *                               invalidates, revokes, clears it or sets its timeout; untrusted tasks do not write
  *                               it or change its attributes.
- *   lsm/file_ioctl, lsm/socket_setsockopt
+ *   lsm/file_ioctl, lsm/socket_setsockopt, lsm/netlink_send, lsm/bpf_prog
  *                               programs attached outside bpf() (perf events, TUN, KCM, socket and packet-fanout
- *                               programs) take the bpf area's permission: untrusted tasks attach none. The ioctl
- *                               hook also records, once, the bpffs mount the loader names by an ioctl on its pins.
+ *                               programs; rtnetlink, nftables and iptables-legacy by a task holding a program fd;
+ *                               xt_bpf by pinned path) take the bpf area's permission: untrusted tasks attach none.
+ *                               The ioctl hook also records, once, the bpffs mount the loader names by an ioctl on
+ *                               its pins.
  *   lsm/kernel_read_file, lsm/kernel_load_data, lsm/kernel_module_request, lsm/locked_down
  *                               untrusted tasks cannot change the running kernel: no module loading (init_module,
  *                               finit_module) or auto-load requests, no kexec (kexec_load, kexec_file_load), and
@@ -121,6 +124,19 @@
 #define SO_ATTACH_REUSEPORT_EBPF 52
 #define SOL_PACKET 263
 #define PACKET_FANOUT_DATA 22
+#define SOL_IP 0
+#define SOL_IPV6 41
+#define IPT_SO_SET_REPLACE 64  /* also IP6T_SO_SET_REPLACE */
+#define ARPT_SO_SET_REPLACE 96
+#define EBT_SO_SET_ENTRIES 128
+#define NETLINK_ROUTE 0
+#define NETLINK_NETFILTER 12
+#define RTM_BASE 16
+/* Messages of one rtnetlink send looked at before the fd walk is done anyway. */
+#define NLMSGS_MAX 64
+#define ANON_INODE_FS_MAGIC 0x09041934
+/* Bound of the fd-table walk (open_fds words of 64 fds): a larger table is taken as holding a program fd. */
+#define FD_WORDS_MAX 1024
 
 /* Program signing fields of union bpf_attr (UAPI, 6.18+): read at their ABI offsets, because the vmlinux.h the
  * gate is built with (6.12) predates them. Read only when cfg.signed_progs is set, which the loader does only on a
@@ -660,13 +676,17 @@ static __always_inline bool seccomp_listener(struct task_struct *task)
 /* The exec states an untrusted parent sets up and the new program inherits, which would let it change what the
  * program sees or does from outside: each makes the exec untrusted, as the kernel refuses setuid for the first two.
  * EXEC_REASONS when there is none. */
-static __always_inline __u32 exec_state(const struct linux_binprm *bprm, struct task_struct *task)
+static __always_inline __u32 exec_state(const struct linux_binprm *bprm, struct task_struct *task, bool pid1_trusted)
 {
 	/* A tracer could rewrite the new program before it runs. */
 	if (task->ptrace || (bprm->unsafe & LSM_UNSAFE_PTRACE))
 		return EXEC_TRACED;
-	/* Another process shares the fs_struct (CLONE_FS): it can chroot or chdir the program at any time. */
-	if (bprm->unsafe & LSM_UNSAFE_SHARE)
+	/* Another process shares the fs_struct (CLONE_FS): it can chroot or chdir the program at any time. Not for
+	 * PID 1 running trusted code (or the initramfs): the kernel starts it with CLONE_FS beside kthreadd, so its
+	 * fs_struct is shared with every kernel thread and its execs always carry LSM_UNSAFE_SHARE; any other sharer
+	 * is a CLONE_FS child PID 1's own trusted code made (docs/threat-model.md). Without this, systemd loses its
+	 * trust at the switch to the real root and at every daemon-reexec. */
+	if ((bprm->unsafe & LSM_UNSAFE_SHARE) && !pid1_trusted)
 		return EXEC_SHARED_FS;
 	/* READ_IMPLIES_EXEC makes every readable mapping executable; no ASLR, page zero, legacy layout. */
 	if (task->personality & PER_CLEAR_ON_SETID)
@@ -680,14 +700,16 @@ SEC("lsm.s/bprm_committed_creds")
 void BPF_PROG(gate_exec, const struct linux_binprm *bprm)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
+	bool pid1 = bpf_get_current_pid_tgid() >> 32 == 1;
+	/* Before the window closes below: PID 1's exec out of the initramfs is made by initramfs code. */
+	bool pid1_trusted = pid1 && (window_open() || task_is_trusted(task));
 	struct task_trust *t;
 	__u32 reason;
 	bool trusted;
 
 	/* PID 1 exec'ing a program outside the initramfs is the switch to the real root: the window closes, for
 	 * good, before that program is judged. */
-	if (cfg.initramfs_dev && bpf_get_current_pid_tgid() >> 32 == 1 && !on_initramfs(bprm->file) &&
-	    window_open()) {
+	if (cfg.initramfs_dev && pid1 && !on_initramfs(bprm->file) && window_open()) {
 		__u32 zero = 0, *closed = bpf_map_lookup_elem(&initramfs_window, &zero);
 
 		if (closed) {
@@ -695,7 +717,7 @@ void BPF_PROG(gate_exec, const struct linux_binprm *bprm)
 			record(EV_WINDOW, 0, VERDICT_NOTED, WHY_NONE);
 		}
 	}
-	reason = exec_state(bprm, task);
+	reason = exec_state(bprm, task, pid1_trusted);
 	if (reason == EXEC_REASONS)
 		reason = judge(bprm, task);
 	trusted = trusted_reason(reason);
@@ -1112,6 +1134,14 @@ void BPF_PROG(gate_prog_free, struct bpf_prog *prog)
 	bpf_map_delete_elem(&signed_progs, &key);
 }
 
+/* Is the current task inside the bpf() system call (x86-64 syscall number in orig_ax)? */
+static __always_inline bool in_bpf_syscall(void)
+{
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+
+	return regs && BPF_CORE_READ(regs, orig_ax) == NR_BPF;
+}
+
 /* Attaching a program through an interface other than bpf(): the program-side counterpart of protected maps. An
  * untrusted task loads no program, so a program fd it holds is a trusted loader's (inherited across an exec,
  * passed over a socket, or kept after the task lost its trust): it attaches it through none of these either.
@@ -1124,6 +1154,114 @@ static __always_inline int attach_outside_bpf(__u32 path)
 		return 0;
 	count(CNT_ATTACH_DENIED);
 	return deny(EV_ATTACH, path, why);
+}
+
+/* Is `file` a BPF program fd (an anonymous inode named "bpf-prog", what bpf_prog_new_fd makes)? */
+static __always_inline bool prog_file(struct file *file)
+{
+	char name[9] = {};
+
+	if (!file || BPF_CORE_READ(file, f_inode, i_sb, s_magic) != ANON_INODE_FS_MAGIC)
+		return false;
+	if (bpf_probe_read_kernel_str(name, sizeof(name), BPF_CORE_READ(file, f_path.dentry, d_name.name)) != 9)
+		return false;
+	return name[0] == 'b' && name[1] == 'p' && name[2] == 'f' && name[3] == '-' && name[4] == 'p' &&
+	       name[5] == 'r' && name[6] == 'o' && name[7] == 'g';
+}
+
+/* Does the current task hold a BPF program fd? Walks the open fds (bitmap words first, so an fd table of a few open
+ * files costs a few reads); a table beyond FD_WORDS_MAX words counts as holding one (fail closed). */
+static __always_inline bool holds_prog_fd(struct task_struct *task)
+{
+	struct files_struct *files = BPF_CORE_READ(task, files);
+	struct fdtable *fdt;
+	unsigned long *open_fds;
+	struct file **fds;
+	__u32 words, w;
+
+	if (!files)
+		return false;
+	fdt = BPF_CORE_READ(files, fdt);
+	if (!fdt)
+		return false;
+	words = (BPF_CORE_READ(fdt, max_fds) + 63) / 64;
+	if (words > FD_WORDS_MAX)
+		return true;
+	open_fds = BPF_CORE_READ(fdt, open_fds);
+	fds = BPF_CORE_READ(fdt, fd);
+	if (!open_fds || !fds)
+		return false;
+	bpf_for(w, 0, words) {
+		unsigned long bits = 0;
+		int b;
+
+		if (bpf_probe_read_kernel(&bits, sizeof(bits), &open_fds[w]) || !bits)
+			continue;
+		bpf_for(b, 0, 64) {
+			struct file *file = NULL;
+
+			if (!bits)
+				break;
+			if ((bits & 1) && !bpf_probe_read_kernel(&file, sizeof(file), &fds[w * 64 + b]) &&
+			    prog_file(file))
+				return true;
+			bits >>= 1;
+		}
+	}
+	return false;
+}
+
+/* An attach path whose program fd sits inside data the hook cannot see (a netlink message, an iptables blob):
+ * refused to an untrusted task that holds a program fd at all. */
+static __always_inline int attach_by_held_fd(__u32 path)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	__u32 why = area_denies(cfg.bpf_perm, false, task);
+
+	if (why == WHY_NONE || !holds_prog_fd(task))
+		return 0;
+	count(CNT_ATTACH_DENIED);
+	return deny(EV_ATTACH, path, why);
+}
+
+/* rtnetlink takes program fds for XDP (IFLA_XDP), tc classifiers and actions (cls_bpf, act_bpf, also nested in other
+ * filters' actions), lightweight tunnels and seg6local End.BPF routes; nftables' xt compatibility takes xt_bpf's. */
+/* Does every message of this rtnetlink send only read (RTM_GET*: type % 4 == 2, as rtnetlink_rcv_msg sorts them;
+ * control messages below RTM_BASE)? Those take no program fd, and glibc sends one (RTM_GETADDR) for many
+ * getaddrinfo calls, so they skip the fd walk. Anything malformed or longer than NLMSGS_MAX messages: no. */
+static __always_inline bool rtnl_reads_only(struct sk_buff *skb)
+{
+	unsigned char *data = BPF_CORE_READ(skb, data);
+	__u32 len = BPF_CORE_READ(skb, len), off = 0;
+	int i;
+
+	bpf_for(i, 0, NLMSGS_MAX) {
+		struct nlmsghdr nh;
+
+		if (len - off < sizeof(nh))
+			return true; /* the kernel ignores a tail shorter than a header */
+		if (bpf_probe_read_kernel(&nh, sizeof(nh), data + off) || nh.nlmsg_len < sizeof(nh) ||
+		    nh.nlmsg_len > len - off)
+			return false;
+		if (nh.nlmsg_type >= RTM_BASE && (nh.nlmsg_type & 3) != 2)
+			return false;
+		off += (nh.nlmsg_len + 3) & ~3U;
+		if (off >= len)
+			return true;
+	}
+	return false;
+}
+
+SEC("lsm/netlink_send")
+int BPF_PROG(gate_netlink_send, struct sock *sk, struct sk_buff *skb)
+{
+	__u16 proto = BPF_CORE_READ(sk, sk_protocol);
+
+	if (proto != NETLINK_ROUTE && proto != NETLINK_NETFILTER)
+		return 0;
+	if (proto == NETLINK_ROUTE && rtnl_reads_only(skb))
+		return 0;
+	return attach_by_held_fd(ATTACH_NETLINK);
 }
 
 /* The loader records its bpffs mount by an ioctl on its pin directory (any command; bpffs answers ENOTTY): the first
@@ -1168,6 +1306,10 @@ int BPF_PROG(gate_setsockopt, struct socket *sock, int level, int optname)
 		return attach_outside_bpf(ATTACH_SOCKET);
 	if (level == SOL_PACKET && optname == PACKET_FANOUT_DATA)
 		return attach_outside_bpf(ATTACH_PACKET_FANOUT);
+	/* iptables-legacy rule sets carry xt_bpf's program fd inside the table blob. */
+	if (((level == SOL_IP || level == SOL_IPV6) && optname == IPT_SO_SET_REPLACE) ||
+	    (level == SOL_IP && (optname == ARPT_SO_SET_REPLACE || optname == EBT_SO_SET_ENTRIES)))
+		return attach_by_held_fd(ATTACH_IPTABLES);
 	return 0;
 }
 
@@ -1188,7 +1330,13 @@ int BPF_PROG(gate_bpf_map, struct bpf_map *map, fmode_t fmode)
 SEC("lsm/bpf_prog")
 int BPF_PROG(gate_bpf_prog, struct bpf_prog *prog)
 {
-	return protect(is_gate_id(GATE_PROG, prog->aux->id), OBJ_PROG);
+	if (is_gate_id(GATE_PROG, prog->aux->id))
+		return protect(true, OBJ_PROG);
+	/* Outside bpf(), the kernel opens a program by its pinned path for xt_bpf (pinned mode): an attach. Inside
+	 * bpf() (BPF_OBJ_GET, BPF_PROG_GET_FD_BY_ID, program loads), the command's check has decided. */
+	if (!in_bpf_syscall())
+		return attach_outside_bpf(ATTACH_PINNED_PATH);
+	return 0;
 }
 
 /* The gate's mount chain: the recorded bpffs mount, then each mount above it up to its namespace's root. The pins
@@ -1422,6 +1570,16 @@ int BPF_PROG(gate_umount, struct vfsmount *mnt, int flags)
 	return protect(true, OBJ_MOUNT); /* a chain deeper than the bound: fail closed */
 }
 
+SEC("lsm/sb_remount")
+int BPF_PROG(gate_sb_remount, struct super_block *sb, void *mnt_opts)
+{
+	struct mount *n = recorded_mount();
+
+	/* The bpffs superblock's options (mode, uid, delegation) decide who reaches the pins, in every namespace.
+	 * mount(2) remounts meet sb_mount first; this catches fspick() + fsconfig(FSCONFIG_CMD_RECONFIGURE). */
+	return protect(n && BPF_CORE_READ(n, mnt.mnt_sb) == sb, OBJ_MOUNT);
+}
+
 /* Marks the current process (its thread-group leader) as running unverified code. */
 static __always_inline void taint_process(struct task_struct *task, __u32 counter)
 {
@@ -1505,14 +1663,6 @@ static __always_inline bool is_gate_key(__s32 serial)
 		if (cfg.key_serials[i] == (__u32)serial)
 			return true;
 	return false;
-}
-
-/* Is the current task inside the bpf() system call (x86-64 syscall number in orig_ax)? */
-static __always_inline bool in_bpf_syscall(void)
-{
-	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
-
-	return regs && BPF_CORE_READ(regs, orig_ax) == NR_BPF;
 }
 
 /* The keyctl(2) operation the current task is in (its first argument), or -1 outside keyctl. */
@@ -1692,24 +1842,14 @@ static __always_inline void drop_cached(struct dentry *dentry)
 		count(CNT_CACHE_DROPPED);
 }
 
-SEC("lsm/inode_setxattr")
-int BPF_PROG(gate_setxattr, struct mnt_idmap *idmap, struct dentry *dentry)
-{
-	drop_cached(dentry);
-	return 0;
-}
-
+/* A verdict is dropped after each successful xattr change. Only after: a verdict dropped before the change could be
+ * cached again, from the old xattr, by an exec racing the change. An exec that hits the cache between the change and
+ * this hook gets the verdict of the old xattr for the same content (fs-verity: the digest has not changed), so the
+ * race never trusts content that no valid signature covered. */
 SEC("lsm/inode_post_setxattr")
 void BPF_PROG(gate_post_setxattr, struct dentry *dentry)
 {
 	drop_cached(dentry);
-}
-
-SEC("lsm/inode_removexattr")
-int BPF_PROG(gate_removexattr, struct mnt_idmap *idmap, struct dentry *dentry)
-{
-	drop_cached(dentry);
-	return 0;
 }
 
 SEC("lsm/inode_post_removexattr")

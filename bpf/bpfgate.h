@@ -200,6 +200,9 @@ enum attach_path {
 	ATTACH_KCM,            /* ioctl SIOCKCMATTACH */
 	ATTACH_SOCKET,         /* setsockopt SO_ATTACH_BPF, SO_ATTACH_REUSEPORT_EBPF */
 	ATTACH_PACKET_FANOUT,  /* setsockopt PACKET_FANOUT_DATA */
+	ATTACH_PINNED_PATH,    /* a pinned program opened by path inside the kernel (xt_bpf pinned mode) */
+	ATTACH_NETLINK,        /* rtnetlink or nftables message from a task holding a program fd */
+	ATTACH_IPTABLES,       /* iptables-legacy table replace from a task holding a program fd */
 };
 
 /* Why the event was recorded. */

@@ -97,6 +97,9 @@ fn what(e: &gate_event) -> String {
             attach_path::ATTACH_KCM => "kcm_ioctl",
             attach_path::ATTACH_SOCKET => "socket_setsockopt",
             attach_path::ATTACH_PACKET_FANOUT => "packet_fanout",
+            attach_path::ATTACH_PINNED_PATH => "pinned_path",
+            attach_path::ATTACH_NETLINK => "netlink",
+            attach_path::ATTACH_IPTABLES => "iptables",
             _ => "program",
         }
         .into(),

@@ -177,9 +177,9 @@ const HOOKS: &[(&str, &str)] = &[
     ("umount", "gate_umount"),
     ("ioctl", "gate_ioctl"),
     ("setsockopt", "gate_setsockopt"),
-    ("setxattr", "gate_setxattr"),
+    ("netlink_send", "gate_netlink_send"),
+    ("sb_remount", "gate_sb_remount"),
     ("post_setxattr", "gate_post_setxattr"),
-    ("removexattr", "gate_removexattr"),
     ("post_removexattr", "gate_post_removexattr"),
 ];
 

@@ -34,9 +34,7 @@ pub(crate) const HOOKS: &[&str] = &[
     "bpf_lsm_bprm_committed_creds",
     "bpf_lsm_task_alloc",
     "bpf_lsm_bpf",
-    "bpf_lsm_inode_setxattr",
     "bpf_lsm_inode_post_setxattr",
-    "bpf_lsm_inode_removexattr",
     "bpf_lsm_inode_post_removexattr",
     "bpf_lsm_kernel_read_file",
     "bpf_lsm_kernel_load_data",
@@ -57,6 +55,8 @@ pub(crate) const HOOKS: &[&str] = &[
     "bpf_lsm_sb_umount",
     "bpf_lsm_file_ioctl",
     "bpf_lsm_socket_setsockopt",
+    "bpf_lsm_netlink_send",
+    "bpf_lsm_sb_remount",
 ];
 /// Appeared in 6.15 with the change that lets BPF read `security.bpf.*` xattrs.
 pub(crate) const SECURITY_BPF_XATTR_MARKER: &str = "bpf_set_dentry_xattr";

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-#! Fetches the test kernels (trixie's 6.12 LTS and the newest kernel in sid) as Debian .deb packages into a cache,
+#! Fetches the test kernels (trixie's 6.12 LTS, the newest kernel in sid and the one in trixie-backports, which
+#! is Debian's newest when it runs ahead of sid) as Debian .deb packages into a cache,
 #! with a private apt configuration: its own sources list, lists and cache directories. The machine's own apt sources
 #! are never touched (installing from trixie or sid would replace the machine's libc).
-#! Output: $CACHE/<suite>/{vmlinuz,modules/,version} for suite in trixie, sid. Prints the kernel versions.
+#! Output: $CACHE/<suite>/{vmlinuz,modules/,version} for suite in trixie, sid, trixie-backports. Prints the
+#! kernel versions.
 set -euo pipefail
 CACHE=${BPFGATE_KERNEL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/bpfgate/kernels}
 APT=$CACHE/apt
@@ -10,14 +12,20 @@ mkdir -p "$APT/lists/partial" "$APT/cache/archives/partial" "$APT/etc/preference
 cat >"$APT/sources.list" <<SRC
 deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian trixie main
 deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian sid main
+deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian trixie-backports main
 SRC
 opts=(-o Dir::Etc::SourceList="$APT/sources.list" -o Dir::Etc::SourceParts=/dev/null
       -o Dir::Etc::Preferences=/dev/null -o Dir::Etc::PreferencesParts="$APT/etc/preferences.d"
       -o Dir::State::Lists="$APT/lists" -o Dir::Cache="$APT/cache" -o Dir::State::Status=/dev/null
       -o APT::Architecture=amd64 -o APT::Sandbox::User=root -o Debug::NoLocking=1 -o Acquire::Languages=none)
 
-# Refresh the lists at most once a day: kernels move slowly and CI has a time budget.
-if [ -z "$(find "$APT/lists" -maxdepth 1 -name '*Packages*' -mmin -1440 2>/dev/null | head -1)" ]; then
+# Refresh the lists at most once a day (kernels move slowly and CI has a time budget), and whenever a suite of the
+# sources list has no lists yet.
+stale=$(find "$APT/lists" -maxdepth 1 -name '*Packages*' -mmin -1440 2>/dev/null | head -1)
+for s in trixie sid trixie-backports; do
+    ls "$APT/lists"/*_dists_${s}_main_binary-amd64_Packages* >/dev/null 2>&1 || stale=
+done
+if [ -z "$stale" ]; then
     apt-get "${opts[@]}" -qq update
 fi
 
@@ -33,7 +41,7 @@ kernel_pkg() { # suite
         tr ',' '\n' | sed 's/^ *//; s/ .*//' | grep -E '^linux-image-[0-9]' | head -1
 }
 
-for suite in trixie sid; do
+for suite in trixie sid trixie-backports; do
     dest=$CACHE/$suite
     pkg=$(kernel_pkg "$suite")
     if [ -f "$dest/package" ] && [ "$(cat "$dest/package")" = "$pkg" ] && [ -f "$dest/vmlinuz" ]; then

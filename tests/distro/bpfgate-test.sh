@@ -22,6 +22,10 @@ systemctl start ipdeny-test.service >/tmp/ipdeny 2>&1; obs "ipdeny_rc $?"
 systemctl start ipallow-test.service >/tmp/ipallow 2>&1; obs "ipallow_rc $?"
 systemctl start protect-test.service >/tmp/protect 2>&1; obs "protect_rc $? $(tr '\n' ' ' </tmp/protect)"
 obs "ipdeny_journal $(journalctl -b -u ipdeny-test.service --no-pager -o cat 2>&1 | tail -3 | tr '\n' ' ')"
+# A systemd package upgrade re-executes PID 1 (daemon-reexec): the new systemd must keep its trust, and with it
+# the firewall of units started afterwards.
+systemctl daemon-reexec >/tmp/reexec 2>&1; obs "reexec_rc $? $(tr '\n' ' ' </tmp/reexec)"
+systemctl start ipdeny-test.service >/tmp/ipdeny 2>&1; obs "ipdeny_reexec_rc $?"
 obs "pid1_bpf_warnings $(grep -c -iE 'bpf.*(not supported|operation not permitted|failed)' /tmp/journal)"
 obs "distro_log $(bpfgate log 2>&1 | tr '\n' '|')"
 obs "distro_status_json $(bpfgate status --json 2>&1)"

@@ -42,8 +42,13 @@
  *   personalityexec FLAGS PATH ARGS...
  *                             personality(FLAGS, hex), then exec PATH ARGS
  *   sharedfsexec PATH ARGS... start a process sharing this one's fs_struct (CLONE_FS), then exec PATH ARGS
- *   progexec PATH             load a socket filter and a perf-event program, exec `PATH progattach SFD PFD`
- *   progattach SFD PFD        attach program SFD with SO_ATTACH_BPF, program PFD with PERF_EVENT_IOC_SET_BPF
+ *   progexec PATH             load a socket filter, a perf-event and an XDP program, exec
+ *                             `PATH progattach SFD PFD XFD`
+ *   progattach SFD PFD XFD    attach program SFD with SO_ATTACH_BPF, program PFD with PERF_EVENT_IOC_SET_BPF, XDP
+ *                             program XFD to lo through rtnetlink (IFLA_XDP; detached again); then reads lo's
+ *                             link by rtnetlink (RTM_GETLINK, which holding program fds does not prevent)
+ *   fspick PATH               fspick(2) PATH's superblock and reconfigure it read-only, then back read-write
+ *   setattr PATH              mount_setattr(2) PATH read-only, then back read-write
  *   uidkeyring [uid=N] [OP...] keyctl OP (timeout, invalidate, revoke; default all) of root's user keyring
  *                             (uid=N: of user N's, as user N)
  *   nsexec PROP PATH ARGS...  in a new mount namespace (PROP: unchanged, slave or private), exec PATH ARGS
@@ -82,6 +87,10 @@
 #include <linux/perf_event.h>
 #include <linux/seccomp.h>
 #include <sys/personality.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <linux/if_link.h>
+#include <linux/mount.h>
 
 static long sys_bpf(int cmd, union bpf_attr *attr)
 {
@@ -751,25 +760,97 @@ static long prog_load_type(uint32_t type, uint32_t attach, int ret)
 	return sys_bpf(BPF_PROG_LOAD, &a);
 }
 
-/* A socket filter and a perf-event program, their fds left open across an exec of PATH progattach SFD PFD. */
+/* A socket filter, a perf-event and an XDP program, their fds left open across an exec of
+ * PATH progattach SFD PFD XFD. */
 static int prog_exec(const char *path)
 {
 	long s = prog_load_type(BPF_PROG_TYPE_SOCKET_FILTER, 0, 0), p = prog_load_type(BPF_PROG_TYPE_PERF_EVENT, 0, 0);
-	char sfd[16], pfd[16];
+	long x = prog_load_type(BPF_PROG_TYPE_XDP, 0, 2 /* XDP_PASS */);
+	char sfd[16], pfd[16], xfd[16];
 
-	if (report("progs", s < 0 || p < 0 ? -1 : 0))
+	if (report("progs", s < 0 || p < 0 || x < 0 ? -1 : 0))
 		return 1;
 	fcntl(s, F_SETFD, 0);
 	fcntl(p, F_SETFD, 0);
+	fcntl(x, F_SETFD, 0);
 	snprintf(sfd, sizeof(sfd), "%ld", s);
 	snprintf(pfd, sizeof(pfd), "%ld", p);
-	execl(path, path, "progattach", sfd, pfd, (char *)NULL);
+	snprintf(xfd, sizeof(xfd), "%ld", x);
+	execl(path, path, "progattach", sfd, pfd, xfd, (char *)NULL);
 	return report("exec", -1);
 }
 
+/* RTM_SETLINK on lo with IFLA_XDP { IFLA_XDP_FD = fd, IFLA_XDP_FLAGS = generic mode }: 0 or -1 with errno (from
+ * sendmsg, or the kernel's acknowledgement). */
+static int xdp_link_set(int fd)
+{
+	struct {
+		struct nlmsghdr nh;
+		struct ifinfomsg ifi;
+		struct nlattr xdp;
+		struct nlattr fd_attr;
+		int32_t fd;
+		struct nlattr flags_attr;
+		uint32_t flags;
+	} req = {
+		.nh = { .nlmsg_len = sizeof(req), .nlmsg_type = RTM_SETLINK, .nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK },
+		.ifi = { .ifi_family = AF_UNSPEC, .ifi_index = 1 },
+		.xdp = { .nla_len = sizeof(req) - offsetof(typeof(req), xdp), .nla_type = IFLA_XDP | NLA_F_NESTED },
+		.fd_attr = { .nla_len = sizeof(struct nlattr) + 4, .nla_type = IFLA_XDP_FD },
+		.fd = fd,
+		.flags_attr = { .nla_len = sizeof(struct nlattr) + 4, .nla_type = IFLA_XDP_FLAGS },
+		.flags = XDP_FLAGS_SKB_MODE,
+	};
+	struct {
+		struct nlmsghdr nh;
+		struct nlmsgerr err;
+	} ack;
+	int sock = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+	int ret = -1;
+
+	if (sock < 0)
+		return -1;
+	if (send(sock, &req, sizeof(req), 0) == sizeof(req) && recv(sock, &ack, sizeof(ack), 0) >= (ssize_t)sizeof(ack)) {
+		ret = ack.err.error ? -1 : 0;
+		if (ack.err.error)
+			errno = -ack.err.error;
+	}
+	close(sock);
+	return ret;
+}
+
+/* RTM_GETLINK of lo: 0 when the kernel answers with the link. */
+static int link_get(void)
+{
+	struct {
+		struct nlmsghdr nh;
+		struct ifinfomsg ifi;
+	} req = {
+		.nh = { .nlmsg_len = sizeof(req), .nlmsg_type = RTM_GETLINK, .nlmsg_flags = NLM_F_REQUEST },
+		.ifi = { .ifi_family = AF_UNSPEC, .ifi_index = 1 },
+	};
+	char buf[4096];
+	struct nlmsghdr *nh = (struct nlmsghdr *)buf;
+	int sock = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+	int ret = -1;
+
+	if (sock < 0)
+		return -1;
+	if (send(sock, &req, sizeof(req), 0) == sizeof(req) && recv(sock, buf, sizeof(buf), 0) >= (ssize_t)sizeof(*nh)) {
+		if (nh->nlmsg_type == RTM_NEWLINK)
+			ret = 0;
+		else if (nh->nlmsg_type == NLMSG_ERROR)
+			errno = -((struct nlmsgerr *)NLMSG_DATA(nh))->error;
+		else
+			errno = EPROTO;
+	}
+	close(sock);
+	return ret;
+}
+
 /* Attaches inherited programs without bpf(): a socket filter to a UDP socket, a perf-event program to a sampling
- * software event of this process. */
-static int prog_attach(int sfd, int pfd)
+ * software event of this process, an XDP program to lo by rtnetlink (then detaches it). */
+static int prog_attach(int sfd, int pfd, int xfd)
 {
 	int sock = socket(AF_INET, SOCK_DGRAM, 0);
 	int bad = report("sockattach", setsockopt(sock, SOL_SOCKET, SO_ATTACH_BPF, &sfd, sizeof(sfd)));
@@ -778,9 +859,43 @@ static int prog_attach(int sfd, int pfd)
 	long ev = syscall(SYS_perf_event_open, &pa, 0, -1, -1, PERF_FLAG_FD_CLOEXEC);
 
 	if (ev < 0)
-		return report("perf_event_open", -1) | bad;
-	return report("perfattach", ioctl(ev, PERF_EVENT_IOC_SET_BPF, pfd)) | bad;
+		bad |= report("perf_event_open", -1);
+	else
+		bad |= report("perfattach", ioctl(ev, PERF_EVENT_IOC_SET_BPF, pfd));
+	if (report("xdpattach", xdp_link_set(xfd)) == 0)
+		xdp_link_set(-1);
+	else
+		bad = 1;
+	/* Reading rtnetlink takes no program fd: allowed while holding them. */
+	return report("linkget", link_get()) | bad;
 }
+
+/* The bpffs superblock reconfigured without mount(2): fspick + fsconfig(reconfigure). */
+static int fs_pick(const char *path)
+{
+	long fd = syscall(SYS_fspick, AT_FDCWD, path, FSPICK_CLOEXEC);
+
+	if (report("fspick", fd))
+		return 1;
+	if (report("fsconfig_ro", syscall(SYS_fsconfig, fd, FSCONFIG_SET_FLAG, "ro", NULL, 0)))
+		return 1;
+	if (report("reconfigure", syscall(SYS_fsconfig, fd, FSCONFIG_CMD_RECONFIGURE, NULL, NULL, 0)))
+		return 1;
+	syscall(SYS_fsconfig, fd, FSCONFIG_SET_FLAG, "rw", NULL, 0);
+	syscall(SYS_fsconfig, fd, FSCONFIG_CMD_RECONFIGURE, NULL, NULL, 0);
+	return 0;
+}
+
+/* Per-mount flags without mount(2): mount_setattr read-only (no LSM hook exists for it). */
+static int mount_set_attr(const char *path)
+{
+	struct mount_attr ro = { .attr_set = MOUNT_ATTR_RDONLY }, rw = { .attr_clr = MOUNT_ATTR_RDONLY };
+
+	if (report("setattr_ro", syscall(SYS_mount_setattr, AT_FDCWD, path, 0, &ro, sizeof(ro))))
+		return 1;
+	return report("setattr_rw", syscall(SYS_mount_setattr, AT_FDCWD, path, 0, &rw, sizeof(rw)));
+}
+
 
 /* Each operation that ends root's user keyring (and the gate's keyring linked in it): OPS from timeout (1 s),
  * invalidate, revoke; all three when none is named. */
@@ -843,9 +958,28 @@ static int clear_user_keyring(void)
 	return report("clear_user_keyring", syscall(SYS_keyctl, 7 /* KEYCTL_CLEAR */, -4 /* KEY_SPEC_USER_KEYRING */));
 }
 
+/* As PID 1 of the init-mode real root (/sbin/init, signed): bpfgate, PID 1 before, exec'ed this. Under the
+ * init-mode policy (bpf.block = token_create) a trusted task may create a map but not a token; a loader's
+ * exemption kept across bpfgate's exec would let the token call through to the kernel (EBADF for fd -1). Then
+ * the shell script that reports the rest. */
+static int pid1_init(void)
+{
+	union attr a = { 0 };
+
+	printf("@@ pid1_bpf ");
+	report("map", map_create());
+	printf("@@ pid1_block ");
+	set_u32(&a, 4, (uint32_t)-1); /* token_create.bpffs_fd */
+	report("token_create", sys_bpf_attr(PROBE_BPF_TOKEN_CREATE, &a));
+	execl("/sbin/init.sh", "/sbin/init.sh", (char *)NULL);
+	return report("exec", -1);
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IONBF, 0);
+	if (argc < 2 && getpid() == 1)
+		return pid1_init();
 	if (argc < 2) {
 		fprintf(stderr, "usage: bpfprobe map|prog|btf|fork OP|exec PATH...|steal DIR|setxattr F N SRC|"
 				"rmxattr F N|verity F|writefile P\n");
@@ -927,8 +1061,12 @@ int main(int argc, char **argv)
 		return shared_fs_exec(argv + 2);
 	if (!strcmp(op, "progexec") && argc >= 3)
 		return prog_exec(argv[2]);
-	if (!strcmp(op, "progattach") && argc >= 4)
-		return prog_attach(atoi(argv[2]), atoi(argv[3]));
+	if (!strcmp(op, "progattach") && argc >= 5)
+		return prog_attach(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]));
+	if (!strcmp(op, "fspick") && argc >= 3)
+		return fs_pick(argv[2]);
+	if (!strcmp(op, "setattr") && argc >= 3)
+		return mount_set_attr(argv[2]);
 	if (!strcmp(op, "nsexec") && argc >= 4) {
 		if (report("unshare", unshare(CLONE_NEWNS)))
 			return 1;

@@ -1,6 +1,7 @@
 #!/bin/busybox sh
-# /sbin/init of the real root in the init-mode boots: bpfgate (the initramfs's /init) loaded the gate, mounted this
-# root and exec'ed this. Records what the host asserts on, then powers off.
+# /sbin/init.sh of the real root in the init-mode boots: bpfgate (the initramfs's /init) loaded the gate, mounted
+# this root and exec'ed /sbin/init (a signed bpfprobe, still PID 1), which exec'ed this. Records what the host
+# asserts on, then powers off.
 /bin/busybox --install -s /bin
 echo
 echo "@@ booted kernel=$(uname -r)"

@@ -241,6 +241,8 @@ status_json exec_states
 # --- Programs attached outside bpf(): a trusted loader's program fds, inherited by an unsigned program ---
 run progattach_to_untrusted $T/probe-signed progexec $T/probe-unsigned
 run progattach_to_trusted $T/probe-signed progexec $T/probe-signed2
+# Without a program fd, an untrusted task's rtnetlink works as before.
+ip link set lo up >/tmp/ipl 2>&1; obs "netlink_without_prog_fd rc=$? $(tr '\n' ' ' </tmp/ipl)"
 
 # --- The gate's links: a trusted task opens the status iterator's pin and replaces its program ---
 run linkupdate_gate $T/probe-signed linkupdate $PIN/status
@@ -328,6 +330,15 @@ mount --move /sys/fs/bpf $b; obs "gate_moved_deep $?"
 att untrusted_umount_deep umount -l /tmp/deep
 att trusted_umount_deep $SB umount -l /tmp/deep
 mount --move $b /sys/fs/bpf; obs "gate_moved_back $?"
+# The bpffs superblock reconfigured without mount(2) (fspick + fsconfig): refused for the gate's, to everyone; the
+# same on another bpffs works. mount_setattr(2) has no LSM hook: a per-mount read-only flag goes through and changes
+# nothing the gate needs (the pins stay and it keeps enforcing: the checks right below).
+mkdir -p /tmp/fsp && mount -t bpf none /tmp/fsp
+run ctl_fspick bpfprobe fspick /tmp/fsp
+run untrusted_fspick_gate bpfprobe fspick /sys/fs/bpf
+run trusted_fspick_gate $T/probe-signed fspick /sys/fs/bpf
+run setattr_gate bpfprobe setattr /sys/fs/bpf
+umount /tmp/fsp
 sleep 1
 obs "pins_after_attacks $(ls $PIN | wc -l)"
 run unsigned_map_after_attacks $T/probe-unsigned map

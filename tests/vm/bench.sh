@@ -7,7 +7,7 @@ vm=$1; rounds=${2:-5}; iters=${3:-2000}
 # shellcheck source=tests/vm/guest.sh
 . "$(dirname "$0")/guest.sh"
 status=0
-for suite in ${BPFGATE_BENCH_KERNELS:-trixie sid}; do
+for suite in ${BPFGATE_BENCH_KERNELS:-trixie sid trixie-backports}; do
     log=$vm/bench-$suite.log
     boot_guest "$suite" "$vm" "$vm/disk.img" "bench-$suite" 1024 1800 \
         "bpfgate_bench bpfgate_bench_rounds=$rounds bpfgate_bench_iters=$iters"

@@ -114,7 +114,7 @@ cp /usr/sbin/bpftool "$out/disk/t/bpftool"
 cp /bin/busybox "$out/disk/t/busybox-signed"; sign busybox-signed signer
 
 # Kernel-modifying operations: a dependency-free module for each test kernel, and a kernel image to kexec-load.
-for suite in trixie sid; do
+for suite in trixie sid trixie-backports; do
     [ -f "$cache/$suite/version" ] || continue
     ver=$(cat "$cache/$suite/version")
     mkdir -p "$out/disk/mod/$ver"
@@ -151,8 +151,13 @@ rr=$out/realroot
 mkdir -p "$rr"/{bin,sbin,proc,sys,dev,tmp,root,t,sig}
 cp /bin/busybox "$rr/bin/busybox"
 cp "$bpfgate" "$rr/bin/bpfgate"
-cp "$here/../guest/realroot-init.sh" "$rr/sbin/init"; chmod +x "$rr/sbin/init"
+# /sbin/init is a signed bpfprobe (same content as probe-signed, so its signature), which checks PID 1's trust and
+# bpf.block, then execs the reporting script /sbin/init.sh. fs-verity is enabled on it by a prep boot below.
+cp "$here/../guest/realroot-init.sh" "$rr/sbin/init.sh"; chmod +x "$rr/sbin/init.sh"
+cp "$out/disk/t/probe-signed" "$rr/sbin/init"
 cp "$out/disk/t/probe-signed" "$out/disk/t/probe-unsigned" "$rr/t/"
 cp "$out/disk/sig/probe-signed.sig" "$rr/sig/"
+mkdir -p "$rr/var/lib/bpfgate-test"; echo "/sig/probe-signed.sig /sbin/init" >"$rr/var/lib/bpfgate-test/enroll.list"
 mkfs.ext4 -q -O verity -b 4096 -L bpfgate-root -U 0bfa7e00-0000-4000-8000-000000000001 -d "$rr" "$out/realroot.img" 32M
+"$here/../distro/prep.sh" "$out" "$out" realroot.img >/dev/null
 echo "prepared $out: disk.img $(du -h "$out/disk.img" | cut -f1), initramfs.cpio $(du -h "$out/initramfs.cpio" | cut -f1)"

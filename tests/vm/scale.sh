@@ -40,7 +40,7 @@ PY
     rm -rf "$work"
 fi
 status=0
-for suite in ${BPFGATE_BENCH_KERNELS:-trixie sid}; do
+for suite in ${BPFGATE_BENCH_KERNELS:-trixie sid trixie-backports}; do
     log=$vm/scale-$suite.log
     boot_guest "$suite" "$vm" "$img" "scale-$suite" 3072 3600 "bpfgate_scale bpfgate_scale_n=$n"
     if ! grep -q '^done' "$log.obs" || grep -q 'scale_error\|failed=[1-9]' "$log.obs" ||

@@ -9,7 +9,7 @@ DESTDIR   ?=
 BUILD     ?= build
 # Static glibc, non-PIE: `file` reports "statically linked"; build scripts stay dynamic thanks to --target.
 STATIC_RUSTFLAGS := -C target-feature=+crt-static -C relocation-model=static
-BIN       := target/$(TARGET)/release/bpfgate
+BIN       := $(or $(CARGO_TARGET_DIR),target)/$(TARGET)/release/bpfgate
 # Test and demo builds bake throwaway test certificates (PEM + DER, as for a key rotation): they live in their own target dir, never in $(BIN).
 TEST_TARGET_DIR := $(BUILD)/target-test
 TEST_BIN  := $(TEST_TARGET_DIR)/$(TARGET)/release/bpfgate
@@ -24,7 +24,7 @@ BENCH_ITERS ?= 2000
 # Distinct signed binaries (and threads) of the scale benchmark.
 SCALE_N ?= 10000
 
-.PHONY: all deps kernels keys test-bin stage distro test unit-test vm-test demo bench bench-short fuzz install clean
+.PHONY: all deps kernels keys test-bin stage distro test unit-test vm-test readme-install demo bench bench-short fuzz install clean
 
 all:
 	RUSTFLAGS="$(STATIC_RUSTFLAGS)" cargo build --release --target $(TARGET)
@@ -57,11 +57,15 @@ distro: stage
 	tests/distro/build-sid.sh $(TEST_BIN) $(BUILD)/vm/bpfprobe $(KEYS) $(BUILD)/distro
 	tests/distro/prep.sh $(BUILD)/vm $(BUILD)/distro root-sid.img
 
-vm-test: kernels stage distro
+vm-test: kernels stage distro readme-install
 	BPFGATE_VM_DIR=$(abspath $(BUILD))/vm BPFGATE_DISTRO_DIR=$(abspath $(BUILD))/distro cargo test --test vm
 
-test: kernels stage distro
+test: kernels stage distro readme-install
 	BPFGATE_VM_DIR=$(abspath $(BUILD))/vm BPFGATE_DISTRO_DIR=$(abspath $(BUILD))/distro cargo test
+
+# The README's build and install lines, run as a new user would (certificate path and DESTDIR swapped for test ones).
+readme-install: deps keys
+	tests/readme-install.sh $(abspath $(KEYS)) $(abspath $(TEST_TARGET_DIR)) $(abspath $(BUILD))/readme-install
 
 demo: kernels stage
 	tests/vm/demo.sh $(BUILD)/vm
@@ -89,7 +93,20 @@ DOCDIR    ?= $(PREFIX)/share/doc/bpfgate
 # INSTALL_BIN: the binary to install (default: the one `make` builds; tests install their test build).
 INSTALL_BIN ?= $(BIN)
 
-install: $(if $(filter $(BIN),$(INSTALL_BIN)),all)
+# install takes the binary `make` built as it is: it never rebuilds one that exists (a rebuild without the
+# BPFGATE_CERTS of the first build would drop its trust anchors), builds one only when there is none, and refuses a
+# binary with no baked certificate (it cannot load the gate, and with `required = 1` the next boot stops) unless
+# ALLOW_NO_CERTS=1.
+install:
+	@[ -e $(INSTALL_BIN) ] || [ "$(INSTALL_BIN)" != "$(BIN)" ] || $(MAKE) all
+	@n=$$($(INSTALL_BIN) --version | sed -n 's/.*(\([0-9]*\) baked certificate.*/\1/p'); \
+	if [ "$${n:-0}" = 0 ] && [ "$(ALLOW_NO_CERTS)" != 1 ]; then \
+		echo "make install: $(INSTALL_BIN) has no baked certificate, so it cannot load the gate." >&2; \
+		echo "  Build it with the loaders' certificates: BPFGATE_CERTS=/path/cert.pem make" >&2; \
+		echo "  (or install it anyway, e.g. for a test image: make install ALLOW_NO_CERTS=1)" >&2; \
+		exit 1; \
+	fi; \
+	echo "installing $(INSTALL_BIN): $$n baked certificate(s)"
 	install -D -m 0755 $(INSTALL_BIN) $(DESTDIR)$(PREFIX)/sbin/bpfgate
 	install -D -m 0755 initramfs/mkinitramfs-bpfgate.sh $(DESTDIR)$(PREFIX)/sbin/mkinitramfs-bpfgate
 	install -D -m 0755 dracut/50bpfgate/module-setup.sh $(DESTDIR)$(DRACUTDIR)/50bpfgate/module-setup.sh

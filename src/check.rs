@@ -3,7 +3,6 @@
 //! signature is verified by the kernel's public-key code (`KEYCTL_PKEY_VERIFY` on a key made from the baked
 //! certificate in this process's own keyring), so "trusted" here means what it means at exec.
 
-use std::fmt::Write as _;
 use std::fs::File;
 use std::io::Read;
 use std::os::fd::AsFd;
@@ -290,17 +289,12 @@ fn verify(signer: &der::Signer<'_>, alg: u16, digest: &[u8], cert: &[u8]) -> Res
 /// One line per file: text, or JSON.
 pub fn line(path: &Path, v: &Verdict, json: bool) -> String {
     if json {
-        let mut s = String::new();
-        let esc = |t: &str| t.replace('\\', "\\\\").replace('"', "\\\"");
-        let _ = write!(
-            s,
-            "{{\"file\":\"{}\",\"trusted\":{},\"reason\":\"{}\",\"detail\":\"{}\"}}",
-            esc(&path.display().to_string()),
-            v.trusted,
-            v.reason,
-            esc(&v.detail)
-        );
-        s
+        crate::json::Object::new()
+            .str("file", &path.display().to_string())
+            .raw("trusted", v.trusted)
+            .str("reason", v.reason)
+            .str("detail", &v.detail)
+            .finish()
     } else if v.trusted {
         format!("{}: trusted: {}", path.display(), v.detail)
     } else {
@@ -311,6 +305,18 @@ pub fn line(path: &Path, v: &Verdict, json: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_lines_stay_json_for_any_file_name() {
+        let v = no("no_verity", "say \"enable\"\tit");
+        let l = line(Path::new("/tmp/a\nb\"c"), &v, true);
+        assert_eq!(
+            l,
+            "{\"file\":\"/tmp/a\\nb\\\"c\",\"trusted\":false,\"reason\":\"no_verity\",\
+             \"detail\":\"say \\\"enable\\\"\\tit\"}"
+        );
+        assert!(!l.contains('\n'));
+    }
 
     const SIG: &[u8] = include_bytes!("../tests/data/check-file.sig");
 

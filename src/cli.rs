@@ -1,6 +1,10 @@
-//! Command-line parsing: hand-rolled to keep the static binary small; every mistake names the argument.
+//! Command-line parsing with lexopt (a few KB): paths need not be UTF-8, `--opt=value` and `--` work, every
+//! command answers `-h`/`--help`, and every mistake names the argument.
 
+use std::ffi::OsString;
 use std::path::PathBuf;
+
+use lexopt::{Arg, Parser};
 
 use crate::error::Error;
 use crate::logging::Sink;
@@ -60,8 +64,8 @@ switches to the real init. See docs/boot.md.
 
 Options:
   -v, --verbose          Debug messages (a failed load carries the verifier log's last lines without it).
-  --log SINK             Where messages go. Default: stderr on a terminal, else syslog when /dev/log exists,
-                         else /dev/kmsg (initramfs).
+  --log SINK             Where messages go. Default: stderr; for `load --boot`, stderr on a terminal, else
+                         syslog when /dev/log exists, else /dev/kmsg (initramfs).
   -h, --help             This help.
   -V, --version          Version and the number of baked certificates.
 ";
@@ -99,6 +103,8 @@ pub enum Command {
         files: Vec<PathBuf>,
     },
     Help,
+    /// `bpfgate COMMAND --help`: that command's usage.
+    CommandHelp(&'static str),
     Version,
 }
 
@@ -113,144 +119,67 @@ fn usage(msg: impl Into<String>) -> Error {
     Error::Usage(msg.into())
 }
 
-/// Parses arguments (without argv\[0\]).
-pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Args, Error> {
-    let mut it = args.into_iter();
+/// How an argument reads in a message: options as typed, values quoted (lossily, when not UTF-8).
+fn shown(arg: &Arg<'_>) -> String {
+    match arg {
+        Arg::Short(c) => format!("\"-{c}\""),
+        Arg::Long(l) => format!("\"--{l}\""),
+        Arg::Value(v) => format!("{:?}", v.to_string_lossy()),
+    }
+}
+
+/// A value that must be text (a command name, a sink, a command line).
+fn text(v: OsString, what: &str) -> Result<String, Error> {
+    v.into_string()
+        .map_err(|v| usage(format!("{what}: {:?} is not valid UTF-8", v.to_string_lossy())))
+}
+
+/// The option's value (`--opt VALUE` or `--opt=VALUE`), or an error naming what it needs.
+fn value(p: &mut Parser, opt: &str, what: &str) -> Result<OsString, Error> {
+    p.value().map_err(|_| usage(format!("{opt} needs {what}")))
+}
+
+/// lexopt's own errors (a value given to a flag, `--flag=x`), with the command named.
+fn lex(cmd: &str) -> impl Fn(lexopt::Error) -> Error + '_ {
+    move |e| usage(format!("{cmd}: {e}"))
+}
+
+/// Parses arguments (without argv\[0\]). Arguments need not be UTF-8 where they are paths; options take
+/// `--opt VALUE` and `--opt=VALUE`, `--` ends the options, and `-h`/`--help` after a command asks for its usage.
+pub fn parse<I>(args: I) -> Result<Args, Error>
+where
+    I: IntoIterator,
+    I::Item: Into<OsString>,
+{
+    let mut p = Parser::from_args(args);
     let (mut verbose, mut log) = (false, None);
-    let command = loop {
-        let Some(a) = it.next() else {
-            return Err(usage("no command given"));
-        };
-        match a.as_str() {
-            "-v" | "--verbose" => verbose = true,
-            "--log" => {
-                let v = it
-                    .next()
-                    .ok_or_else(|| usage("--log needs a value: stderr, syslog or kmsg"))?;
-                log =
-                    Some(Sink::parse(&v).ok_or_else(|| {
-                        usage(format!("--log {v:?}: use stderr, syslog or kmsg"))
-                    })?);
+    let name = loop {
+        match p.next().map_err(lex("bpfgate"))? {
+            None => return Err(usage("no command given")),
+            Some(Arg::Short('v') | Arg::Long("verbose")) => verbose = true,
+            Some(Arg::Long("log")) => {
+                let v = text(
+                    value(&mut p, "--log", "a value: stderr, syslog or kmsg")?,
+                    "--log",
+                )?;
+                log = Some(
+                    Sink::parse(&v)
+                        .ok_or_else(|| usage(format!("--log {v:?}: use stderr, syslog or kmsg")))?,
+                );
             }
-            "-h" | "--help" | "help" => break Command::Help,
-            "-V" | "--version" => break Command::Version,
-            "load" => {
-                let (mut config, mut boot) = (None, false);
-                while let Some(a) = it.next() {
-                    match a.as_str() {
-                        "--config" => {
-                            config = Some(value(&mut it, "load --config", "a file")?.into())
-                        }
-                        "--boot" => boot = true,
-                        _ => return Err(usage(format!("load: unexpected argument {a:?}"))),
-                    }
-                }
-                break Command::Load { config, boot };
+            Some(Arg::Short('h') | Arg::Long("help")) => break "help".to_string(),
+            Some(Arg::Short('V') | Arg::Long("version")) => {
+                return Ok(Args {
+                    verbose,
+                    log,
+                    command: Command::Version,
+                })
             }
-            "policy" => {
-                let (mut config, mut cmdline) = (None, None);
-                while let Some(a) = it.next() {
-                    match a.as_str() {
-                        "--config" => {
-                            config = Some(value(&mut it, "policy --config", "a file")?.into())
-                        }
-                        "--cmdline" => {
-                            cmdline = Some(value(&mut it, "policy --cmdline", "a command line")?)
-                        }
-                        _ => return Err(usage(format!("policy: unexpected argument {a:?}"))),
-                    }
-                }
-                break Command::Policy { config, cmdline };
-            }
-            "log" => {
-                let (mut follow, mut json) = (false, false);
-                for a in it.by_ref() {
-                    match a.as_str() {
-                        "--follow" | "-f" => follow = true,
-                        "--json" => json = true,
-                        _ => return Err(usage(format!("log: unexpected argument {a:?}"))),
-                    }
-                }
-                break Command::Log { follow, json };
-            }
-            "check" => {
-                let (mut config, mut json, mut files) = (None, false, Vec::new());
-                while let Some(a) = it.next() {
-                    match a.as_str() {
-                        "--config" => {
-                            config = Some(value(&mut it, "check --config", "a file")?.into())
-                        }
-                        "--json" => json = true,
-                        s if s.starts_with('-') => {
-                            return Err(usage(format!("check: unknown option {s:?}")))
-                        }
-                        _ => files.push(PathBuf::from(a)),
-                    }
-                }
-                if files.is_empty() {
-                    return Err(usage("check: at least one FILE is required"));
-                }
-                break Command::Check {
-                    config,
-                    json,
-                    files,
-                };
-            }
-            "doctor" => {
-                let path = it.next().map_or_else(|| PathBuf::from("/"), PathBuf::from);
-                if let Some(a) = it.next() {
-                    return Err(usage(format!("doctor: unexpected argument {a:?}")));
-                }
-                break Command::Doctor { path };
-            }
-            "status" => {
-                let mut json = false;
-                for a in it.by_ref() {
-                    match a.as_str() {
-                        "--json" => json = true,
-                        _ => return Err(usage(format!("status: unexpected argument {a:?}"))),
-                    }
-                }
-                break Command::Status { json };
-            }
-            "enroll" => {
-                let (mut sig, mut file) = (None, None);
-                while let Some(a) = it.next() {
-                    match a.as_str() {
-                        "--sig" => {
-                            sig = Some(
-                                it.next()
-                                    .ok_or_else(|| usage("enroll: --sig needs a file"))?,
-                            )
-                        }
-                        s if s.starts_with('-') => {
-                            return Err(usage(format!("enroll: unknown option {s:?}")))
-                        }
-                        _ if file.is_none() => file = Some(a),
-                        _ => {
-                            return Err(usage(format!("enroll: one FILE at a time (extra {a:?})")))
-                        }
-                    }
-                }
-                let sig = sig.ok_or_else(|| {
-                    usage("enroll: --sig SIG is required (make it with `fsverity sign`)")
-                })?;
-                let file = file.ok_or_else(|| usage("enroll: FILE is required"))?;
-                break Command::Enroll {
-                    sig: sig.into(),
-                    file: file.into(),
-                };
-            }
-            "digest" => {
-                let files: Vec<PathBuf> = it.by_ref().map(PathBuf::from).collect();
-                if files.is_empty() {
-                    return Err(usage("digest: at least one FILE is required"));
-                }
-                break Command::Digest { files };
-            }
-            other => return Err(usage(format!("unknown command or option {other:?}"))),
+            Some(Arg::Value(v)) => break text(v, "the command")?,
+            Some(a) => return Err(usage(format!("unknown command or option {}", shown(&a)))),
         }
     };
+    let command = command(&name, &mut p)?;
     Ok(Args {
         verbose,
         log,
@@ -258,9 +187,166 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Args, Error> {
     })
 }
 
-fn value(it: &mut impl Iterator<Item = String>, opt: &str, what: &str) -> Result<String, Error> {
-    it.next()
-        .ok_or_else(|| usage(format!("{opt} needs {what}")))
+/// The command `name` and its arguments.
+fn command(name: &str, p: &mut Parser) -> Result<Command, Error> {
+    let cmd = name;
+    let unexpected = |a: &Arg<'_>| usage(format!("{cmd}: unexpected argument {}", shown(a)));
+    let help = |name: &'static str| Ok(Command::CommandHelp(name));
+    Ok(match name {
+        "help" => Command::Help,
+        "load" => {
+            let (mut config, mut boot) = (None, false);
+            while let Some(a) = p.next().map_err(lex(cmd))? {
+                match a {
+                    Arg::Long("config") => config = Some(value(p, "load --config", "a file")?.into()),
+                    Arg::Long("boot") => boot = true,
+                    Arg::Short('h') | Arg::Long("help") => return help("load"),
+                    a => return Err(unexpected(&a)),
+                }
+            }
+            Command::Load { config, boot }
+        }
+        "policy" => {
+            let (mut config, mut cmdline) = (None, None);
+            while let Some(a) = p.next().map_err(lex(cmd))? {
+                match a {
+                    Arg::Long("config") => {
+                        config = Some(value(p, "policy --config", "a file")?.into())
+                    }
+                    Arg::Long("cmdline") => {
+                        let v = value(p, "policy --cmdline", "a command line")?;
+                        cmdline = Some(text(v, "policy --cmdline")?)
+                    }
+                    Arg::Short('h') | Arg::Long("help") => return help("policy"),
+                    a => return Err(unexpected(&a)),
+                }
+            }
+            Command::Policy { config, cmdline }
+        }
+        "log" => {
+            let (mut follow, mut json) = (false, false);
+            while let Some(a) = p.next().map_err(lex(cmd))? {
+                match a {
+                    Arg::Short('f') | Arg::Long("follow") => follow = true,
+                    Arg::Long("json") => json = true,
+                    Arg::Short('h') | Arg::Long("help") => return help("log"),
+                    a => return Err(unexpected(&a)),
+                }
+            }
+            Command::Log { follow, json }
+        }
+        "check" => {
+            let (mut config, mut json, mut files) = (None, false, Vec::new());
+            while let Some(a) = p.next().map_err(lex(cmd))? {
+                match a {
+                    Arg::Long("config") => config = Some(value(p, "check --config", "a file")?.into()),
+                    Arg::Long("json") => json = true,
+                    Arg::Short('h') | Arg::Long("help") => return help("check"),
+                    Arg::Value(v) => files.push(PathBuf::from(v)),
+                    a => return Err(usage(format!("check: unknown option {}", shown(&a)))),
+                }
+            }
+            if files.is_empty() {
+                return Err(usage("check: at least one FILE is required"));
+            }
+            Command::Check {
+                config,
+                json,
+                files,
+            }
+        }
+        "doctor" => {
+            let mut path = None;
+            while let Some(a) = p.next().map_err(lex(cmd))? {
+                match a {
+                    Arg::Short('h') | Arg::Long("help") => return help("doctor"),
+                    Arg::Value(v) if path.is_none() => path = Some(PathBuf::from(v)),
+                    a => return Err(unexpected(&a)),
+                }
+            }
+            Command::Doctor {
+                path: path.unwrap_or_else(|| PathBuf::from("/")),
+            }
+        }
+        "status" => {
+            let mut json = false;
+            while let Some(a) = p.next().map_err(lex(cmd))? {
+                match a {
+                    Arg::Long("json") => json = true,
+                    Arg::Short('h') | Arg::Long("help") => return help("status"),
+                    a => return Err(unexpected(&a)),
+                }
+            }
+            Command::Status { json }
+        }
+        "enroll" => {
+            let (mut sig, mut file) = (None, None);
+            while let Some(a) = p.next().map_err(lex(cmd))? {
+                match a {
+                    Arg::Long("sig") => sig = Some(value(p, "enroll: --sig", "a file")?),
+                    Arg::Short('h') | Arg::Long("help") => return help("enroll"),
+                    Arg::Value(v) if file.is_none() => file = Some(v),
+                    Arg::Value(v) => {
+                        return Err(usage(format!(
+                            "enroll: one FILE at a time (extra {:?})",
+                            v.to_string_lossy()
+                        )))
+                    }
+                    a => return Err(usage(format!("enroll: unknown option {}", shown(&a)))),
+                }
+            }
+            let sig = sig.ok_or_else(|| {
+                usage("enroll: --sig SIG is required (make it with `fsverity sign`)")
+            })?;
+            let file = file.ok_or_else(|| usage("enroll: FILE is required"))?;
+            Command::Enroll {
+                sig: sig.into(),
+                file: file.into(),
+            }
+        }
+        "digest" => {
+            let mut files = Vec::new();
+            while let Some(a) = p.next().map_err(lex(cmd))? {
+                match a {
+                    Arg::Short('h') | Arg::Long("help") => return help("digest"),
+                    Arg::Value(v) => files.push(PathBuf::from(v)),
+                    a => return Err(unexpected(&a)),
+                }
+            }
+            if files.is_empty() {
+                return Err(usage("digest: at least one FILE is required"));
+            }
+            Command::Digest { files }
+        }
+        other => return Err(usage(format!("unknown command or option {other:?}"))),
+    })
+}
+
+/// One command's part of [`HELP`]: its lines of the command list, under a usage line. The global help stays the
+/// one source of the text.
+pub fn command_help(name: &str) -> String {
+    let mut out = String::new();
+    let mut inside = false;
+    for line in HELP.lines() {
+        let starts_command = line.len() > 2 && line.starts_with("  ") && !line[2..].starts_with(' ');
+        if starts_command {
+            inside = line[2..].split_whitespace().next() == Some(name);
+            if inside {
+                out.push_str("Usage: bpfgate [-v] [--log SINK] ");
+                out.push_str(line[2..].trim_end());
+                out.push('\n');
+                continue;
+            }
+        } else if line.is_empty() || !line.starts_with(' ') {
+            inside = false;
+        }
+        if inside {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out.push_str("\n`bpfgate --help` lists the other commands and the options -v and --log.\n");
+    out
 }
 
 #[cfg(test)]
@@ -354,7 +440,32 @@ mod tests {
                 },
             ),
             ("--help", Command::Help),
+            ("help", Command::Help),
             ("-V", Command::Version),
+            ("-v --version", Command::Version),
+            // lexopt's conventions: --opt=value, -- before operands that look like options.
+            (
+                "load --config=/etc/p.conf",
+                Command::Load {
+                    config: Some("/etc/p.conf".into()),
+                    boot: false,
+                },
+            ),
+            (
+                "check --json -- -odd --name",
+                Command::Check {
+                    config: None,
+                    json: true,
+                    files: vec!["-odd".into(), "--name".into()],
+                },
+            ),
+            (
+                "enroll --sig=a.sig f",
+                Command::Enroll {
+                    sig: "a.sig".into(),
+                    file: "f".into(),
+                },
+            ),
         ];
         for (line, want) in ok {
             assert_eq!(&p(line).unwrap().command, want, "{line}");
@@ -362,6 +473,56 @@ mod tests {
         let a = p("-v --log kmsg load").unwrap();
         assert!(a.verbose);
         assert_eq!(a.log, Some(Sink::Kmsg));
+        assert_eq!(p("--log=syslog status").unwrap().log, Some(Sink::Syslog));
+    }
+
+    #[test]
+    fn every_command_answers_help_with_its_own_usage() {
+        for cmd in [
+            "load", "policy", "log", "status", "enroll", "check", "doctor", "digest",
+        ] {
+            for flag in ["-h", "--help"] {
+                let line = format!("{cmd} {flag}");
+                assert_eq!(p(&line).unwrap().command, Command::CommandHelp(cmd), "{line}");
+            }
+            let text = command_help(cmd);
+            assert!(
+                text.starts_with(&format!("Usage: bpfgate [-v] [--log SINK] {cmd}")),
+                "{text}"
+            );
+            // Its own block only: no other command's line.
+            let others = text
+                .lines()
+                .filter(|l| l.starts_with("  ") && !l[2..].starts_with(' '))
+                .count();
+            assert_eq!(others, 0, "{cmd}: {text}");
+            assert!(text.lines().count() >= 2, "{cmd}: {text}");
+        }
+        // Options after the operands still count as asking for help.
+        assert_eq!(
+            p("check a --help").unwrap().command,
+            Command::CommandHelp("check")
+        );
+    }
+
+    #[test]
+    fn paths_need_not_be_utf8() {
+        use std::os::unix::ffi::OsStringExt;
+        let bad = OsString::from_vec(vec![b'f', 0xff, b'x']);
+        let a = parse([OsString::from("digest"), bad.clone()]).unwrap();
+        assert_eq!(
+            a.command,
+            Command::Digest {
+                files: vec![PathBuf::from(bad.clone())]
+            }
+        );
+        // A command name or a sink must be text: an error naming the argument, no panic.
+        let e = parse([bad.clone()]).unwrap_err().to_string();
+        assert!(e.contains("not valid UTF-8"), "{e}");
+        let e = parse([OsString::from("--log"), bad, OsString::from("load")])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("--log") && e.contains("not valid UTF-8"), "{e}");
     }
 
     #[test]
@@ -384,6 +545,8 @@ mod tests {
             ("digest", "at least one FILE"),
             ("--log", "--log needs a value"),
             ("--log tty load", "\"tty\""),
+            ("status --json=yes", "status: "),
+            ("digest -x f", "\"-x\""),
         ];
         for (line, want) in bad {
             let e = p(line).unwrap_err();

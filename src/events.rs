@@ -143,21 +143,7 @@ fn exe_path(e: &gate_event) -> String {
     }
 }
 
-fn json_str(s: &str) -> String {
-    let mut o = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => o.push_str("\\\""),
-            '\\' => o.push_str("\\\\"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(o, "\\u{:04x}", c as u32);
-            }
-            c => o.push(c),
-        }
-    }
-    o.push('"');
-    o
-}
+use crate::json::string as json_str;
 
 /// One line per event.
 pub fn line(e: &gate_event, json: bool) -> String {
@@ -284,8 +270,4 @@ mod tests {
         assert!(parse(&[]).unwrap().is_empty());
     }
 
-    #[test]
-    fn json_escapes() {
-        assert_eq!(json_str("a\"b\\c\n"), "\"a\\\"b\\\\c\\u000a\"");
-    }
 }

@@ -15,6 +15,7 @@ pub mod error;
 pub mod events;
 pub mod gate;
 pub mod init;
+pub mod json;
 pub mod kernel;
 pub mod keyring;
 pub mod logging;

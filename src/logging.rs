@@ -1,5 +1,6 @@
-//! Logging fitted to the boot stage: stderr when a person runs the command, syslog when `/dev/log` exists,
-//! `/dev/kmsg` in the initramfs before any syslog. libbpf's own messages go through the same logger.
+//! Logging fitted to who runs the command: stderr for a person (any command but the boot path), and for `load
+//! --boot` syslog when `/dev/log` exists, `/dev/kmsg` in the initramfs before any syslog. libbpf's own messages
+//! go through the same logger.
 
 use std::fs::OpenOptions;
 use std::io::{IsTerminal, Write};

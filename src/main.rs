@@ -19,14 +19,20 @@ fn main() -> ExitCode {
             std::thread::sleep(std::time::Duration::from_secs(3600));
         }
     }
-    let args = match cli::parse(std::env::args().skip(1)) {
+    let args = match cli::parse(std::env::args_os().skip(1)) {
         Ok(a) => a,
         Err(e) => {
             eprintln!("bpfgate: {e}");
             return ExitCode::from(2);
         }
     };
-    logging::init(args.log.unwrap_or_else(logging::Sink::detect), args.verbose);
+    // Errors go to whoever ran the command (stderr, whatever it is connected to); only the boot path (`load
+    // --boot`, from the initramfs hooks and units) looks for syslog or the kernel log.
+    let default_sink = match args.command {
+        Command::Load { boot: true, .. } => logging::Sink::detect(),
+        _ => logging::Sink::Stderr,
+    };
+    logging::init(args.log.unwrap_or(default_sink), args.verbose);
     match run(args.command) {
         Ok(code) => code,
         Err(e) => {
@@ -39,6 +45,7 @@ fn main() -> ExitCode {
 fn run(cmd: Command) -> Result<ExitCode, Error> {
     match cmd {
         Command::Help => print!("{}", cli::HELP),
+        Command::CommandHelp(name) => print!("{}", cli::command_help(name)),
         Command::Version => println!(
             "bpfgate {} ({} baked certificate(s))",
             env!("CARGO_PKG_VERSION"),

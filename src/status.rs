@@ -9,6 +9,7 @@ use std::path::Path;
 use crate::commands;
 use crate::error::Error;
 use crate::gate;
+use crate::json;
 use crate::pod::Pod;
 use crate::skel::types::{exec_reason, gate_config, gate_counter, status_counter, status_header};
 
@@ -216,31 +217,29 @@ impl Status {
     /// JSON report (stable keys; counters always present).
     pub fn json(&self) -> String {
         let mut s = String::from("{\"active\":true");
-        let _ = write!(s, ",\"pin_dir\":\"{}\"", gate::pin_dir().display());
+        let _ = write!(
+            s,
+            ",\"pin_dir\":{}",
+            json::string(&gate::pin_dir().display().to_string())
+        );
         let _ = write!(s, ",\"keyring\":{}", self.config.keyring_serial);
         let certs = self.certificate_keys();
         let _ = write!(s, ",\"certificate_keys\":[{}]", certs.join(","));
         let _ = write!(s, ",\"nr_cpus\":{}", self.config.nr_cpus);
-        let list = |v: Vec<String>| {
-            v.iter()
-                .map(|x| format!("\"{x}\""))
-                .collect::<Vec<_>>()
-                .join(",")
-        };
         let _ = write!(
             s,
-            ",\"signature_xattrs\":[{}]",
-            list(self.xattrs().split(',').map(String::from).collect())
+            ",\"signature_xattrs\":{}",
+            json::strings(self.xattrs().split(','))
         );
         let _ = write!(
             s,
-            ",\"untrusted_commands\":[{}]",
-            list(self.untrusted_cmds())
+            ",\"untrusted_commands\":{}",
+            json::strings(self.untrusted_cmds())
         );
         let _ = write!(
             s,
-            ",\"mode\":\"{}\"",
-            crate::policy::mode_name(self.policy().mode)
+            ",\"mode\":{}",
+            json::string(crate::policy::mode_name(self.policy().mode))
         );
         let policy: Vec<String> = self
             .policy()
@@ -248,7 +247,7 @@ impl Status {
             .lines()
             .filter_map(|l| l.split_once(" = "))
             .filter(|(k, _)| !matches!(*k, "mode" | "required" | "denylist"))
-            .map(|(k, v)| format!("\"{k}\":\"{v}\""))
+            .map(|(k, v)| format!("{}:{}", json::string(k), json::string(v)))
             .collect();
         let _ = write!(
             s,

@@ -41,7 +41,7 @@ keys:
 
 test-bin: deps keys
 	BPFGATE_CERTS=$(abspath $(KEYS))/signer.pem:$(abspath $(KEYS))/second.der RUSTFLAGS="$(STATIC_RUSTFLAGS)" \
-		CARGO_TARGET_DIR=$(TEST_TARGET_DIR) cargo build --release --target $(TARGET)
+		CARGO_TARGET_DIR=$(TEST_TARGET_DIR) cargo build --release --target $(TARGET) --features bench
 
 stage: kernels test-bin
 	tests/vm/prepare.sh $(TEST_BIN) $(BUILD)/vm

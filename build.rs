@@ -1,6 +1,7 @@
-//! Build script: compiles bpf/bpfgate.bpf.c into a libbpf skeleton and bakes the trust anchors named by
-//! `BPFGATE_CERTS` (a `:`-separated list of X.509 certificates, PEM or DER) and the default policy named by
-//! `BPFGATE_POLICY` (a config file, see docs/policy.md; checked here with the runtime's own parser) into the binary.
+//! Build script: compiles bpf/*.bpf.c and links them into one object (the skeletons and the program list are made
+//! from it), and bakes the trust anchors named by `BPFGATE_CERTS` (a `:`-separated list of X.509 certificates, PEM
+//! or DER) and the default policy named by `BPFGATE_POLICY` (a config file, see docs/policy.md; checked here with the
+//! runtime's own parser) into the binary.
 
 use std::env;
 use std::fmt::Write as _;
@@ -13,18 +14,15 @@ use libbpf_cargo::SkeletonBuilder;
 #[path = "src/certfile.rs"]
 mod certfile;
 // The policy parser itself, so that a baked policy with a mistake fails the build, not a boot.
-#[allow(dead_code)]
-#[path = "src/commands.rs"]
-mod commands;
-#[allow(dead_code)]
-#[path = "src/policy.rs"]
-mod policy;
+use bpfgate_policy::policy;
 
-const SRC: &str = "bpf/bpfgate.bpf.c";
+/// The gate's BPF side, one concern a file (bpf/gate.h says what they share). bpfgate.bpf.c defines the maps and
+/// the config; the others declare them. Linked in this order into one object, the one the skeletons are made of.
+const SOURCES: &[&str] = &["bpfgate", "trust", "bpfcmd", "attach", "protect", "kernel", "status"];
 
 fn main() {
     let out = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
-    for f in ["bpf/bpfgate.bpf.c", "bpf/bpfgate.h", "bpf/vmlinux.h"] {
+    for f in ["bpf/gate.h", "bpf/bpfgate.h", "bpf/vmlinux.h"] {
         println!("cargo:rerun-if-changed={f}");
     }
     println!("cargo:rerun-if-env-changed=BPFGATE_CERTS");
@@ -32,22 +30,52 @@ fn main() {
     println!("cargo:rerun-if-env-changed=BPF_CLANG");
 
     let clang = env::var("BPF_CLANG").unwrap_or_else(|_| "clang".into());
-    if let Err(e) = SkeletonBuilder::new()
-        .source(SRC)
-        .obj(out.join("bpfgate.bpf.o"))
-        .clang(&clang)
-        .clang_args(["-Ibpf", "-Wall", "-Werror", "-Wno-unused-function"])
-        .build_and_generate(out.join("bpfgate.skel.rs"))
-    {
-        fail(&format!(
-            "building the BPF skeleton from {SRC} with {clang} failed: {e:#}\n\
-             Install clang (apt-get install clang) or point BPF_CLANG at one."
-        ));
+    let objs = out.join("bpf");
+    fs::create_dir_all(&objs).unwrap_or_else(|e| fail(&format!("creating {}: {e}", objs.display())));
+    let linked = out.join("bpfgate.bpf.o");
+    let _ = fs::remove_file(&linked);
+    let mut linker = libbpf_rs::Linker::new(&linked)
+        .unwrap_or_else(|e| fail(&format!("starting the BPF linker: {e}")));
+    for name in SOURCES {
+        let src = format!("bpf/{name}.bpf.c");
+        let obj = objs.join(format!("{name}.o"));
+        println!("cargo:rerun-if-changed={src}");
+        if let Err(e) = SkeletonBuilder::new()
+            .source(&src)
+            .obj(&obj)
+            .clang(&clang)
+            .clang_args(["-Ibpf", "-Wall", "-Werror", "-Wno-unused-function"])
+            .build()
+        {
+            fail(&format!(
+                "compiling {src} with {clang} failed: {e:#}\n\
+                 Install clang (apt-get install clang) or point BPF_CLANG at one."
+            ));
+        }
+        linker
+            .add_file(&obj)
+            .unwrap_or_else(|e| fail(&format!("linking {src}: {e}")));
     }
+    linker
+        .link()
+        .unwrap_or_else(|e| fail(&format!("linking the gate's BPF objects: {e}")));
+    if let Err(e) = SkeletonBuilder::new()
+        .obj(&linked)
+        .generate(out.join("bpfgate.skel.rs"))
+    {
+        fail(&format!("generating the skeleton of the linked object: {e:#}"));
+    }
+    programs(&linked, &out.join("programs.rs"));
 
-    // The benchmark's baselines: the boot cost's loader of one empty LSM program (src/bin/bpfgate-bench-minload.rs),
-    // and the floor, empty programs on the gate's hot hooks (src/bin/bpfgate-bench-floor.rs).
-    for name in ["minimal", "floor"] {
+    // The benchmark's baselines, with the `bench` feature only: the boot cost's loader of one empty LSM program
+    // (src/bin/bpfgate-bench-minload.rs), and the floor, empty programs on the gate's hot hooks
+    // (src/bin/bpfgate-bench-floor.rs).
+    let bench: &[&str] = if env::var_os("CARGO_FEATURE_BENCH").is_some() {
+        &["minimal", "floor"]
+    } else {
+        &[]
+    };
+    for name in bench {
         let src = format!("bpf/{name}.bpf.c");
         println!("cargo:rerun-if-changed={src}");
         if let Err(e) = SkeletonBuilder::new()
@@ -70,7 +98,7 @@ fn main() {
     println!("cargo:rerun-if-env-changed=BPFTOOL");
     println!("cargo:rerun-if-env-changed=CC");
     light_skeleton(&out, "bpfgate", true);
-    for name in ["minimal", "floor"] {
+    for name in bench {
         light_skeleton(&out, name, false);
     }
 
@@ -217,6 +245,28 @@ Install bpftool (apt-get install bpftool) or point BPFTOOL at one."
         fail(&format!("archiving {}", lib.display()));
     }
     println!("cargo:rustc-link-search=native={}", out.display());
+}
+
+/// The gate's programs as the linked object has them, in its order: (pin name, program, section), the one list
+/// the loader attaches and `doctor` checks. The pin is the program's name without its `gate_` prefix.
+fn programs(obj: &Path, dest: &Path) {
+    let open = libbpf_rs::ObjectBuilder::default()
+        .open_file(obj)
+        .unwrap_or_else(|e| fail(&format!("opening {}: {e}", obj.display())));
+    let mut src = String::from(
+        "/// The gate's programs, from the linked object: (pin name, program, ELF section), in link order.\n\
+         pub const PROGRAMS: &[(&str, &str, &str)] = &[\n",
+    );
+    for prog in open.progs() {
+        let name = prog.name().to_string_lossy().into_owned();
+        let section = prog.section().to_string_lossy().into_owned();
+        let Some(pin) = name.strip_prefix("gate_") else {
+            fail(&format!("BPF program {name} ({section}): the gate's programs are named gate_PIN"));
+        };
+        let _ = writeln!(src, "    ({pin:?}, {name:?}, {section:?}),");
+    }
+    src.push_str("];\n");
+    fs::write(dest, src).unwrap_or_else(|e| fail(&format!("writing {}: {e}", dest.display())));
 }
 
 fn fail(msg: &str) -> ! {

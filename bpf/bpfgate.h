@@ -1,14 +1,22 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * The one contract between the kernel side (bpf/bpfgate.bpf.c) and the Rust side. Every type here reaches Rust
- * through the skeleton's generated `types` module (see the `__types` anchor in bpfgate.bpf.c); nothing is
- * re-declared by hand in Rust.
+ * The one contract between the kernel side (the bpf/ files) and the Rust side. Every type and every enum value here
+ * reaches Rust through the skeleton's generated `types` module (see the `__types` anchor in bpfgate.bpf.c). What
+ * Rust needs is an enum value, not a #define, so that it is never re-declared there. Left as #defines: the
+ * signature xattr names (strings, which BTF cannot carry; src/verity.rs names them too) and values only the BPF
+ * side uses.
  */
 #ifndef BPFGATE_H
 #define BPFGATE_H
 
-/* Largest signature xattr the gate reads. A larger one makes the exec untrusted (EXEC_SIG_TOO_BIG). */
-#define BPFGATE_SIG_MAX 4096
+/* Limits and framing the Rust side reads (types::bpfgate_limit). */
+enum bpfgate_limit {
+	/* Largest signature xattr the gate reads. A larger one makes the exec untrusted (EXEC_SIG_TOO_BIG). */
+	BPFGATE_SIG_MAX = 4096,
+	/* Status stream framing. */
+	BPFGATE_STATUS_MAGIC = 0x42504647, /* "BPFG" */
+	BPFGATE_STATUS_VERSION = 4,
+};
 /* "FSVerity" + struct fsverity_digest + the largest digest (sha512): what `fsverity sign` signs. */
 #define BPFGATE_FORMATTED_DIGEST_MAX (8 + 4 + 64)
 /* bpf() commands counted one by one; commands at or above BPFGATE_CMD_OTHER share the last slot. */
@@ -33,9 +41,6 @@
 /* Depth of the mount tree walked above the gate's bpffs (and above any mount that could take it by propagation);
  * a deeper tree fails closed: the unmount, move or removal is refused. */
 #define BPFGATE_MOUNT_DEPTH 64
-/* Status stream framing. */
-#define BPFGATE_STATUS_MAGIC 0x42504647 /* "BPFG" */
-#define BPFGATE_STATUS_VERSION 4
 /* Records the event ring holds; the oldest is overwritten. */
 #define BPFGATE_EVENTS 1024
 /* Digests the denylist holds (policy.rs DENY_MAX). */

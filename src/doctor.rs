@@ -6,7 +6,7 @@ use std::io::Read;
 use std::path::Path;
 
 use crate::kernel::{
-    self, HOOKS, KFUNCS, LSM_LIST, PROG_SIGNING_MARKER, SECURITY_BPF_XATTR_MARKER, VMLINUX_BTF,
+    self, KFUNCS, LSM_LIST, PROG_SIGNING_MARKER, SECURITY_BPF_XATTR_MARKER, VMLINUX_BTF,
 };
 use crate::sys;
 
@@ -184,10 +184,11 @@ pub fn run(path: &Path) -> Vec<Finding> {
             "use a kernel built with CONFIG_DEBUG_INFO_BTF=y (and sysfs mounted on /sys)",
         ));
     } else {
+        let hooks = kernel::hooks();
         let wanted: Vec<&str> = KFUNCS
             .iter()
             .map(|(n, _)| *n)
-            .chain(HOOKS.iter().copied())
+            .chain(hooks.iter().map(String::as_str))
             .chain([SECURITY_BPF_XATTR_MARKER, PROG_SIGNING_MARKER])
             .collect();
         match kernel::btf_names(Path::new(VMLINUX_BTF), &wanted) {
@@ -206,13 +207,13 @@ pub fn run(path: &Path) -> Vec<Finding> {
                         "use a newer kernel with CONFIG_FS_VERITY and CONFIG_SYSTEM_DATA_VERIFICATION",
                     ));
                 }
-                let missing: Vec<&str> = HOOKS
+                let missing: Vec<&str> = hooks
                     .iter()
-                    .filter(|n| !have.contains(**n))
+                    .filter(|n| !have.contains(n.as_str()))
                     .map(|n| &n["bpf_lsm_".len()..])
                     .collect();
                 if missing.is_empty() {
-                    out.push(ok(format!("all {} LSM hooks present", HOOKS.len())));
+                    out.push(ok(format!("all {} LSM hooks present", hooks.len())));
                 } else {
                     out.push(fail(
                         format!("missing LSM hooks: {}", missing.join(", ")),

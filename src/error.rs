@@ -23,7 +23,7 @@ pub enum Error {
     Kernel(String),
     /// Creating or closing the gate's keyring.
     Keyring(&'static str, io::Error),
-    /// libbpf failed at a step (open, load, attach, pin).
+    /// A libbpf-rs call failed (counting CPUs, reading a link's id); the load itself is the light skeleton's.
     Bpf(String, libbpf_rs::Error),
     /// Creating or removing the pin directory.
     Pin(PathBuf, io::Error),

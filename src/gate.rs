@@ -14,7 +14,7 @@ use crate::keyring;
 use crate::lskel::{self, Loaded};
 use crate::pod::Pod;
 use crate::policy::{Policy, Warnings};
-use crate::skel::{certs::CERTS, types};
+use crate::skel::{certs::CERTS, programs, types};
 use crate::sys;
 
 /// Where the gate pins its links.
@@ -151,37 +151,24 @@ fn attach_and_pin(
     Ok(gate.links.len())
 }
 
-/// The hooks, by pin name and program; the bpf() gate goes last, so nothing else is half-attached when it starts
-/// enforcing. The two iterators follow it.
-const HOOKS: &[(&str, &str)] = &[
-    ("exec", "gate_exec"),
-    ("fork", "gate_fork"),
-    ("mmap", "gate_mmap"),
-    ("mprotect", "gate_mprotect"),
-    ("keys", "gate_key_permission"),
-    ("kernel_read_file", "gate_kernel_read_file"),
-    ("kernel_load_data", "gate_kernel_load_data"),
-    ("module_request", "gate_module_request"),
-    ("locked_down", "gate_locked_down"),
-    ("ptrace", "gate_ptrace"),
-    ("traceme", "gate_traceme"),
-    ("bpf_map", "gate_bpf_map"),
-    ("bpf_map_create", "gate_map_create"),
-    ("bpf_map_free", "gate_map_free"),
-    ("bpf_prog", "gate_bpf_prog"),
-    ("unlink", "gate_unlink"),
-    ("rmdir", "gate_rmdir"),
-    ("rename", "gate_rename"),
-    ("mount", "gate_mount_over"),
-    ("move_mount", "gate_move_mount_over"),
-    ("umount", "gate_umount"),
-    ("ioctl", "gate_ioctl"),
-    ("setsockopt", "gate_setsockopt"),
-    ("netlink_send", "gate_netlink_send"),
-    ("sb_remount", "gate_sb_remount"),
-    ("post_setxattr", "gate_post_setxattr"),
-    ("post_removexattr", "gate_post_removexattr"),
-];
+/// The LSM programs to attach, by pin name and program, from the object's own list (`skel::programs`): the
+/// policy's optional program hooks only when it needs them, and the bpf() gate last, so that nothing else is
+/// half-attached when it starts enforcing. The iterators follow, attached once per map.
+fn lsm_hooks(prog_load: bool, prog_free: bool) -> Vec<(&'static str, &'static str)> {
+    let mut hooks: Vec<(&'static str, &'static str)> = programs::PROGRAMS
+        .iter()
+        .filter(|(_, _, section)| kernel::lsm_hook(section).is_some())
+        .filter(|(pin, _, _)| match *pin {
+            "bpf" => false,
+            "prog_load" => prog_load,
+            "prog_free" => prog_free,
+            _ => true,
+        })
+        .map(|(pin, prog, _)| (*pin, *prog))
+        .collect();
+    hooks.push(("bpf", "gate_bpf"));
+    hooks
+}
 
 /// Configures, loads and attaches the gate (configure → load → trust self → denylist → attach).
 pub fn attach(
@@ -256,14 +243,7 @@ pub fn attach(
     }
     lskel::freeze(denylist, "freezing the denylist")?;
 
-    let mut hooks: Vec<(&'static str, &'static str)> = HOOKS.to_vec();
-    if policy.bpf_token_only || signed {
-        hooks.push(("prog_load", "gate_prog_load"));
-    }
-    if signed {
-        hooks.push(("prog_free", "gate_prog_free"));
-    }
-    hooks.push(("bpf", "gate_bpf"));
+    let hooks = lsm_hooks(policy.bpf_token_only || signed, signed);
     let mut links: Vec<(&'static str, OwnedFd)> = Vec::with_capacity(hooks.len() + 2);
     for (name, prog) in hooks {
         links.push((
@@ -386,7 +366,7 @@ fn protect(
     // SAFETY: FS_IOC_GETFLAGS writes one long into `flags`, which outlives the call; the fd is open.
     let _ = unsafe { libc::ioctl(opened.as_raw_fd(), libc::FS_IOC_GETFLAGS, &mut flags) };
     drop(opened);
-    let gate_mount = obj.map("gate_mount")?;
+    let gate_mount = obj.map("chain_root")?;
     let mut rec = [0u8; 8];
     let found = lskel::lookup(
         gate_mount,

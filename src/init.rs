@@ -5,8 +5,9 @@
 //! `rootfstype=`, `rootflags=`, `ro`/`rw`, waiting for the device, moves /dev, /proc and /sys (with the bpffs and
 //! its pins) into it, switches root and execs `init=` or `/sbin/init`.
 //!
-//! Nothing else runs in this initramfs, so there is no trust window: the real init is judged on its own signature at
-//! its exec, like every other program. Failure policy (`bpfgate.required=`, default 1): when the gate cannot load, a
+//! The initramfs trust window is open while bpfgate runs here (it is the initramfs's only program) and closes when
+//! it execs the real init as PID 1: that init is judged on its own signature at its exec, like every other program,
+//! and bpfgate's own exemption as the loader ends with that exec. Failure policy (`bpfgate.required=`, default 1): when the gate cannot load, a
 //! required gate stops the boot with the reason on the console; an optional one logs a warning and boots on.
 
 use std::fs;

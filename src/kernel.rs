@@ -29,35 +29,22 @@ pub(crate) const KFUNCS: &[(&str, &str)] = &[
     ("bpf_iter_num_next", "6.4"),
     ("bpf_iter_num_destroy", "6.4"),
 ];
-/// LSM hooks the gate attaches to.
-pub(crate) const HOOKS: &[&str] = &[
-    "bpf_lsm_bprm_committed_creds",
-    "bpf_lsm_task_alloc",
-    "bpf_lsm_bpf",
-    "bpf_lsm_inode_post_setxattr",
-    "bpf_lsm_inode_post_removexattr",
-    "bpf_lsm_kernel_read_file",
-    "bpf_lsm_kernel_load_data",
-    "bpf_lsm_kernel_module_request",
-    "bpf_lsm_locked_down",
-    "bpf_lsm_key_permission",
-    "bpf_lsm_mmap_file",
-    "bpf_lsm_file_mprotect",
-    "bpf_lsm_ptrace_access_check",
-    "bpf_lsm_ptrace_traceme",
-    "bpf_lsm_bpf_map",
-    "bpf_lsm_bpf_prog",
-    "bpf_lsm_inode_unlink",
-    "bpf_lsm_inode_rmdir",
-    "bpf_lsm_inode_rename",
-    "bpf_lsm_sb_mount",
-    "bpf_lsm_move_mount",
-    "bpf_lsm_sb_umount",
-    "bpf_lsm_file_ioctl",
-    "bpf_lsm_socket_setsockopt",
-    "bpf_lsm_netlink_send",
-    "bpf_lsm_sb_remount",
-];
+/// The LSM hooks the gate's programs attach to (`bpf_lsm_HOOK`, as kernel BTF names them), from the object's own
+/// program list: nothing to keep in step by hand.
+pub(crate) fn hooks() -> Vec<String> {
+    crate::skel::programs::PROGRAMS
+        .iter()
+        .filter_map(|(_, _, section)| lsm_hook(section))
+        .map(|hook| format!("bpf_lsm_{hook}"))
+        .collect()
+}
+
+/// The hook of an LSM program's section (`lsm/HOOK`, `lsm.s/HOOK`).
+pub(crate) fn lsm_hook(section: &str) -> Option<&str> {
+    section
+        .strip_prefix("lsm/")
+        .or_else(|| section.strip_prefix("lsm.s/"))
+}
 /// Appeared in 6.15 with the change that lets BPF read `security.bpf.*` xattrs.
 pub(crate) const SECURITY_BPF_XATTR_MARKER: &str = "bpf_set_dentry_xattr";
 
@@ -121,10 +108,11 @@ pub fn probe() -> Result<Features, Error> {
              (and sysfs mounted on /sys)."
         )));
     }
+    let hooks = hooks();
     let wanted: Vec<&str> = KFUNCS
         .iter()
         .map(|(n, _)| *n)
-        .chain(HOOKS.iter().copied())
+        .chain(hooks.iter().map(String::as_str))
         .chain([SECURITY_BPF_XATTR_MARKER, PROG_SIGNING_MARKER])
         .collect();
     let present = btf_names(Path::new(VMLINUX_BTF), &wanted)
@@ -135,7 +123,7 @@ pub fn probe() -> Result<Features, Error> {
         .filter(|(n, _)| !has(n))
         .map(|(n, since)| format!("kfunc {n} (Linux {since})"))
         .chain(
-            HOOKS
+            hooks
                 .iter()
                 .filter(|n| !has(n))
                 .map(|n| format!("LSM hook {}", &n["bpf_lsm_".len()..])),

@@ -6,8 +6,9 @@
 pub mod certfile;
 pub mod check;
 pub mod cli;
+/// The policy language and the bpf() command names, from their own crate (build.rs uses it too).
+pub use bpfgate_policy::{commands, policy};
 pub mod cmdline;
-pub mod commands;
 pub mod config;
 pub mod der;
 pub mod doctor;
@@ -21,7 +22,6 @@ pub mod keyring;
 pub mod logging;
 pub mod lskel;
 pub mod pod;
-pub mod policy;
 pub mod sha256;
 pub mod sha512;
 pub mod skel;

@@ -1,4 +1,4 @@
-//! The generated BPF skeleton, the baked certificates and the baked policy, all from `OUT_DIR`.
+//! The generated BPF skeleton, the program list, the baked certificates and the baked policy, all from `OUT_DIR`.
 #![allow(
     clippy::all,
     clippy::undocumented_unsafe_blocks,
@@ -8,6 +8,11 @@
 )]
 
 include!(concat!(env!("OUT_DIR"), "/bpfgate.skel.rs"));
+
+/// The gate's programs as the linked BPF object has them (build.rs): the one list of hooks.
+pub mod programs {
+    include!(concat!(env!("OUT_DIR"), "/programs.rs"));
+}
 
 /// Build-time trust anchors.
 pub mod certs {

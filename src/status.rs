@@ -11,10 +11,10 @@ use crate::error::Error;
 use crate::gate;
 use crate::json;
 use crate::pod::Pod;
-use crate::skel::types::{exec_reason, gate_config, gate_counter, status_counter, status_header};
+use crate::skel::types::{bpfgate_limit, exec_reason, gate_config, gate_counter, status_counter, status_header};
 
-const MAGIC: u32 = 0x4250_4647; // BPFGATE_STATUS_MAGIC
-const VERSION: u32 = 4; // BPFGATE_STATUS_VERSION
+const MAGIC: u32 = bpfgate_limit::BPFGATE_STATUS_MAGIC.0;
+const VERSION: u32 = bpfgate_limit::BPFGATE_STATUS_VERSION.0;
 
 /// Decoded status stream.
 #[derive(Debug, Default)]

@@ -91,7 +91,7 @@ pub fn keyring_close(keyring: i32) -> io::Result<()> {
     keyctl(KEYCTL_RESTRICT_KEYRING, keyring as libc::c_ulong, 0, 0).map(drop)
 }
 
-/// `KEYCTL_UNLINK`: removes `key` from `keyring`.
+/// `KEYCTL_LINK`: links `key` into `keyring`.
 pub fn key_link(key: i32, keyring: i32) -> io::Result<()> {
     keyctl(
         KEYCTL_LINK,

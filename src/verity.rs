@@ -16,7 +16,7 @@ pub const BLOCK_SIZE: usize = 4096;
 const HASH_SIZE: usize = 32;
 const FS_VERITY_HASH_ALG_SHA256: u16 = 1;
 /// Largest signature `enroll` accepts: what the gate reads (bpf/bpfgate.h BPFGATE_SIG_MAX).
-pub const SIG_MAX: usize = 4096;
+pub const SIG_MAX: usize = crate::skel::types::bpfgate_limit::BPFGATE_SIG_MAX.0 as usize;
 
 /// Signature xattr names, in the order the gate reads them (bpf/bpfgate.h).
 pub const XATTR_SECURITY: &CStr = c"security.bpf.bpfgate.sig";

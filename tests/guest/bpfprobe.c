@@ -455,11 +455,11 @@ static int token_flow(const char *cmds, const char *receiver)
 	return !ok || !WIFEXITED(st) || WEXITSTATUS(st);
 }
 
-/* Names of the gate's maps (bpf/bpfgate.bpf.c) and the prefix of its programs. */
+/* Names of the gate's maps (bpf/gate.h) and the prefix of its programs. */
 static int is_gate_map(const char *name)
 {
 	static const char *const names[] = { "task_trust", "inode_verdicts", "scratch", "counters",
-					     "gate_inodes", "gate_ids", "gate_mount", "bpfgate.rodata" };
+					     "gate_inodes", "gate_ids", "chain_root", "bpfgate.rodata" };
 	for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if (!strcmp(name, names[i]))
 			return 1;

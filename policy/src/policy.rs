@@ -7,13 +7,12 @@
 //! policy typo never fails a boot, and `bpfgate policy --config FILE` shows the warnings before a boot does.
 //!
 //! Storage is fixed-capacity (heapless): PID 1 parses this before anything else runs, and nothing here allocates.
-//! This file is also compiled into build.rs (as `#[path]` module next to commands.rs), so it names its siblings
-//! through `super::`.
+//! build.rs uses this crate too, so a baked policy with a mistake fails the build, not a boot.
 
 use core::fmt::Write as _;
 use heapless::{String, Vec};
 
-use super::commands;
+use crate::commands;
 
 /// Where the initramfs carries the config file.
 pub const CONFIG_PATH: &str = "/etc/bpfgate/policy.conf";

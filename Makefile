@@ -47,7 +47,7 @@ stage: kernels test-bin
 	tests/vm/prepare.sh $(TEST_BIN) $(BUILD)/vm
 
 unit-test: deps
-	cargo test --lib
+	cargo test --workspace --lib
 
 # The distro boot tests' roots: debootstrap'ed trixie with bpfgate installed, dracut and initramfs-tools images;
 # debootstrap'ed sid (systemd 258+, PrivateBPF=), booted by bpfgate's embedded init.
@@ -57,11 +57,11 @@ distro: stage
 	tests/distro/build-sid.sh $(TEST_BIN) $(BUILD)/vm/bpfprobe $(KEYS) $(BUILD)/distro
 	tests/distro/prep.sh $(BUILD)/vm $(BUILD)/distro root-sid.img
 
-vm-test: kernels stage distro readme-install
+vm-test: kernels stage distro
 	BPFGATE_VM_DIR=$(abspath $(BUILD))/vm BPFGATE_DISTRO_DIR=$(abspath $(BUILD))/distro cargo test --test vm
 
 test: kernels stage distro readme-install
-	BPFGATE_VM_DIR=$(abspath $(BUILD))/vm BPFGATE_DISTRO_DIR=$(abspath $(BUILD))/distro cargo test
+	BPFGATE_VM_DIR=$(abspath $(BUILD))/vm BPFGATE_DISTRO_DIR=$(abspath $(BUILD))/distro cargo test --workspace
 
 # The README's build and install lines, run as a new user would (certificate path and DESTDIR swapped for test ones).
 readme-install: deps keys

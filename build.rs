@@ -11,7 +11,7 @@ use std::process::exit;
 
 use libbpf_cargo::SkeletonBuilder;
 
-#[path = "src/certfile.rs"]
+#[path = "src/signing/certfile.rs"]
 mod certfile;
 // The policy parser itself, so that a baked policy with a mistake fails the build, not a boot.
 use bpfgate_policy::policy;
@@ -91,8 +91,8 @@ fn main() {
         }
     }
 
-    // The loaders: light skeletons of every object, and the C shim that runs them (src/lskel/).
-    for f in ["src/lskel/shim.c", "src/lskel/bpf/skel_internal.h"] {
+    // The loaders: light skeletons of every object, and the C shim that runs them (src/load/lskel/).
+    for f in ["src/load/lskel/shim.c", "src/load/lskel/bpf/skel_internal.h"] {
         println!("cargo:rerun-if-changed={f}");
     }
     println!("cargo:rerun-if-env-changed=BPFTOOL");
@@ -147,7 +147,7 @@ fn main() {
 }
 
 /// `bpftool gen skeleton -L` of OUT/NAME.bpf.o (offline: it generates the loader program, it loads nothing), the
-/// map and program names in the skeleton's order as NAME.lskel.rs, and libNAME_lskel.a from src/lskel/shim.c.
+/// map and program names in the skeleton's order as NAME.lskel.rs, and libNAME_lskel.a from src/load/lskel/shim.c.
 fn light_skeleton(out: &Path, name: &str, has_cfg: bool) {
     // Debian installs bpftool in /usr/sbin, which is not on a normal user's PATH.
     let bpftool = env::var("BPFTOOL").unwrap_or_else(|_| {
@@ -212,9 +212,9 @@ Install bpftool (apt-get install bpftool) or point BPFTOOL at one."
         .arg(format!("-DSKEL={name}"))
         .arg(format!("-DSKEL_HEADER=\"{name}.lskel.h\""))
         .arg("-Ibpf")
-        .arg("-Isrc/lskel")
+        .arg("-Isrc/load/lskel")
         .arg(format!("-I{}", out.display()))
-        .arg("src/lskel/shim.c")
+        .arg("src/load/lskel/shim.c")
         .arg("-o")
         .arg(&obj);
     if has_cfg {
@@ -230,7 +230,7 @@ Install bpftool (apt-get install bpftool) or point BPFTOOL at one."
     });
     if !status.success() {
         fail(&format!(
-            "compiling src/lskel/shim.c for {name} with {cc} failed"
+            "compiling src/load/lskel/shim.c for {name} with {cc} failed"
         ));
     }
     let lib = out.join(format!("lib{name}_lskel.a"));

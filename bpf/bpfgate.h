@@ -3,7 +3,7 @@
  * The one contract between the kernel side (the bpf/ files) and the Rust side. Every type and every enum value here
  * reaches Rust through the skeleton's generated `types` module (see the `__types` anchor in bpfgate.bpf.c). What
  * Rust needs is an enum value, not a #define, so that it is never re-declared there. Left as #defines: the
- * signature xattr names (strings, which BTF cannot carry; src/verity.rs names them too) and values only the BPF
+ * signature xattr names (strings, which BTF cannot carry; src/signing/verity.rs names them too) and values only the BPF
  * side uses.
  */
 #ifndef BPFGATE_H
@@ -105,13 +105,13 @@ enum gate_perm {
 	PERM_RESTRICT,    /* as deny, and trusted tasks must be in the initial mount namespace */
 };
 
-/* Kernel-module operations (bits of gate_config.kmod_allow; names in src/policy.rs KMOD_OPS). */
+/* Kernel-module operations (bits of gate_config.kmod_allow; names in policy/src/policy.rs KMOD_OPS). */
 enum kmod_op {
 	KMOD_LOAD = 0,    /* init_module, finit_module */
 	KMOD_AUTOLOAD,    /* request_module from a task's action (e.g. a socket family) */
 };
 
-/* Kernel-image operations (bits of gate_config.kimg_allow; names in src/policy.rs KIMG_OPS): kexec, then the
+/* Kernel-image operations (bits of gate_config.kimg_allow; names in policy/src/policy.rs KIMG_OPS): kexec, then the
  * lockdown reasons, in the kernel's order. Up to KIMG_INTEGRITY_OTHER they can change the running kernel. */
 enum kimg_op {
 	KIMG_KEXEC = 0,
@@ -147,7 +147,7 @@ enum kimg_op {
 	KIMG_OPS,
 };
 
-/* Trust anchors (bits of gate_config.anchors; names in src/policy.rs ANCHORS): the baked certificates (the gate's
+/* Trust anchors (bits of gate_config.anchors; names in policy/src/policy.rs ANCHORS): the baked certificates (the gate's
  * keyring), and optionally the kernel's own keyrings, consulted only for a signer the baked keyring does not hold. */
 enum gate_anchor {
 	ANCHOR_BAKED = 0,

@@ -1,6 +1,9 @@
 //! bpfgate: bpf() is a privilege of signed, fs-verity-protected loaders, not of root.
 
-use bpfgate::{check, cli, doctor, events, gate, logging, policy, sha256, skel, status, verity};
+use bpfgate::inspect::{check, doctor, events, status};
+use bpfgate::load::{gate, skel};
+use bpfgate::signing::{sha256, verity};
+use bpfgate::{cli, logging, policy};
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -10,7 +13,7 @@ use bpfgate::error::Error;
 fn main() -> ExitCode {
     // As the initramfs's /init (PID 1), run the embedded init; it returns only to report why the boot stops.
     if std::process::id() == 1 {
-        let reason = bpfgate::init::run();
+        let reason = bpfgate::boot::init::run();
         let _ = writeln!(std::io::stderr(), "bpfgate: BOOT STOPPED: {reason}");
         log::error!("BOOT STOPPED: {reason}");
         let e = bpfgate::sys::halt();
@@ -148,7 +151,7 @@ fn run(cmd: Command) -> Result<ExitCode, Error> {
             let anchors = check::Anchors::of_policy(
                 &policy,
                 skel::certs::CERTS,
-                bpfgate::kernel::reads_security_xattr(),
+                bpfgate::load::kernel::reads_security_xattr(),
             );
             let mut all = true;
             for f in &files {

@@ -3,7 +3,7 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    if let Ok(certs) = bpfgate::certfile::parse("fuzz", data) {
+    if let Ok(certs) = bpfgate::signing::certfile::parse("fuzz", data) {
         assert!(certs.iter().all(|(_, der)| der.first() == Some(&0x30)));
     }
 });

@@ -3,6 +3,6 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let c = bpfgate::cmdline::parse(&String::from_utf8_lossy(data));
-    assert!(c.root.as_ref().is_none_or(|r| r.len() <= bpfgate::cmdline::VALUE_MAX));
+    let c = bpfgate::boot::cmdline::parse(&String::from_utf8_lossy(data));
+    assert!(c.root.as_ref().is_none_or(|r| r.len() <= bpfgate::boot::cmdline::VALUE_MAX));
 });

@@ -3,9 +3,9 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    if let Ok(events) = bpfgate::events::parse(data) {
+    if let Ok(events) = bpfgate::inspect::events::parse(data) {
         let mut out = String::new();
-        bpfgate::events::print_since(&events, 0, false, &mut out);
-        bpfgate::events::print_since(&events, 0, true, &mut out);
+        bpfgate::inspect::events::print_since(&events, 0, false, &mut out);
+        bpfgate::inspect::events::print_since(&events, 0, true, &mut out);
     }
 });

@@ -3,7 +3,7 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    if bpfgate::verity::check_signature_blob(data).is_ok() {
-        assert!(!data.is_empty() && data.len() <= bpfgate::verity::SIG_MAX);
+    if bpfgate::signing::verity::check_signature_blob(data).is_ok() {
+        assert!(!data.is_empty() && data.len() <= bpfgate::signing::verity::SIG_MAX);
     }
 });

@@ -3,7 +3,7 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    if let Ok(st) = bpfgate::status::parse(data) {
+    if let Ok(st) = bpfgate::inspect::status::parse(data) {
         let _ = st.text();
         let _ = st.json();
     }

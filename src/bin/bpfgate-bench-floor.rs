@@ -5,7 +5,7 @@
 use std::io::{Read, Write};
 use std::process::ExitCode;
 
-use bpfgate::lskel;
+use bpfgate::load::lskel;
 
 mod names {
     include!(concat!(env!("OUT_DIR"), "/floor.lskel.rs"));

@@ -9,8 +9,8 @@ use std::process::ExitCode;
 
 use bpfgate::error::Error;
 use bpfgate::logging::{self, Sink};
-use bpfgate::skel::certs::CERTS;
-use bpfgate::{gate, keyring};
+use bpfgate::load::skel::certs::CERTS;
+use bpfgate::load::{gate, keyring};
 use libbpf_rs::query::{LinkInfo, ProgInfoIter};
 
 fn main() -> ExitCode {

@@ -1,5 +1,5 @@
 //! Benchmark helper, never for production: the baseline of the boot-cost benchmark. Loads one empty LSM program
-//! (bpf/minimal.bpf.c) through a light skeleton, the way `bpfgate load` loads the gate (src/lskel.rs), attaches it,
+//! (bpf/minimal.bpf.c) through a light skeleton, the way `bpfgate load` loads the gate (src/load/lskel.rs), attaches it,
 //! pins the link at `/sys/fs/bpf/bpfgate-minload` (the caller removes the pin, which detaches it) and exits,
 //! printing its peak memory as `minload peak_kib N`.
 
@@ -7,7 +7,7 @@ use std::os::fd::AsFd;
 use std::path::Path;
 use std::process::ExitCode;
 
-use bpfgate::lskel;
+use bpfgate::load::lskel;
 
 mod names {
     include!(concat!(env!("OUT_DIR"), "/minimal.lskel.rs"));

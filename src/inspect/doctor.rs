@@ -5,7 +5,7 @@ use std::fs;
 use std::io::Read;
 use std::path::Path;
 
-use crate::kernel::{
+use crate::load::kernel::{
     self, KFUNCS, LSM_LIST, PROG_SIGNING_MARKER, SECURITY_BPF_XATTR_MARKER, VMLINUX_BTF,
 };
 use crate::sys;
@@ -243,7 +243,7 @@ pub fn run(path: &Path) -> Vec<Finding> {
         ));
     }
     out.push(filesystem(path));
-    out.push(info(if crate::gate::status_pin().exists() {
+    out.push(info(if crate::load::gate::status_pin().exists() {
         "the gate is active (bpfgate status)"
     } else {
         "the gate is not loaded"

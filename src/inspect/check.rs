@@ -8,11 +8,11 @@ use std::io::Read;
 use std::os::fd::AsFd;
 use std::path::Path;
 
-use crate::der;
+use crate::signing::der;
 use crate::policy::Digest;
-use crate::sha256::{hex, Sha256};
+use crate::signing::sha256::{hex, Sha256};
 use crate::sys;
-use crate::verity::{SIG_MAX, XATTR_SECURITY, XATTR_USER};
+use crate::signing::verity::{SIG_MAX, XATTR_SECURITY, XATTR_USER};
 
 const SHA256_OID: &[u8] = &[0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01];
 const SHA512_OID: &[u8] = &[0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x03];
@@ -247,7 +247,7 @@ fn verify(signer: &der::Signer<'_>, alg: u16, digest: &[u8], cert: &[u8]) -> Res
     let (hash, hashed) = if signer.digest_oid == SHA256_OID {
         ("sha256", Sha256::digest(&msg).to_vec())
     } else if signer.digest_oid == SHA512_OID {
-        ("sha512", crate::sha512::digest(&msg).to_vec())
+        ("sha512", crate::signing::sha512::digest(&msg).to_vec())
     } else {
         return Err(no(
             "bad_signature",
@@ -318,10 +318,10 @@ mod tests {
         assert!(!l.contains('\n'));
     }
 
-    const SIG: &[u8] = include_bytes!("../tests/data/check-file.sig");
+    const SIG: &[u8] = include_bytes!("../../tests/data/check-file.sig");
 
     fn pem(text: &str) -> Vec<u8> {
-        crate::certfile::parse("t", text.as_bytes())
+        crate::signing::certfile::parse("t", text.as_bytes())
             .unwrap()
             .remove(0)
             .1
@@ -336,11 +336,11 @@ mod tests {
         assert!(RSA_OIDS.contains(&s.sig_alg_oid));
         assert_eq!(s.signature.len(), 256);
         assert_eq!(der::common_name(s.issuer), "bpfgate test signer");
-        let signer = pem(include_str!("../tests/data/check-signer.pem"));
+        let signer = pem(include_str!("../../tests/data/check-signer.pem"));
         let (issuer, serial, subject) = der::certificate_ids(&signer).unwrap();
         assert_eq!((issuer, serial), (s.issuer, s.serial));
         assert_eq!(der::common_name(subject), "bpfgate test signer");
-        let foreign = pem(include_str!("../tests/data/check-foreign.pem"));
+        let foreign = pem(include_str!("../../tests/data/check-foreign.pem"));
         let (fi, fs, _) = der::certificate_ids(&foreign).unwrap();
         assert!(fi != s.issuer && fs != s.serial);
     }

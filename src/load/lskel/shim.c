@@ -3,7 +3,7 @@
  * The C side of bpfgate's loader: a light skeleton (`bpftool gen skeleton -L`, made by build.rs) loads the BPF
  * object through a loader program, so the kernel does the CO-RE relocations against its own BTF and this process
  * never reads the kernel's BTF (libbpf's copy of it is the bulk of a regular loader's memory). Compiled once per
- * skeleton with -DSKEL=name -DSKEL_HEADER="name.lskel.h"; src/lskel.rs is the Rust side.
+ * skeleton with -DSKEL=name -DSKEL_HEADER="name.lskel.h"; src/load/lskel.rs is the Rust side.
  *
  * The functions hand every map and program fd over to the caller, then free the skeleton without closing them.
  */

@@ -8,10 +8,10 @@ use std::path::Path;
 
 use crate::commands;
 use crate::error::Error;
-use crate::gate;
+use crate::load::gate;
 use crate::json;
-use crate::pod::Pod;
-use crate::skel::types::{bpfgate_limit, exec_reason, gate_config, gate_counter, status_counter, status_header};
+use crate::load::pod::Pod;
+use crate::load::skel::types::{bpfgate_limit, exec_reason, gate_config, gate_counter, status_counter, status_header};
 
 const MAGIC: u32 = bpfgate_limit::BPFGATE_STATUS_MAGIC.0;
 const VERSION: u32 = bpfgate_limit::BPFGATE_STATUS_VERSION.0;
@@ -161,7 +161,7 @@ impl Status {
 
     /// The policy the gate enforces (the denylist as a count: its digests stay in the kernel).
     pub fn policy(&self) -> crate::policy::Policy {
-        crate::config::policy_of(&self.config)
+        crate::load::config::policy_of(&self.config)
     }
 
     /// Human-readable report.
@@ -325,7 +325,7 @@ mod tests {
     /// A stream the 6.12 guest's pinned iterator produced (tests/data; refresh it when the layout changes).
     #[test]
     fn parses_a_real_kernel_stream() {
-        let st = parse(include_bytes!("../tests/data/status-stream-6.12.bin")).unwrap();
+        let st = parse(include_bytes!("../../tests/data/status-stream-6.12.bin")).unwrap();
         assert_eq!(st.counters.len(), gate_counter::CNT_MAX.0 as usize);
         assert_ne!(st.config.keyring_serial, 0);
         assert!(

@@ -9,9 +9,9 @@ use std::path::Path;
 
 use crate::commands;
 use crate::error::Error;
-use crate::pod::Pod;
+use crate::load::pod::Pod;
 use crate::policy::{KIMG_OPS, KMOD_OPS};
-use crate::skel::types::{
+use crate::load::skel::types::{
     attach_path, event_kind, event_verdict, event_why, gate_event, gate_object,
 };
 

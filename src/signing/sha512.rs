@@ -9,7 +9,7 @@ pub fn digest(data: &[u8]) -> [u8; 64] {
 
 #[cfg(test)]
 mod tests {
-    use crate::sha256::hex;
+    use crate::signing::sha256::hex;
 
     #[test]
     fn nist_vectors() {

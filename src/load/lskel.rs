@@ -7,7 +7,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::path::Path;
 
 use crate::error::Error;
-use crate::skel::types;
+use crate::load::skel::types;
 
 /// The gate's map and program names, in the skeleton's order.
 pub mod gate_names {
@@ -35,7 +35,7 @@ macro_rules! lskel_api {
                 pub fn destroy(s: *mut c_void);
             }
         }
-        $crate::lskel::Api {
+        $crate::load::lskel::Api {
             open: ffi::open,
             counts: ffi::counts,
             load: ffi::load,

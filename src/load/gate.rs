@@ -7,14 +7,14 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
-use crate::config;
+use crate::load::config;
 use crate::error::Error;
-use crate::kernel::{self, Features};
-use crate::keyring;
-use crate::lskel::{self, Loaded};
-use crate::pod::Pod;
+use crate::load::kernel::{self, Features};
+use crate::load::keyring;
+use crate::load::lskel::{self, Loaded};
+use crate::load::pod::Pod;
 use crate::policy::{Policy, Warnings};
-use crate::skel::{certs::CERTS, programs, types};
+use crate::load::skel::{certs::CERTS, programs, types};
 use crate::sys;
 
 /// Where the gate pins its links.
@@ -45,7 +45,7 @@ pub fn boot_policy(config: Option<&Path>) -> Result<(Policy, Warnings), Error> {
     };
     let cmdline = fs::read_to_string("/proc/cmdline").unwrap_or_default();
     Ok(crate::policy::layered(
-        crate::skel::policy::BAKED,
+        crate::load::skel::policy::BAKED,
         text.as_ref().map(|(t, s)| (t.as_str(), s.as_str())),
         &cmdline,
     ))

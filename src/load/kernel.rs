@@ -32,7 +32,7 @@ pub(crate) const KFUNCS: &[(&str, &str)] = &[
 /// The LSM hooks the gate's programs attach to (`bpf_lsm_HOOK`, as kernel BTF names them), from the object's own
 /// program list: nothing to keep in step by hand.
 pub(crate) fn hooks() -> Vec<String> {
-    crate::skel::programs::PROGRAMS
+    crate::load::skel::programs::PROGRAMS
         .iter()
         .filter_map(|(_, _, section)| lsm_hook(section))
         .map(|hook| format!("bpf_lsm_{hook}"))

@@ -2,7 +2,7 @@
 //! One conversion each way, so that `load` writes and `status` reads the same fields.
 
 use crate::policy::{Digest, Mode, Perm, Policy};
-use crate::skel::types::{deny_key, gate_config, gate_mode, gate_perm};
+use crate::load::skel::types::{deny_key, gate_config, gate_mode, gate_perm};
 
 fn perm_to(p: Perm) -> u32 {
     match p {
@@ -78,7 +78,7 @@ pub fn deny_key_of(d: &Digest) -> deny_key {
 mod tests {
     use super::*;
     use crate::policy::{self, KIMG_OPS, KMOD_OPS};
-    use crate::skel::types::{kimg_op, kmod_op};
+    use crate::load::skel::types::{kimg_op, kmod_op};
 
     #[test]
     fn round_trip() {
@@ -117,7 +117,7 @@ mod tests {
         }
         assert_eq!(kimg_op::KIMG_KCORE.0 as usize, policy::KIMG_CONFIDENTIALITY);
         assert_eq!(
-            crate::skel::types::gate_config::default()
+            crate::load::skel::types::gate_config::default()
                 .bpf_allow
                 .count_ones(),
             0

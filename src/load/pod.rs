@@ -1,7 +1,7 @@
 //! Plain-old-data records shared with the BPF side (generated from bpf/bpfgate.h): the one place where they are
 //! viewed as bytes, for map updates, and rebuilt from bytes, from the status stream.
 
-use crate::skel::types::{
+use crate::load::skel::types::{
     deny_key, gate_event, gate_ids, status_counter, status_header, task_trust,
 };
 

@@ -8,7 +8,7 @@ use std::os::fd::AsFd;
 use std::path::Path;
 
 use crate::error::Error;
-use crate::sha256::Sha256;
+use crate::signing::sha256::Sha256;
 use crate::sys;
 
 /// Data and Merkle tree block size bpfgate uses (and `fsverity sign` defaults to).
@@ -16,7 +16,7 @@ pub const BLOCK_SIZE: usize = 4096;
 const HASH_SIZE: usize = 32;
 const FS_VERITY_HASH_ALG_SHA256: u16 = 1;
 /// Largest signature `enroll` accepts: what the gate reads (bpf/bpfgate.h BPFGATE_SIG_MAX).
-pub const SIG_MAX: usize = crate::skel::types::bpfgate_limit::BPFGATE_SIG_MAX.0 as usize;
+pub const SIG_MAX: usize = crate::load::skel::types::bpfgate_limit::BPFGATE_SIG_MAX.0 as usize;
 
 /// Signature xattr names, in the order the gate reads them (bpf/bpfgate.h).
 pub const XATTR_SECURITY: &CStr = c"security.bpf.bpfgate.sig";
@@ -140,7 +140,7 @@ pub fn enroll(file: &Path, sig_path: &Path) -> Result<String, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sha256::hex;
+    use crate::signing::sha256::hex;
 
     #[test]
     fn signature_blob_checks() {
@@ -163,7 +163,7 @@ mod tests {
     /// tests/data/verity-digests.txt and scripts/gen-verity-golden.sh, which regenerates them.
     #[test]
     fn digests_match_fsverity_utils() {
-        let golden = include_str!("../tests/data/verity-digests.txt");
+        let golden = include_str!("../../tests/data/verity-digests.txt");
         let mut n = 0;
         for line in golden
             .lines()

@@ -17,8 +17,8 @@ use std::path::{Path, PathBuf};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
-use crate::cmdline::{self, Cmdline};
-use crate::gate;
+use crate::boot::cmdline::{self, Cmdline};
+use crate::load::gate;
 use crate::policy::{self, Mode};
 use crate::sys;
 

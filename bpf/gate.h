@@ -3,7 +3,7 @@
 /*
  * What the gate's BPF files share: kernel constants, the kfuncs, the maps and the config (declared here, defined
  * once in bpfgate.bpf.c, which includes this file with BPFGATE_DEFINE), and the helpers more than one file uses.
- * Each .bpf.c file is one concern; build.rs compiles each and links them into one object (bpftool gen object), the
+ * Each .bpf.c file is one concern; build.rs compiles each and links them into one object (libbpf's linker), the
  * one the light skeleton loads, so that everything loads and attaches together.
  */
 

@@ -13,6 +13,9 @@ use libbpf_cargo::SkeletonBuilder;
 
 #[path = "src/signing/certfile.rs"]
 mod certfile;
+#[allow(dead_code)]
+#[path = "src/signing/der.rs"]
+mod der;
 // The policy parser itself, so that a baked policy with a mistake fails the build, not a boot.
 use bpfgate_policy::policy;
 
@@ -108,8 +111,12 @@ fn main() {
             .filter(|p| !p.is_empty())
             .flat_map(|p| {
                 println!("cargo:rerun-if-changed={p}");
-                certfile::read(Path::new(p))
-                    .unwrap_or_else(|e| fail(&format!("BPFGATE_CERTS: {p}: {e}")))
+                let certs = certfile::read(Path::new(p))
+                    .unwrap_or_else(|e| fail(&format!("BPFGATE_CERTS: {p}: {e}")));
+                for (name, der) in &certs {
+                    check_certificate(name, der);
+                }
+                certs
             })
             .collect(),
         Err(_) => Vec::new(),
@@ -267,6 +274,39 @@ fn programs(obj: &Path, dest: &Path) {
     }
     src.push_str("];\n");
     fs::write(dest, src).unwrap_or_else(|e| fail(&format!("writing {}: {e}", dest.display())));
+}
+
+/// A baked certificate, parsed in full (the runtime only frames it; the kernel parses it when the gate loads, which
+/// is too late to learn it is unusable): X.509 that parses to the end, with an RSA or EC key, usable for signatures.
+fn check_certificate(name: &str, der: &[u8]) {
+    use x509_parser::prelude::*;
+    let bad = |why: String| -> ! {
+        fail(&format!(
+            "BPFGATE_CERTS: {name}: {why}\nBake the certificate whose key signs the loaders (`fsverity sign --cert`)."
+        ))
+    };
+    let (rest, cert) = X509Certificate::from_der(der)
+        .unwrap_or_else(|e| bad(format!("not a valid X.509 certificate: {e}")));
+    if !rest.is_empty() {
+        bad(format!("{} bytes after the certificate", rest.len()));
+    }
+    match cert.public_key().parsed() {
+        Ok(x509_parser::public_key::PublicKey::RSA(_) | x509_parser::public_key::PublicKey::EC(_)) => {}
+        Ok(_) => bad("its key is neither RSA nor EC: the kernel's PKCS#7 check takes those".into()),
+        Err(e) => bad(format!("its public key does not parse: {e}")),
+    }
+    if let Ok(Some(ku)) = cert.key_usage() {
+        if !ku.value.digital_signature() {
+            bad("its keyUsage does not allow digitalSignature".into());
+        }
+    }
+    if !cert.validity().is_valid() {
+        println!(
+            "cargo:warning=BPFGATE_CERTS: {name}: outside its validity period ({} to {}); the kernel does not check dates",
+            cert.validity().not_before,
+            cert.validity().not_after
+        );
+    }
 }
 
 fn fail(msg: &str) -> ! {

@@ -76,27 +76,18 @@ fn base64(s: &str) -> Result<Vec<u8>, String> {
     Ok(out)
 }
 
-/// An X.509 certificate is one DER SEQUENCE spanning the whole buffer.
+/// An X.509 certificate is one DER SEQUENCE spanning the whole buffer (read with the one DER reader, der.rs; the
+/// kernel parses the certificate itself when the gate loads it, and build.rs checks baked ones fully).
 fn check_der_sequence(der: &[u8]) -> Result<(), String> {
-    if der.first() != Some(&0x30) {
+    if der.first() != Some(&super::der::SEQUENCE) {
         return Err("does not start with a SEQUENCE".into());
     }
-    let (len, hdr) = match der.get(1) {
-        Some(&l) if l < 0x80 => (usize::from(l), 2),
-        Some(&l) if (0x81..=0x84).contains(&l) => {
-            let n = usize::from(l & 0x7f);
-            let bytes = der.get(2..2 + n).ok_or("truncated length")?;
-            (
-                bytes.iter().fold(0usize, |a, b| (a << 8) | usize::from(*b)),
-                2 + n,
-            )
-        }
-        _ => return Err("bad length".into()),
-    };
-    if hdr + len != der.len() {
+    let mut r = super::der::Reader::new(der);
+    let cert = r.any("certificate")?;
+    if !r.is_empty() {
         return Err(format!(
             "length {} does not match file size {}",
-            hdr + len,
+            cert.raw.len(),
             der.len()
         ));
     }
@@ -169,7 +160,8 @@ mod tests {
         let cases: Vec<(Vec<u8>, &str)> = vec![
             (b"hello".to_vec(), "SEQUENCE"),
             (trailing, "does not match"),
-            (vec![0x30], "bad length"),
+            (vec![0x30], "truncated"),
+            (vec![0x30, 0x85, 0, 0, 0, 0, 0], "bad length"),
             (vec![0x30, 0x82, 0x01], "truncated"),
             (
                 b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n".to_vec(),

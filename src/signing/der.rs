@@ -36,24 +36,7 @@ impl<'a> Reader<'a> {
     pub fn any(&mut self, what: &str) -> Result<Tlv<'a>, String> {
         let d = self.rest;
         let short = || format!("{what}: truncated");
-        let tag = *d.first().ok_or_else(short)?;
-        if tag & 0x1f == 0x1f {
-            return Err(format!("{what}: multi-byte tags are not used here"));
-        }
-        let l0 = *d.get(1).ok_or_else(short)?;
-        let (len, hdr) = if l0 < 0x80 {
-            (usize::from(l0), 2)
-        } else {
-            let n = usize::from(l0 & 0x7f);
-            if n == 0 || n > 4 {
-                return Err(format!("{what}: bad length encoding"));
-            }
-            let bytes = d.get(2..2 + n).ok_or_else(short)?;
-            (
-                bytes.iter().fold(0usize, |a, b| (a << 8) | usize::from(*b)),
-                2 + n,
-            )
-        };
+        let (tag, len, hdr) = header(d, what)?;
         let end = hdr.checked_add(len).ok_or_else(short)?;
         let raw = d.get(..end).ok_or_else(short)?;
         self.rest = &d[end..];
@@ -87,6 +70,30 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// A TLV's header: its tag, the content length it announces and the header's own length. The content need not be
+/// present (see [`content_is_signed_data`]); [`Reader::any`] checks that it is.
+pub fn header(d: &[u8], what: &str) -> Result<(u8, usize, usize), String> {
+    let short = || format!("{what}: truncated");
+    let tag = *d.first().ok_or_else(short)?;
+    if tag & 0x1f == 0x1f {
+        return Err(format!("{what}: multi-byte tags are not used here"));
+    }
+    let l0 = *d.get(1).ok_or_else(short)?;
+    if l0 < 0x80 {
+        return Ok((tag, usize::from(l0), 2));
+    }
+    let n = usize::from(l0 & 0x7f);
+    if n == 0 || n > 4 {
+        return Err(format!("{what}: bad length encoding"));
+    }
+    let bytes = d.get(2..2 + n).ok_or_else(short)?;
+    Ok((
+        tag,
+        bytes.iter().fold(0usize, |a, b| (a << 8) | usize::from(*b)),
+        2 + n,
+    ))
+}
+
 /// The signer of a PKCS#7 signedData message, as `fsverity sign` writes it (detached, no signed attributes).
 #[derive(Debug, PartialEq, Eq)]
 pub struct Signer<'a> {
@@ -102,6 +109,23 @@ pub struct Signer<'a> {
 }
 
 const SIGNED_DATA: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02];
+
+/// Whether `der` starts with a ContentInfo SEQUENCE whose contentType is signedData (what `enroll` checks before
+/// storing a signature; the kernel verifies the whole message).
+///
+/// Only the ContentInfo header and its first element are read: a signature cut short further on is stored as it is
+/// (`enroll` is no verifier; the gate then refuses it, and `check` says why).
+pub fn content_is_signed_data(der: &[u8]) -> Result<(), String> {
+    let (tag, _, hdr) = header(der, "ContentInfo")?;
+    if tag != SEQUENCE {
+        return Err("ContentInfo is not a SEQUENCE".into());
+    }
+    let oid = Reader::new(&der[hdr..]).expect(OID, "ContentInfo.contentType")?;
+    if oid.value != SIGNED_DATA {
+        return Err("ContentInfo is not signedData".into());
+    }
+    Ok(())
+}
 
 /// Reads the first SignerInfo of a DER PKCS#7 signedData message.
 pub fn pkcs7_signer(der: &[u8]) -> Result<Signer<'_>, String> {

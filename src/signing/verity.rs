@@ -93,19 +93,10 @@ pub fn check_signature_blob(sig: &[u8]) -> Result<(), String> {
             sig.len()
         ));
     }
-    // ContentInfo ::= SEQUENCE { contentType OID 1.2.840.113549.1.7.2 (signedData), ... }
-    const SIGNED_DATA_OID: &[u8] = &[
-        0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02,
-    ];
-    if sig[0] != 0x30
-        || !sig.get(2..24).is_some_and(|h| {
-            h.windows(SIGNED_DATA_OID.len())
-                .any(|w| w == SIGNED_DATA_OID)
-        })
-    {
-        return Err("not a DER PKCS#7 signedData message (make it with `fsverity sign FILE SIG --key K --cert C`)".into());
-    }
-    Ok(())
+    // ContentInfo ::= SEQUENCE { contentType OID 1.2.840.113549.1.7.2 (signedData), ... }; the kernel checks the rest.
+    crate::signing::der::content_is_signed_data(sig).map_err(|_| {
+        "not a DER PKCS#7 signedData message (make it with `fsverity sign FILE SIG --key K --cert C`)".to_string()
+    })
 }
 
 /// Enables fs-verity on `file` (unless it already has it) and stores `sig_path`'s signature in both xattrs.

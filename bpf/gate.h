@@ -18,9 +18,6 @@
 
 #define EPERM 1
 #define NR_BPF 321 /* x86-64 */
-#define KEYCTL_CHOWN 4
-#define KEYCTL_SETPERM 5
-#define KEYCTL_RESTRICT_KEYRING 29
 
 /* kfuncs (bookworm's bpftool emits no kfunc prototypes into vmlinux.h). */
 extern int bpf_get_fsverity_digest(struct file *file, struct bpf_dynptr *digest_ptr) __ksym;

@@ -185,13 +185,7 @@ pub fn run(path: &Path) -> Vec<Finding> {
         ));
     } else {
         let hooks = kernel::hooks();
-        let wanted: Vec<&str> = KFUNCS
-            .iter()
-            .map(|(n, _)| *n)
-            .chain(hooks.iter().map(String::as_str))
-            .chain([SECURITY_BPF_XATTR_MARKER, PROG_SIGNING_MARKER])
-            .collect();
-        match kernel::btf_names(Path::new(VMLINUX_BTF), &wanted) {
+        match kernel::btf_names(Path::new(VMLINUX_BTF), &kernel::wanted_btf_names(&hooks)) {
             Ok(have) => {
                 out.push(ok(format!("kernel BTF at {VMLINUX_BTF}")));
                 let missing: Vec<String> = KFUNCS

@@ -4,7 +4,6 @@
 //! The ring holds the last BPFGATE_EVENTS records; each has a sequence number, so a reader sees what it missed.
 
 use std::fmt::Write as _;
-use std::io::Read;
 use std::path::Path;
 
 use crate::commands;
@@ -32,15 +31,9 @@ pub fn parse(buf: &[u8]) -> Result<Vec<gate_event>, Error> {
 
 /// Reads the ring; `Ok(None)` when no gate is active.
 pub fn read(pin: &Path) -> Result<Option<Vec<gate_event>>, Error> {
-    let mut f = match std::fs::File::open(pin) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(Error::File(pin.into(), e)),
-    };
-    let mut buf = Vec::new();
-    f.read_to_end(&mut buf)
-        .map_err(|e| Error::File(pin.into(), e))?;
-    parse(&buf).map(Some)
+    crate::inspect::status::read_pin(pin)?
+        .map(|buf| parse(&buf))
+        .transpose()
 }
 
 fn cstr(b: &[u8]) -> String {

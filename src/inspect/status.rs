@@ -52,6 +52,12 @@ pub fn parse(buf: &[u8]) -> Result<Status, Error> {
 
 /// Reads the status of the running gate; `Ok(None)` when no gate is active.
 pub fn read(pin: &Path) -> Result<Option<Status>, Error> {
+    read_pin(pin)?.map(|buf| parse(&buf)).transpose()
+}
+
+/// The whole stream of one of the gate's iterator pins (read(2): no bpf() call, no fd to the gate's objects);
+/// `Ok(None)` when the pin is not there, i.e. no gate is active.
+pub(crate) fn read_pin(pin: &Path) -> Result<Option<Vec<u8>>, Error> {
     let mut f = match std::fs::File::open(pin) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -60,7 +66,7 @@ pub fn read(pin: &Path) -> Result<Option<Status>, Error> {
     let mut buf = Vec::new();
     f.read_to_end(&mut buf)
         .map_err(|e| Error::File(pin.into(), e))?;
-    parse(&buf).map(Some)
+    Ok(Some(buf))
 }
 
 /// Exec verdict reasons, in `enum exec_reason` order, as printed.

@@ -39,6 +39,16 @@ pub(crate) fn hooks() -> Vec<String> {
         .collect()
 }
 
+/// Every name the gate looks for in kernel BTF: its kfuncs, its hooks (`hooks()`), the feature markers.
+pub(crate) fn wanted_btf_names(hooks: &[String]) -> Vec<&str> {
+    KFUNCS
+        .iter()
+        .map(|(n, _)| *n)
+        .chain(hooks.iter().map(String::as_str))
+        .chain([SECURITY_BPF_XATTR_MARKER, PROG_SIGNING_MARKER])
+        .collect()
+}
+
 /// The hook of an LSM program's section (`lsm/HOOK`, `lsm.s/HOOK`).
 pub(crate) fn lsm_hook(section: &str) -> Option<&str> {
     section
@@ -109,13 +119,7 @@ pub fn probe() -> Result<Features, Error> {
         )));
     }
     let hooks = hooks();
-    let wanted: Vec<&str> = KFUNCS
-        .iter()
-        .map(|(n, _)| *n)
-        .chain(hooks.iter().map(String::as_str))
-        .chain([SECURITY_BPF_XATTR_MARKER, PROG_SIGNING_MARKER])
-        .collect();
-    let present = btf_names(Path::new(VMLINUX_BTF), &wanted)
+    let present = btf_names(Path::new(VMLINUX_BTF), &wanted_btf_names(&hooks))
         .map_err(|e| Error::Kernel(format!("reading kernel BTF {VMLINUX_BTF}: {e}")))?;
     let has = |name: &str| present.contains(name);
     let missing: Vec<String> = KFUNCS

@@ -103,6 +103,7 @@ const volatile struct {
 	enum gate_perm perm;
 	enum kmod_op kmod;
 	enum kimg_op kimg;
+	enum sysctl_op sysctl;
 	enum event_kind ev_kind;
 	enum event_why ev_why;
 	enum event_verdict ev_verdict;
@@ -110,46 +111,3 @@ const volatile struct {
 	enum attach_path attach;
 	enum bpfgate_limit limit;
 } __types = {};
-
-/* Appends a record to the event ring. Writers on other CPUs take other slots; a reader skips a record whose seq
- * is 0 (being written) or changes while it copies it. Not inlined: its own stack frame, so that its reads never land
- * in a slot the verifier still holds for a caller's dynptr (gate_mmap's verity probe: "potential write to dynptr").
- * Global (declared in gate.h): the one copy every file calls. */
-__noinline int record(__u32 kind, __u32 detail, __u32 verdict, __u32 why)
-{
-	struct task_struct *task = bpf_get_current_task_btf();
-	struct gate_event *e;
-	const unsigned char *name;
-	__u32 zero = 0, slot;
-	__u64 *head, n, id;
-
-	head = bpf_map_lookup_elem(&event_head, &zero);
-	if (!head)
-		return 0;
-	n = __sync_fetch_and_add(head, 1) + 1;
-	slot = n % BPFGATE_EVENTS;
-	e = bpf_map_lookup_elem(&events, &slot);
-	if (!e)
-		return 0;
-	e->seq = 0;
-	e->time_ns = bpf_ktime_get_boot_ns();
-	id = bpf_get_current_pid_tgid();
-	e->pid = (__u32)id;
-	e->tgid = id >> 32;
-	e->uid = (__u32)bpf_get_current_uid_gid();
-	e->kind = kind;
-	e->detail = detail;
-	e->verdict = verdict;
-	e->why = why;
-	bpf_get_current_comm(e->comm, sizeof(e->comm));
-	e->exe_ino = BPF_CORE_READ(task, mm, exe_file, f_inode, i_ino);
-	e->exe_dev = BPF_CORE_READ(task, mm, exe_file, f_inode, i_sb, s_dev);
-	name = BPF_CORE_READ(task, mm, exe_file, f_path.dentry, d_name.name);
-	if (!name || bpf_probe_read_kernel_str(e->exe, sizeof(e->exe), name) < 0)
-		e->exe[0] = 0;
-	/* Stores stay in order on x86 (TSO); this keeps the compiler from moving the seq store up. */
-	asm volatile("" ::: "memory");
-	e->seq = n;
-	count(CNT_EVENTS);
-	return 0;
-}

@@ -15,7 +15,7 @@ enum bpfgate_limit {
 	BPFGATE_SIG_MAX = 4096,
 	/* Status stream framing. */
 	BPFGATE_STATUS_MAGIC = 0x42504647, /* "BPFG" */
-	BPFGATE_STATUS_VERSION = 4,
+	BPFGATE_STATUS_VERSION = 5,
 };
 /* "FSVerity" + struct fsverity_digest + the largest digest (sha512): what `fsverity sign` signs. */
 #define BPFGATE_FORMATTED_DIGEST_MAX (8 + 4 + 64)
@@ -98,7 +98,7 @@ enum gate_mode {
 	MODE_AUDIT,       /* decide and record, deny nothing the policy areas cover */
 };
 
-/* Permission of a policy area (bpf, kmod, kimg). */
+/* Permission of a policy area (bpf, kmod, kimg, sysctl). */
 enum gate_perm {
 	PERM_DENY = 0,    /* trusted tasks only, plus the area's allow-list for everyone */
 	PERM_ALLOW,       /* everyone */
@@ -147,6 +147,17 @@ enum kimg_op {
 	KIMG_OPS,
 };
 
+/* The BPF sysctls (bits of gate_config.sysctl_allow; names in policy/src/policy.rs SYSCTL_OPS). */
+enum sysctl_op {
+	SYSCTL_BPF_STATS_ENABLED = 0,     /* kernel.bpf_stats_enabled (what BPF_ENABLE_STATS does) */
+	SYSCTL_UNPRIVILEGED_BPF_DISABLED, /* kernel.unprivileged_bpf_disabled */
+	SYSCTL_BPF_JIT_ENABLE,            /* net.core.bpf_jit_enable */
+	SYSCTL_BPF_JIT_HARDEN,            /* net.core.bpf_jit_harden */
+	SYSCTL_BPF_JIT_KALLSYMS,          /* net.core.bpf_jit_kallsyms */
+	SYSCTL_BPF_JIT_LIMIT,             /* net.core.bpf_jit_limit */
+	SYSCTL_OPS,
+};
+
 /* Trust anchors (bits of gate_config.anchors; names in policy/src/policy.rs ANCHORS): the baked certificates (the gate's
  * keyring), and optionally the kernel's own keyrings, consulted only for a signer the baked keyring does not hold. */
 enum gate_anchor {
@@ -162,10 +173,12 @@ struct gate_config {
 	__u64 bpf_block;       /* bitmap of bpf() commands no task may use but the loader (policy bpf.block) */
 	__u64 kmod_allow;      /* bitmap of enum kmod_op untrusted tasks keep */
 	__u64 kimg_allow;      /* bitmap of enum kimg_op untrusted tasks keep */
+	__u64 sysctl_allow;    /* bitmap of enum sysctl_op untrusted tasks may write */
 	__u32 mode;            /* enum gate_mode */
 	__u32 bpf_perm;        /* enum gate_perm of each area */
 	__u32 kmod_perm;
 	__u32 kimg_perm;
+	__u32 sysctl_perm;
 	__u32 init_mnt_ns;     /* inode number of the initial mount namespace (for restrict) */
 	__u32 denylist_len;    /* digests in the denylist map */
 	__u32 keyring_serial;  /* the gate's keyring: baked certificates, closed to additions */
@@ -176,6 +189,7 @@ struct gate_config {
 	__u32 token_only;      /* 1: map_create, prog_load and btf_load need a BPF token (policy bpf.token_only) */
 	__u32 anchors;         /* bitmap of enum gate_anchor: whose signatures are trusted (policy anchors) */
 	__u32 signed_progs;    /* 1: untrusted tasks may load programs signed for an anchor keyring (policy bpf.signed) */
+	__u32 _reserved;       /* 0; keeps the struct free of padding */
 	__u32 key_serials[BPFGATE_KEYS_MAX]; /* the certificates in the keyring (0: unused slot) */
 };
 
@@ -196,6 +210,7 @@ enum event_kind {
 	EV_TAINT,     /* a trusted process mapped unverified code and lost its trust */
 	EV_WINDOW,    /* the initramfs trust window closed: PID 1 exec'ed a program outside the initramfs */
 	EV_ATTACH,    /* a program attached outside bpf() (detail: enum attach_path) */
+	EV_SYSCTL,    /* a BPF sysctl opened for writing (detail: enum sysctl_op) */
 };
 
 /* Interfaces outside bpf() that attach a program by fd. */

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
-/* The benchmark's floor (`make bench`): empty LSM programs on the hooks the gate puts on the measured hot paths,
- * with the same sleepability, held by bpfgate-bench-floor. What any BPF LSM costs there before doing anything: the
- * gate's own cost is its ratio against this, not against no program at all. Never part of bpfgate itself. */
+/* The benchmark's floor (`make bench`): empty LSM programs on the hooks the gate puts on the measured hot paths
+ * (file_open too: every exec opens files), with the same sleepability, held by bpfgate-bench-floor. What any BPF
+ * LSM costs there before doing anything: the gate's own cost is its ratio against this, not against no program at
+ * all. Never part of bpfgate itself. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
@@ -34,6 +35,12 @@ int BPF_PROG(floor_mmap, struct file *file, unsigned long reqprot, unsigned long
 
 SEC("lsm/file_mprotect")
 int BPF_PROG(floor_mprotect, struct vm_area_struct *vma, unsigned long reqprot, unsigned long prot)
+{
+	return 0;
+}
+
+SEC("lsm/file_open")
+int BPF_PROG(floor_open, struct file *file)
 {
 	return 0;
 }

@@ -249,10 +249,51 @@ static __always_inline __u32 area_denies(__u32 perm, bool listed, struct task_st
 	return WHY_NONE;
 }
 
-/* Appends a record to the event ring (defined once, in bpfgate.bpf.c). A global function, verified on its own: one
- * copy in the linked object, however many files call it (the light skeleton's loader counts every subprogram
- * against its 32 program slots), and its own stack frame (see its definition). */
-int record(__u32 kind, __u32 detail, __u32 verdict, __u32 why); /* 0: a global function returns a scalar (6.12) */
+/* Appends a record to the event ring. Writers on other CPUs take other slots; a reader skips a record whose seq
+ * is 0 (being written) or changes while it copies it. Inlined: the light skeleton's loader (libbpf's gen_loader)
+ * keeps at most 32 program fds and counts a global subprogram as one. */
+static __always_inline void record(__u32 kind, __u32 detail, __u32 verdict, __u32 why)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct gate_event *e;
+	const unsigned char *name;
+	struct file *exe;
+	__u32 zero = 0, slot;
+	__u64 *head, n, id;
+
+	head = bpf_map_lookup_elem(&event_head, &zero);
+	if (!head)
+		return;
+	n = __sync_fetch_and_add(head, 1) + 1;
+	slot = n % BPFGATE_EVENTS;
+	e = bpf_map_lookup_elem(&events, &slot);
+	if (!e)
+		return;
+	e->seq = 0;
+	e->time_ns = bpf_ktime_get_boot_ns();
+	id = bpf_get_current_pid_tgid();
+	e->pid = (__u32)id;
+	e->tgid = id >> 32;
+	e->uid = (__u32)bpf_get_current_uid_gid();
+	e->kind = kind;
+	e->detail = detail;
+	e->verdict = verdict;
+	e->why = why;
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	/* Direct loads (the verifier makes them fault-safe; a NULL link reads as 0), not BPF_CORE_READ: that reads
+	 * through a stack temporary, and inlined into gate_mmap a temporary may share a slot with the verity probe's
+	 * dynptr ("potential write to dynptr"). */
+	exe = task->mm->exe_file;
+	e->exe_ino = exe->f_inode->i_ino;
+	e->exe_dev = exe->f_inode->i_sb->s_dev;
+	name = exe->f_path.dentry->d_name.name;
+	if (!exe || !name || bpf_probe_read_kernel_str(e->exe, sizeof(e->exe), name) < 0)
+		e->exe[0] = 0;
+	/* Stores stay in order on x86 (TSO); this keeps the compiler from moving the seq store up. */
+	asm volatile("" ::: "memory");
+	e->seq = n;
+	count(CNT_EVENTS);
+}
 
 /* A policy decision that denies: recorded, and enforced unless in audit mode. Returns the errno for the hook. */
 static __always_inline int deny(__u32 kind, __u32 detail, __u32 why)

@@ -2,7 +2,8 @@
 
 /*
  * Operations that change the running kernel: module loading and auto-load requests, kexec, firmware and policy
- * loads, and the lockdown LSM's integrity reasons, by the kmod and kimg areas of the policy.
+ * loads, and the lockdown LSM's integrity reasons, by the kmod and kimg areas of the policy; and writes to the BPF
+ * sysctls, by the sysctl area.
  */
 
 #include "gate.h"
@@ -12,12 +13,15 @@
 	if (bpf_core_enum_value_exists(enum lockdown_reason, LOCKDOWN_##name) && what == LOCKDOWN(name)) \
 		return KIMG_##name;
 
+#define PROC_SUPER_MAGIC 0x9fa0
+#define FMODE_WRITE 0x2
+
 /* A kernel-modifying (or kernel-reading) operation: permitted by the area's permission and allow-list. */
 static __always_inline int kernel_op(__u32 kind, __u32 op)
 {
-	bool kmod = kind == EV_KMOD;
-	__u32 why = area_denies(kmod ? cfg.kmod_perm : cfg.kimg_perm,
-				((kmod ? cfg.kmod_allow : cfg.kimg_allow) >> op) & 1, bpf_get_current_task_btf());
+	__u32 perm = kind == EV_KMOD ? cfg.kmod_perm : kind == EV_KIMG ? cfg.kimg_perm : cfg.sysctl_perm;
+	__u64 allow = kind == EV_KMOD ? cfg.kmod_allow : kind == EV_KIMG ? cfg.kimg_allow : cfg.sysctl_allow;
+	__u32 why = area_denies(perm, (allow >> op) & 1, bpf_get_current_task_btf());
 
 	if (why == WHY_NONE)
 		return 0;
@@ -95,4 +99,60 @@ int BPF_PROG(gate_locked_down, enum lockdown_reason what)
 	if (what <= LOCKDOWN(NONE) || what >= LOCKDOWN(CONFIDENTIALITY_MAX) || what == LOCKDOWN(INTEGRITY_MAX))
 		return 0;
 	return kernel_op(EV_KIMG, kimg_op_of(what));
+}
+
+/* Is the NUL-terminated `s` the literal `lit` (`n` = sizeof(lit), its NUL included)? */
+static __always_inline bool name_is(const char *s, const char *lit, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (s[i] != lit[i])
+			return false;
+	return true;
+}
+
+#define NAME_IS(s, lit) name_is(s, lit, sizeof(lit))
+
+/* The enum sysctl_op of a /proc/sys file, by its name and its directory's (/proc/sys/kernel, /proc/sys/net/core,
+ * in any procfs mount), or SYSCTL_OPS for every other file. */
+static __always_inline __u32 bpf_sysctl_of(struct dentry *d)
+{
+	char name[32] = {}, dir[8] = {};
+
+	if (bpf_probe_read_kernel_str(name, sizeof(name), BPF_CORE_READ(d, d_name.name)) < 0 ||
+	    bpf_probe_read_kernel_str(dir, sizeof(dir), BPF_CORE_READ(d, d_parent, d_name.name)) < 0)
+		return SYSCTL_OPS;
+	if (NAME_IS(dir, "kernel")) {
+		if (NAME_IS(name, "bpf_stats_enabled"))
+			return SYSCTL_BPF_STATS_ENABLED;
+		if (NAME_IS(name, "unprivileged_bpf_disabled"))
+			return SYSCTL_UNPRIVILEGED_BPF_DISABLED;
+	} else if (NAME_IS(dir, "core")) {
+		if (NAME_IS(name, "bpf_jit_enable"))
+			return SYSCTL_BPF_JIT_ENABLE;
+		if (NAME_IS(name, "bpf_jit_harden"))
+			return SYSCTL_BPF_JIT_HARDEN;
+		if (NAME_IS(name, "bpf_jit_kallsyms"))
+			return SYSCTL_BPF_JIT_KALLSYMS;
+		if (NAME_IS(name, "bpf_jit_limit"))
+			return SYSCTL_BPF_JIT_LIMIT;
+	}
+	return SYSCTL_OPS;
+}
+
+/* The BPF sysctls change what bpf() does for every task (statistics, unprivileged use, the JIT's hardening, its
+ * addresses in kallsyms, its memory limit): an untrusted task may not open them for writing. A sysctl write has no
+ * LSM hook of its own; the open is where a file's write permission is decided. Every open passes here, so the
+ * common cases leave first: opens without write access, then files outside procfs. Attached only when the policy's
+ * sysctl area is not `allow`. */
+SEC("lsm/file_open")
+int BPF_PROG(gate_sysctl, struct file *file)
+{
+	__u32 op;
+
+	if (!(file->f_mode & FMODE_WRITE) || file->f_inode->i_sb->s_magic != PROC_SUPER_MAGIC)
+		return 0;
+	op = bpf_sysctl_of(file->f_path.dentry);
+	if (op >= SYSCTL_OPS)
+		return 0;
+	return kernel_op(EV_SYSCTL, op);
 }

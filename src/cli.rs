@@ -30,8 +30,9 @@ Commands:
   policy [--config FILE] [--cmdline LINE]
                          Print the policy `load` would use, in config syntax, and every warning about the
                          config or command line (LINE instead of /proc/cmdline). Exit status 1 on warnings.
-                         Keys: mode = enforce|audit|off, required = 0|1, bpf|kmod|kimg = allow|deny|restrict,
-                         bpf.allow, bpf.block, kmod.allow, kimg.allow = comma-separated names or groups,
+                         Keys: mode = enforce|audit|off, required = 0|1,
+                         bpf|kmod|kimg|sysctl = allow|deny|restrict, bpf.allow, bpf.block, kmod.allow,
+                         kimg.allow, sysctl.allow = comma-separated names or groups,
                          bpf.token_only = 0|1 (objects only through BPF tokens, docs/tokens.md),
                          bpf.signed = 0|1 (untrusted tasks may load programs signed for the gate's
                          keyring, Linux 6.18+, docs/signed-programs.md),

@@ -238,7 +238,8 @@ impl Variant {
             }
             Variant::PolicyAudit => "bpfgate_policy bpfgate=audit".into(),
             Variant::PolicyAllow => {
-                "bpfgate_policy bpfgate.bpf=allow bpfgate.kmod=allow bpfgate.kimg=allow".into()
+                "bpfgate_policy bpfgate.bpf=allow bpfgate.kmod=allow bpfgate.kimg=allow bpfgate.sysctl=allow"
+                    .into()
             }
             Variant::PolicyTokenOnly => "bpfgate_policy bpfgate.bpf.token_only=1".into(),
             Variant::Signed => "bpfgate_signed bpfgate.bpf.signed=1".into(),
@@ -600,6 +601,7 @@ fn load_pins_and_exits(g: &Guest) {
         "post_removexattr",
         "netlink_send",
         "sb_remount",
+        "sysctl",
         "status",
     ] {
         assert!(
@@ -866,6 +868,32 @@ fn untrusted_tasks_cannot_modify_the_kernel(g: &Guest) {
         "{}",
         g.get("status_end")
     );
+}
+
+/// The BPF sysctls (policy `sysctl`, default deny): the attack is untrusted root switching on BPF run-time statistics
+/// (what the refused BPF_ENABLE_STATS command does) and rewriting the JIT's settings.
+fn bpf_sysctls_are_written_by_trusted_tasks_only(g: &Guest) {
+    const ALL: [&str; 6] = [
+        "bpf_stats_enabled",
+        "unprivileged_bpf_disabled",
+        "bpf_jit_enable",
+        "bpf_jit_harden",
+        "bpf_jit_kallsyms",
+        "bpf_jit_limit",
+    ];
+    let line = |who: &str, each: &str, on: &str| {
+        let mut v: Vec<String> = ALL.iter().map(|n| format!("{n}={each}")).collect();
+        v.push("printk_ratelimit=ok".into());
+        v.push(format!("stats_on={on} stats_off=0"));
+        g.assert_eq(&format!("{who}_sysctl"), &v.join(" "));
+    };
+    // Control (gate off) and a signed shell: every one written, statistics on and off again.
+    line("control", "ok", "1");
+    line("trusted", "ok", "1");
+    // Untrusted root: each refused at the open, statistics stay off; a non-BPF sysctl is still writable.
+    line("untrusted", "refused", "0");
+    // Logged: the six opens and the attempts to switch statistics on and off.
+    g.assert_eq("sysctl_logged", "8");
 }
 
 fn digest_parameters_and_bad_signatures(g: &Guest) {
@@ -1743,6 +1771,11 @@ fn kernel_areas_follow_the_policy(g: &Guest) {
     g.assert_eq("untrusted_devmem", "openrw=EPERM");
     // kimg.allow names ioport: allowed to untrusted tasks.
     g.assert_eq("untrusted_ioperm", "ioperm=ok");
+    // sysctl = restrict, sysctl.allow = bpf_jit_harden.
+    g.assert_eq("untrusted_sysctl_stats", "openrw=EPERM");
+    g.assert_eq("untrusted_sysctl_harden", "openrw=ok");
+    g.assert_eq("trusted_sysctl_stats", "openrw=ok");
+    g.assert_eq("trusted_sysctl_stats_other_mntns", "openrw=EPERM");
     g.assert_eq("ptrace_untrusted_to_trusted", "ptrace=EPERM");
     g.assert_eq("dmesg_warnings", "0");
 }
@@ -1761,6 +1794,12 @@ fn log_records_denials_with_reasons(g: &Guest) {
         ("kmod load", "bpfprobe", "untrusted"),
         ("kmod load", "probe-signed", "not_initial_mount_namespace"),
         ("kimg dev_mem", "bpfprobe", "untrusted"),
+        ("sysctl bpf_stats_enabled", "bpfprobe", "untrusted"),
+        (
+            "sysctl bpf_stats_enabled",
+            "probe-signed",
+            "not_initial_mount_namespace",
+        ),
         ("ptrace attach_to_pid", "probe-unsigned", "untrusted"),
         ("gate pin", "busybox", "gate_object"),
     ] {
@@ -1835,6 +1874,7 @@ fn audit_mode_allows_and_records(g: &Guest) {
         ("untrusted_btf", "btf=ok"),
         ("untrusted_finit", "finit=ok"),
         ("untrusted_devmem", "openrw=ok"),
+        ("untrusted_sysctl_stats", "openrw=ok"),
         ("ptrace_untrusted_to_trusted", "ptrace=ok"),
     ] {
         g.assert_eq(n, v);
@@ -1846,6 +1886,7 @@ fn audit_mode_allows_and_records(g: &Guest) {
         ("bpf btf_load", "bpfprobe"),
         ("kmod load", "bpfprobe"),
         ("kimg dev_mem", "bpfprobe"),
+        ("sysctl bpf_stats_enabled", "bpfprobe"),
         ("ptrace attach_to_pid", "probe-unsigned"),
     ] {
         assert!(
@@ -1865,7 +1906,7 @@ fn audit_mode_allows_and_records(g: &Guest) {
         log_lines(g).join("\n")
     );
     let st = g.get("status_end");
-    assert!(json_u64(st, None, "audited") >= 6, "[{}] {st}", g.kernel);
+    assert!(json_u64(st, None, "audited") >= 7, "[{}] {st}", g.kernel);
 }
 
 fn allow_opens_the_areas_but_not_the_gate(g: &Guest) {
@@ -1875,16 +1916,24 @@ fn allow_opens_the_areas_but_not_the_gate(g: &Guest) {
         ("untrusted_btf", "btf=ok"),
         ("untrusted_finit", "finit=ok"),
         ("untrusted_devmem", "openrw=ok"),
+        ("untrusted_sysctl_stats", "openrw=ok"),
         ("trusted_prog_other_mntns", "prog=ok"),
     ] {
         g.assert_eq(n, v);
     }
+    // sysctl = allow: the open hook is not even attached.
+    assert!(
+        !g.get("pins").split_whitespace().any(|p| p == "sysctl"),
+        "[{}] {}",
+        g.kernel,
+        g.get("pins")
+    );
     // ptrace into trusted tasks is the trust boundary, not an area: still denied.
     g.assert_eq("ptrace_untrusted_to_trusted", "ptrace=EPERM");
     assert!(
         !log_lines(g)
             .iter()
-            .any(|l| l.contains(" bpf ") || l.contains(" kmod ") || l.contains(" kimg ")),
+            .any(|l| [" bpf ", " kmod ", " kimg ", " sysctl "].iter().any(|a| l.contains(a))),
         "[{}] {}",
         g.kernel,
         log_lines(g).join("\n")
@@ -2377,6 +2426,7 @@ per_kernel!(scenarios, guest:
     root_user_keyring_cannot_be_ended,
     unverified_executable_mappings_cost_trust,
     untrusted_tasks_cannot_modify_the_kernel,
+    bpf_sysctls_are_written_by_trusted_tasks_only,
     digest_parameters_and_bad_signatures,
     substitution_follows_content_not_paths,
     tokens_are_minted_and_used_by_trusted_tasks_only,

@@ -18,7 +18,7 @@ use crate::commands;
 pub const CONFIG_PATH: &str = "/etc/bpfgate/policy.conf";
 /// Digests a denylist holds (baked, config and command line together).
 pub const DENY_MAX: usize = 64;
-const WARNING_MAX: usize = 200;
+const WARNING_MAX: usize = 256;
 const WARNINGS_MAX: usize = 16;
 
 /// `mode`: what the gate does with the decisions it makes.
@@ -32,7 +32,7 @@ pub enum Mode {
     Off,
 }
 
-/// Permission of one area (bpf, kmod, kimg), as in bpflock.
+/// Permission of one area (bpf, kmod, kimg, sysctl), as in bpflock.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Perm {
     /// Everyone may; the gate does not restrict the area.
@@ -83,6 +83,18 @@ pub const KIMG_OPS: &[&str] = &[
     "xfrm_secret",
     "confidentiality_other",
 ];
+/// The BPF sysctls (index = bit in `sysctl.allow`; `enum sysctl_op` in bpf/bpfgate.h), by their file names under
+/// /proc/sys/kernel (the first two) and /proc/sys/net/core. A write to any of them changes what bpf() does for
+/// everyone: statistics, unprivileged use, the JIT's hardening, its address exposure and its memory limit.
+pub const SYSCTL_OPS: &[&str] = &[
+    "bpf_stats_enabled",
+    "unprivileged_bpf_disabled",
+    "bpf_jit_enable",
+    "bpf_jit_harden",
+    "bpf_jit_kallsyms",
+    "bpf_jit_limit",
+];
+
 /// First of the read-only (confidentiality) kimg operations.
 pub const KIMG_CONFIDENTIALITY: usize = 21;
 
@@ -161,6 +173,9 @@ pub struct Policy {
     pub kmod_allow: u64,
     pub kimg: Perm,
     pub kimg_allow: u64,
+    /// Writes to the BPF sysctls (opened for writing).
+    pub sysctl: Perm,
+    pub sysctl_allow: u64,
     /// Whose signatures are trusted: bitmap over ANCHORS (never empty).
     pub anchors: u64,
     /// Digests never trusted, whatever their signature. Grows across layers, never shrinks.
@@ -178,10 +193,19 @@ pub struct Warnings {
 
 impl Warnings {
     fn push(&mut self, args: core::fmt::Arguments<'_>) {
-        let mut w = String::new();
-        // A message longer than the buffer is cut, not lost.
+        /// Writes character by character, so that a message longer than the buffer is cut, not lost (a
+        /// heapless string refuses a whole piece that does not fit).
+        struct Cut(String<WARNING_MAX>);
+        impl core::fmt::Write for Cut {
+            fn write_str(&mut self, s: &str) -> core::fmt::Result {
+                s.chars()
+                    .try_for_each(|c| self.0.push(c))
+                    .map_err(|_| core::fmt::Error)
+            }
+        }
+        let mut w = Cut(String::new());
         let _ = w.write_fmt(args);
-        if self.list.push(w).is_err() {
+        if self.list.push(w.0).is_err() {
             self.dropped += 1;
         }
     }
@@ -217,6 +241,8 @@ impl Default for Policy {
             kmod_allow: 0,
             kimg: Perm::Deny,
             kimg_allow: range(KIMG_CONFIDENTIALITY, KIMG_OPS.len()),
+            sysctl: Perm::Deny,
+            sysctl_allow: 0,
             anchors: 1, // baked
             denylist: Vec::new(),
             initramfs_trusted: true,
@@ -244,6 +270,10 @@ const KMOD_LIST: ListKey = ListKey {
     names: KMOD_OPS,
     groups: &[],
 };
+const SYSCTL_LIST: ListKey = ListKey {
+    names: SYSCTL_OPS,
+    groups: &[],
+};
 const ANCHOR_LIST: ListKey = ListKey {
     names: ANCHORS,
     groups: &[],
@@ -260,8 +290,8 @@ const KIMG_LIST: ListKey = ListKey {
 
 /// Every key, for messages.
 const KEYS: &str =
-    "mode, required, bpf, bpf.allow, bpf.block, bpf.token_only, bpf.signed, kmod, kmod.allow, kimg, kimg.allow, anchors, \
-     denylist, initramfs";
+    "mode, required, bpf, bpf.allow, bpf.block, bpf.token_only, bpf.signed, kmod, kmod.allow, kimg, kimg.allow, sysctl, \
+     sysctl.allow, anchors, denylist, initramfs";
 
 impl ListKey {
     /// A comma-separated list of names and groups; `none` (or nothing) is the empty list, `all` everything.
@@ -371,10 +401,12 @@ impl Policy {
             "bpf" => self.bpf = perm(v).map_err(msg)?,
             "kmod" => self.kmod = perm(v).map_err(msg)?,
             "kimg" => self.kimg = perm(v).map_err(msg)?,
+            "sysctl" => self.sysctl = perm(v).map_err(msg)?,
             "bpf.allow" => self.bpf_allow = BPF_LIST.parse(v)?,
             "bpf.block" => self.bpf_block = BPF_LIST.parse(v)?,
             "kmod.allow" => self.kmod_allow = KMOD_LIST.parse(v)?,
             "kimg.allow" => self.kimg_allow = KIMG_LIST.parse(v)?,
+            "sysctl.allow" => self.sysctl_allow = SYSCTL_LIST.parse(v)?,
             "anchors" => {
                 let a = ANCHOR_LIST.parse(v)?;
                 if a == 0 {
@@ -464,7 +496,7 @@ impl Policy {
         format!(
             "mode = {}\nrequired = {}\nbpf = {}\nbpf.allow = {}\nbpf.block = {}\nbpf.token_only = {}\nbpf.signed = {}\nkmod = {}\n\
              kmod.allow = {}\n\
-             kimg = {}\nkimg.allow = {}\nanchors = {}\ndenylist = {}\ninitramfs = {}\n",
+             kimg = {}\nkimg.allow = {}\nsysctl = {}\nsysctl.allow = {}\nanchors = {}\ndenylist = {}\ninitramfs = {}\n",
             mode_name(self.mode),
             u8::from(self.required),
             perm_name(self.bpf),
@@ -476,6 +508,8 @@ impl Policy {
             KMOD_LIST.render(self.kmod_allow),
             perm_name(self.kimg),
             KIMG_LIST.render(self.kimg_allow),
+            perm_name(self.sysctl),
+            SYSCTL_LIST.render(self.sysctl_allow),
             ANCHOR_LIST.render(self.anchors),
             if deny.is_empty() {
                 "none".into()
@@ -586,6 +620,11 @@ mod tests {
             ("initramfs = untrusted", "bpfgate.initramfs=trusted", |p| p.initramfs_trusted),
             ("kmod.allow = all", "", |p| p.kmod_allow == 0b11),
             ("kimg.allow = none", "", |p| p.kimg_allow == 0),
+            ("sysctl = allow", "", |p| p.sysctl == Perm::Allow),
+            ("sysctl.allow = bpf_jit_limit, bpf_stats_enabled", "bpfgate.sysctl=restrict", |p| {
+                p.sysctl == Perm::Restrict && p.sysctl_allow == 0b10_0001
+            }),
+            ("sysctl.allow = all", "", |p| p.sysctl_allow == 0b11_1111),
             ("kimg.allow = integrity", "bpfgate.kimg.allow=perf,kexec", |p| {
                 p.kimg_allow == kimg("perf") | kimg("kexec")
             }),
@@ -650,6 +689,7 @@ mod tests {
                 "kernel command line: bpfgate=maybe: expected enforce",
             ),
             ("", "bpfgate.kimg.allow=kcore,frob", "unknown name \"frob\""),
+            ("sysctl.allow = bpf_jit_enabled", "", "unknown name \"bpf_jit_enabled\""),
             ("", "bpfgate.required=perhaps", "expected 0 or 1"),
             ("initramfs = maybe", "", "expected trusted or untrusted"),
             (
@@ -685,6 +725,15 @@ mod tests {
         );
     }
 
+    /// A warning longer than its buffer is cut at the buffer's end, never dropped or emptied.
+    #[test]
+    fn long_warnings_are_cut_not_lost() {
+        let key = "k".repeat(300);
+        let (_, w) = layered("", Some((&format!("{key} = 1"), "policy.conf")), "");
+        assert_eq!(w.list.len(), 1);
+        assert!(w.list[0].starts_with("policy.conf:1: kkk") && w.list[0].len() == WARNING_MAX);
+    }
+
     /// The baked layer is under the other two.
     #[test]
     fn layers_override_in_order() {
@@ -700,7 +749,7 @@ mod tests {
     #[test]
     fn render_round_trips() {
         let (p, w) = layered(
-            "mode=audit\nbpf=restrict\nbpf.block=token_create\nkimg.allow=kcore,kexec\nkmod=allow\ninitramfs=untrusted\nbpf.token_only=1\nanchors=baked,platform",
+            "mode=audit\nbpf=restrict\nbpf.block=token_create\nkimg.allow=kcore,kexec\nkmod=allow\ninitramfs=untrusted\nbpf.token_only=1\nanchors=baked,platform\nsysctl=allow\nsysctl.allow=bpf_jit_harden",
             None,
             &format!("bpfgate.denylist={SHA256} bpfgate.required=0 bpfgate.bpf.allow=none"),
         );
@@ -714,7 +763,12 @@ mod tests {
 
     #[test]
     fn names_fit_their_bitmaps() {
-        assert!(commands::NAMES.len() <= 64 && KIMG_OPS.len() <= 64 && KMOD_OPS.len() <= 64);
+        assert!(
+            commands::NAMES.len() <= 64
+                && KIMG_OPS.len() <= 64
+                && KMOD_OPS.len() <= 64
+                && SYSCTL_OPS.len() <= 64
+        );
         assert_eq!(KIMG_OPS[KIMG_CONFIDENTIALITY], "kcore");
         assert_eq!(KIMG_OPS[KIMG_CONFIDENTIALITY - 1], "integrity_other");
     }

@@ -9,7 +9,7 @@ use std::path::Path;
 use crate::commands;
 use crate::error::Error;
 use crate::load::pod::Pod;
-use crate::policy::{KIMG_OPS, KMOD_OPS};
+use crate::policy::{KIMG_OPS, KMOD_OPS, SYSCTL_OPS};
 use crate::load::skel::types::{
     attach_path, event_kind, event_verdict, event_why, gate_event, gate_object,
 };
@@ -56,6 +56,7 @@ fn kind(e: &gate_event) -> &'static str {
         event_kind::EV_TAINT => "taint",
         event_kind::EV_WINDOW => "initramfs",
         event_kind::EV_ATTACH => "attach",
+        event_kind::EV_SYSCTL => "sysctl",
         _ => "unknown",
     }
 }
@@ -69,6 +70,9 @@ fn what(e: &gate_event) -> String {
             .get(d)
             .map_or_else(|| format!("op_{d}"), |s| s.to_string()),
         event_kind::EV_KIMG => KIMG_OPS
+            .get(d)
+            .map_or_else(|| format!("op_{d}"), |s| s.to_string()),
+        event_kind::EV_SYSCTL => SYSCTL_OPS
             .get(d)
             .map_or_else(|| format!("op_{d}"), |s| s.to_string()),
         event_kind::EV_PTRACE => format!("attach_to_pid_{d}"),

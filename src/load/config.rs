@@ -30,10 +30,12 @@ pub fn apply(cfg: &mut gate_config, p: &Policy) {
     cfg.bpf_perm = perm_to(p.bpf);
     cfg.kmod_perm = perm_to(p.kmod);
     cfg.kimg_perm = perm_to(p.kimg);
+    cfg.sysctl_perm = perm_to(p.sysctl);
     cfg.bpf_allow = p.bpf_allow;
     cfg.bpf_block = p.bpf_block;
     cfg.kmod_allow = p.kmod_allow;
     cfg.kimg_allow = p.kimg_allow;
+    cfg.sysctl_allow = p.sysctl_allow;
     cfg.denylist_len = p.denylist.len() as u32;
     cfg.token_only = u32::from(p.bpf_token_only);
     cfg.anchors = p.anchors as u32;
@@ -59,6 +61,8 @@ pub fn policy_of(cfg: &gate_config) -> Policy {
         kmod_allow: cfg.kmod_allow,
         kimg: perm_from(cfg.kimg_perm),
         kimg_allow: cfg.kimg_allow,
+        sysctl: perm_from(cfg.sysctl_perm),
+        sysctl_allow: cfg.sysctl_allow,
         denylist: heapless::Vec::new(),
         // Only known as "a window was set up at load" (it may have closed since).
         initramfs_trusted: cfg.initramfs_dev != 0,
@@ -77,13 +81,13 @@ pub fn deny_key_of(d: &Digest) -> deny_key {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::policy::{self, KIMG_OPS, KMOD_OPS};
-    use crate::load::skel::types::{kimg_op, kmod_op};
+    use crate::policy::{self, KIMG_OPS, KMOD_OPS, SYSCTL_OPS};
+    use crate::load::skel::types::{kimg_op, kmod_op, sysctl_op};
 
     #[test]
     fn round_trip() {
         let (p, w) = policy::layered(
-            "mode=audit\nbpf=restrict\nkmod=allow\nkimg.allow=dev_mem\nbpf.block=token_create\nbpf.token_only=1\nanchors=baked,secondary",
+            "mode=audit\nbpf=restrict\nkmod=allow\nkimg.allow=dev_mem\nsysctl=restrict\nsysctl.allow=bpf_jit_limit\nbpf.block=token_create\nbpf.token_only=1\nanchors=baked,secondary",
             None,
             "",
         );
@@ -116,6 +120,17 @@ mod tests {
             assert_eq!(KIMG_OPS[op.0 as usize], name);
         }
         assert_eq!(kimg_op::KIMG_KCORE.0 as usize, policy::KIMG_CONFIDENTIALITY);
+        assert_eq!(SYSCTL_OPS.len(), sysctl_op::SYSCTL_OPS.0 as usize);
+        for (op, name) in [
+            (sysctl_op::SYSCTL_BPF_STATS_ENABLED, "bpf_stats_enabled"),
+            (sysctl_op::SYSCTL_UNPRIVILEGED_BPF_DISABLED, "unprivileged_bpf_disabled"),
+            (sysctl_op::SYSCTL_BPF_JIT_ENABLE, "bpf_jit_enable"),
+            (sysctl_op::SYSCTL_BPF_JIT_HARDEN, "bpf_jit_harden"),
+            (sysctl_op::SYSCTL_BPF_JIT_KALLSYMS, "bpf_jit_kallsyms"),
+            (sysctl_op::SYSCTL_BPF_JIT_LIMIT, "bpf_jit_limit"),
+        ] {
+            assert_eq!(SYSCTL_OPS[op.0 as usize], name);
+        }
         assert_eq!(
             crate::load::skel::types::gate_config::default()
                 .bpf_allow

@@ -154,7 +154,7 @@ fn attach_and_pin(
 /// The LSM programs to attach, by pin name and program, from the object's own list (`skel::programs`): the
 /// policy's optional program hooks only when it needs them, and the bpf() gate last, so that nothing else is
 /// half-attached when it starts enforcing. The iterators follow, attached once per map.
-fn lsm_hooks(prog_load: bool, prog_free: bool) -> Vec<(&'static str, &'static str)> {
+fn lsm_hooks(prog_load: bool, prog_free: bool, sysctl: bool) -> Vec<(&'static str, &'static str)> {
     let mut hooks: Vec<(&'static str, &'static str)> = programs::PROGRAMS
         .iter()
         .filter(|(_, _, section)| kernel::lsm_hook(section).is_some())
@@ -162,6 +162,7 @@ fn lsm_hooks(prog_load: bool, prog_free: bool) -> Vec<(&'static str, &'static st
             "bpf" => false,
             "prog_load" => prog_load,
             "prog_free" => prog_free,
+            "sysctl" => sysctl,
             _ => true,
         })
         .map(|(pin, prog, _)| (*pin, *prog))
@@ -243,7 +244,12 @@ pub fn attach(
     }
     lskel::freeze(denylist, "freezing the denylist")?;
 
-    let hooks = lsm_hooks(policy.bpf_token_only || signed, signed);
+    // The sysctl guard runs on every open: attached only when the policy restricts the BPF sysctls.
+    let hooks = lsm_hooks(
+        policy.bpf_token_only || signed,
+        signed,
+        policy.sysctl != crate::policy::Perm::Allow,
+    );
     let mut links: Vec<(&'static str, OwnedFd)> = Vec::with_capacity(hooks.len() + 2);
     for (name, prog) in hooks {
         links.push((

@@ -38,7 +38,7 @@ pub unsafe trait Pod: Copy + Default {
 const _: () = assert!(size_of::<task_trust>() == 5 * 4);
 const _: () = assert!(size_of::<gate_ids>() == 3 * 32 * 4);
 const _: () = assert!(size_of::<status_counter>() == 4 + 4 + 8);
-const _: () = assert!(size_of::<status_header>() == 4 * 4 + (4 * 8 + 14 * 4 + 8 * 4));
+const _: () = assert!(size_of::<status_header>() == 4 * 4 + (5 * 8 + 16 * 4 + 8 * 4));
 const _: () = assert!(size_of::<gate_event>() == 3 * 8 + 8 * 4 + 16 + 48);
 const _: () = assert!(size_of::<deny_key>() == 2 + 2 + 64);
 

@@ -17,6 +17,8 @@ bpf.block = btf_load           # nobody loads BTF, trusted loaders included
 kmod = restrict
 kmod.allow = autoload
 kimg.allow = confidentiality, ioport
+sysctl = restrict
+sysctl.allow = bpf_jit_harden  # untrusted tasks may write this one BPF sysctl
 denylist = $deny
 anchors = baked, secondary, platform   # the kernel's keyrings too (a signer they do not hold gains nothing)
 CONF
@@ -36,6 +38,7 @@ obs "check_denylisted $(bpfgate check $CONFIG $T/probe-revoked 2>&1)"
 obs "check_foreign $(bpfgate check $CONFIG $T/probe-foreign 2>&1)"
 bpfgate --log stderr load $CONFIG >/tmp/load.out 2>&1; rc=$?
 obs "load rc=$rc $(tr '\n' ' ' </tmp/load.out)"
+obs "pins $(ls $PIN | tr '\n' ' ')"
 obs "status $(bpfgate --log stderr status --json 2>&1)"
 obs "status_text $(bpfgate --log stderr status 2>&1 | grep -E '^(mode|  )' | tr '\n' ';')"
 bpfgate log --follow >/tmp/follow.out 2>&1 & FOLLOW=$!
@@ -68,6 +71,11 @@ run untrusted_devmem bpfprobe openrw /dev/mem
 run untrusted_ioperm bpfprobe ioperm
 run trusted_devmem $T/probe-signed openrw /dev/mem
 run trusted_devmem_other_mntns unshare -m $T/probe-signed openrw /dev/mem
+# sysctl area (opened for writing)
+run untrusted_sysctl_stats bpfprobe openrw /proc/sys/kernel/bpf_stats_enabled
+run untrusted_sysctl_harden bpfprobe openrw /proc/sys/net/core/bpf_jit_harden
+run trusted_sysctl_stats $T/probe-signed openrw /proc/sys/kernel/bpf_stats_enabled
+run trusted_sysctl_stats_other_mntns unshare -m $T/probe-signed openrw /proc/sys/kernel/bpf_stats_enabled
 # the trust boundary
 $T/probe-signed sleep 30 & SP=$!
 sleep 0.3

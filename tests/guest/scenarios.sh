@@ -72,6 +72,26 @@ kernel_ops() { # PREFIX PROBE [SHELL]: every kernel-modifying operation, as PROB
     obs "${1}_module_request $(grep -c "fs-${1}fs" /tmp/modprobe.calls 2>/dev/null || echo 0)"
 }
 kernel_ops control bpfprobe
+# The BPF sysctls, by SHELL (`sh`: untrusted; `$T/busybox-signed sh`: trusted): each opened for writing and given
+# its own value back (the open is what the gate decides), then bpf_stats_enabled switched on (the attack: what the
+# BPF_ENABLE_STATS command does) and off again; a non-BPF sysctl and a read as the controls of the same shell.
+BPF_SYSCTLS="kernel/bpf_stats_enabled kernel/unprivileged_bpf_disabled net/core/bpf_jit_enable \
+net/core/bpf_jit_harden net/core/bpf_jit_kallsyms net/core/bpf_jit_limit"
+sysctl_writes() { # PREFIX SHELL...
+    p=$1; shift; out=""
+    for s in $BPF_SYSCTLS kernel/printk_ratelimit; do
+        f=/proc/sys/$s
+        if [ ! -e $f ]; then r=absent
+        elif "$@" -c "read v < $f; echo \$v > $f" 2>/dev/null; then r=ok
+        else r=refused; fi
+        out="$out ${s##*/}=$r"
+    done
+    "$@" -c "echo 1 > /proc/sys/kernel/bpf_stats_enabled" 2>/dev/null
+    out="$out stats_on=$(cat /proc/sys/kernel/bpf_stats_enabled)"
+    "$@" -c "echo 0 > /proc/sys/kernel/bpf_stats_enabled" 2>/dev/null
+    obs "${p}_sysctl$out stats_off=$(cat /proc/sys/kernel/bpf_stats_enabled)"
+}
+sysctl_writes control sh
 # BPF tokens (the delegation flow of systemd's PrivateBPF=, see bpfprobe token): with the gate off, any root process
 # creates a token and uses it, and hands it to another process that uses it.
 # A map fd inherited across exec, written by bpf(), a shared writable mmap and mprotect: with the gate off, by anyone.
@@ -213,6 +233,9 @@ run anon_exec_untrusted_control $T/probe-unsigned anonexec map
 # --- Kernel-modifying operations (the controls ran before the gate) ---
 kernel_ops untrusted bpfprobe
 kernel_ops trusted $T/probe-signed $T/busybox-signed
+sysctl_writes untrusted sh
+obs "sysctl_logged $(bpfgate log 2>&1 | grep -c 'denied sysctl .*untrusted$')"
+sysctl_writes trusted $T/busybox-signed sh
 
 # --- Injection into trusted tasks: ptrace, /proc/PID/mem, process_vm_writev, TRACEME, exec under a tracer ---
 $T/probe-signed sleep 60 & SP=$!

@@ -66,6 +66,8 @@
  *                               ioperm/iopl, MSR and PCI BAR writes, ACPI tables, debugfs writes, ...). Each one
  *                               could switch the gate off. Confidentiality reasons (kcore, perf, kprobes reads)
  *                               stay allowed. Enum values are CO-RE relocated, so new lockdown reasons count too.
+ *   lsm/file_open               untrusted tasks cannot open the BPF sysctls for writing (policy sysctl; attached
+ *                               only when the policy restricts them).
  *   lsm/ptrace_access_check, lsm/ptrace_traceme
  *                               an untrusted task cannot attach to a trusted one (ptrace, /proc/PID/mem,
  *                               process_vm_writev), and an exec under ptrace is never trusted.

@@ -1068,18 +1068,20 @@ fn exec_states_an_untrusted_parent_controls_cost_trust(g: &Guest) {
 /// Issue 13, class 3: a trusted loader's programs, inherited by an unsigned program, attach through no interface
 /// outside bpf(); a signed program attaches them, and so does anyone with the gate off.
 fn programs_attach_outside_bpf_only_by_trusted_tasks(g: &Guest) {
-    let all_ok = "progs=ok sockattach=ok perfattach=ok xdpattach=ok linkget=ok";
+    let all_ok = "progs=ok sockattach=ok perfattach=ok xdpattach=ok tcattach=ok linkget=ok";
+    // lo's clsact qdisc, added before the gate by a task without program fds (as `tc qdisc add` would).
+    g.assert_eq("clsact_add", "clsact=ok");
     g.assert_eq("control_progattach", all_ok);
     // rtnetlink reads (RTM_GETLINK) stay open to it: they take no program fd.
     g.assert_eq(
         "progattach_to_untrusted",
-        "progs=ok sockattach=EPERM perfattach=EPERM xdpattach=EPERM linkget=ok",
+        "progs=ok sockattach=EPERM perfattach=EPERM xdpattach=EPERM tcattach=EPERM linkget=ok",
     );
     g.assert_eq("progattach_to_trusted", all_ok);
     // The rtnetlink check applies to untrusted tasks that hold a program fd; without one, `ip` works as ever.
     g.assert_eq("netlink_without_prog_fd", "rc=0");
     assert!(
-        json_u64(g.get("status_end"), None, "attach_outside_bpf_denied") >= 3,
+        json_u64(g.get("status_end"), None, "attach_outside_bpf_denied") >= 4,
         "[{}] attach denials not counted",
         g.kernel
     );

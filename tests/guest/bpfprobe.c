@@ -42,10 +42,13 @@
  *   personalityexec FLAGS PATH ARGS...
  *                             personality(FLAGS, hex), then exec PATH ARGS
  *   sharedfsexec PATH ARGS... start a process sharing this one's fs_struct (CLONE_FS), then exec PATH ARGS
- *   progexec PATH             load a socket filter, a perf-event and an XDP program, exec
- *                             `PATH progattach SFD PFD XFD`
- *   progattach SFD PFD XFD    attach program SFD with SO_ATTACH_BPF, program PFD with PERF_EVENT_IOC_SET_BPF, XDP
- *                             program XFD to lo through rtnetlink (IFLA_XDP; detached again); then reads lo's
+ *   progexec PATH             load a socket filter, a perf-event, an XDP and a tc program, exec
+ *                             `PATH progattach SFD PFD XFD CFD`
+ *   clsact add|del            add (or delete) the clsact qdisc on lo, for a tc filter (no `tc` in the guest)
+ *   progattach SFD PFD XFD CFD
+ *                             attach program SFD with SO_ATTACH_BPF, program PFD with PERF_EVENT_IOC_SET_BPF, XDP
+ *                             program XFD to lo through rtnetlink (IFLA_XDP; detached again), tc program CFD as a
+ *                             cls_bpf filter on lo's clsact ingress (RTM_NEWTFILTER; needs `clsact add`); then reads lo's
  *                             link by rtnetlink (RTM_GETLINK, which holding program fds does not prevent)
  *   fspick PATH               fspick(2) PATH's superblock and reconfigure it read-only, then back read-write
  *   setattr PATH              mount_setattr(2) PATH read-only, then back read-write
@@ -91,6 +94,10 @@
 #include <linux/rtnetlink.h>
 #include <linux/if_link.h>
 #include <linux/mount.h>
+#include <linux/pkt_sched.h>
+#include <linux/pkt_cls.h>
+#include <linux/if_ether.h>
+#include <arpa/inet.h>
 
 static long sys_bpf(int cmd, union bpf_attr *attr)
 {
@@ -760,24 +767,120 @@ static long prog_load_type(uint32_t type, uint32_t attach, int ret)
 	return sys_bpf(BPF_PROG_LOAD, &a);
 }
 
-/* A socket filter, a perf-event and an XDP program, their fds left open across an exec of
- * PATH progattach SFD PFD XFD. */
+/* A socket filter, a perf-event, an XDP and a tc program, their fds left open across an exec of
+ * PATH progattach SFD PFD XFD CFD. */
 static int prog_exec(const char *path)
 {
 	long s = prog_load_type(BPF_PROG_TYPE_SOCKET_FILTER, 0, 0), p = prog_load_type(BPF_PROG_TYPE_PERF_EVENT, 0, 0);
 	long x = prog_load_type(BPF_PROG_TYPE_XDP, 0, 2 /* XDP_PASS */);
-	char sfd[16], pfd[16], xfd[16];
+	long c = prog_load_type(BPF_PROG_TYPE_SCHED_CLS, 0, 0 /* TC_ACT_OK */);
+	char sfd[16], pfd[16], xfd[16], cfd[16];
 
-	if (report("progs", s < 0 || p < 0 || x < 0 ? -1 : 0))
+	if (report("progs", s < 0 || p < 0 || x < 0 || c < 0 ? -1 : 0))
 		return 1;
 	fcntl(s, F_SETFD, 0);
 	fcntl(p, F_SETFD, 0);
 	fcntl(x, F_SETFD, 0);
+	fcntl(c, F_SETFD, 0);
 	snprintf(sfd, sizeof(sfd), "%ld", s);
 	snprintf(pfd, sizeof(pfd), "%ld", p);
 	snprintf(xfd, sizeof(xfd), "%ld", x);
-	execl(path, path, "progattach", sfd, pfd, xfd, (char *)NULL);
+	snprintf(cfd, sizeof(cfd), "%ld", c);
+	execl(path, path, "progattach", sfd, pfd, xfd, cfd, (char *)NULL);
 	return report("exec", -1);
+}
+
+/* Appends attribute TYPE (LEN bytes of DATA) to the message in NH. */
+static struct nlattr *nl_attr(struct nlmsghdr *nh, int type, const void *data, int len)
+{
+	struct nlattr *a = (struct nlattr *)((char *)nh + NLMSG_ALIGN(nh->nlmsg_len));
+
+	a->nla_type = type;
+	a->nla_len = NLA_HDRLEN + len;
+	if (len)
+		memcpy((char *)a + NLA_HDRLEN, data, len);
+	nh->nlmsg_len = NLMSG_ALIGN(nh->nlmsg_len) + NLA_ALIGN(a->nla_len);
+	return a;
+}
+
+/* Sends NH on a new NETLINK_ROUTE socket: 0, or -1 with errno (from sendmsg, or the kernel's acknowledgement). */
+static int nl_talk(struct nlmsghdr *nh)
+{
+	struct {
+		struct nlmsghdr nh;
+		struct nlmsgerr err;
+	} ack;
+	int sock = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+	int ret = -1;
+
+	if (sock < 0)
+		return -1;
+	if (send(sock, nh, nh->nlmsg_len, 0) == (ssize_t)nh->nlmsg_len &&
+	    recv(sock, &ack, sizeof(ack), 0) >= (ssize_t)sizeof(ack)) {
+		ret = ack.err.error ? -1 : 0;
+		if (ack.err.error)
+			errno = -ack.err.error;
+	}
+	close(sock);
+	return ret;
+}
+
+/* A traffic-control message on lo: TYPE with FLAGS, the tcmsg's parent, handle and info. */
+static struct nlmsghdr *tc_msg(char *buf, int type, int flags, uint32_t parent, uint32_t handle, uint32_t info)
+{
+	struct nlmsghdr *nh = (struct nlmsghdr *)buf;
+	struct tcmsg *t = NLMSG_DATA(nh);
+
+	nh->nlmsg_len = NLMSG_LENGTH(sizeof(*t));
+	nh->nlmsg_type = type;
+	nh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | flags;
+	t->tcm_family = AF_UNSPEC;
+	t->tcm_ifindex = 1;
+	t->tcm_parent = parent;
+	t->tcm_handle = handle;
+	t->tcm_info = info;
+	return nh;
+}
+
+/* `tc qdisc add|del dev lo clsact`. */
+static int clsact(const char *how)
+{
+	char buf[256] = {};
+	int add = !strcmp(how, "add");
+	struct nlmsghdr *nh = tc_msg(buf, add ? RTM_NEWQDISC : RTM_DELQDISC, add ? NLM_F_CREATE | NLM_F_EXCL : 0,
+				     TC_H_CLSACT, TC_H_MAKE(TC_H_CLSACT, 0), 0);
+
+	nl_attr(nh, TCA_KIND, "clsact", sizeof("clsact"));
+	return report("clsact", nl_talk(nh));
+}
+
+/* `tc filter add dev lo ingress bpf direct-action fd FD`: a cls_bpf filter with an inherited program fd. */
+static int tc_filter_add(int fd)
+{
+	char buf[256] = {};
+	uint32_t ufd = fd, flags = TCA_BPF_FLAG_ACT_DIRECT;
+	struct nlmsghdr *nh = tc_msg(buf, RTM_NEWTFILTER, NLM_F_CREATE | NLM_F_EXCL,
+				     TC_H_MAKE(TC_H_CLSACT, TC_H_MIN_INGRESS), 1, TC_H_MAKE(1 << 16, htons(ETH_P_ALL)));
+	struct nlattr *opts;
+
+	nl_attr(nh, TCA_KIND, "bpf", sizeof("bpf"));
+	opts = nl_attr(nh, TCA_OPTIONS | NLA_F_NESTED, NULL, 0);
+	nl_attr(nh, TCA_BPF_FD, &ufd, sizeof(ufd));
+	nl_attr(nh, TCA_BPF_NAME, "probe", sizeof("probe"));
+	nl_attr(nh, TCA_BPF_FLAGS, &flags, sizeof(flags));
+	opts->nla_len = (char *)nh + nh->nlmsg_len - (char *)opts;
+	return nl_talk(nh);
+}
+
+/* Deletes the filter tc_filter_add made. */
+static int tc_filter_del(void)
+{
+	char buf[256] = {};
+	struct nlmsghdr *nh = tc_msg(buf, RTM_DELTFILTER, 0, TC_H_MAKE(TC_H_CLSACT, TC_H_MIN_INGRESS), 1,
+				     TC_H_MAKE(1 << 16, htons(ETH_P_ALL)));
+
+	nl_attr(nh, TCA_KIND, "bpf", sizeof("bpf"));
+	return nl_talk(nh);
 }
 
 /* RTM_SETLINK on lo with IFLA_XDP { IFLA_XDP_FD = fd, IFLA_XDP_FLAGS = generic mode }: 0 or -1 with errno (from
@@ -801,22 +904,8 @@ static int xdp_link_set(int fd)
 		.flags_attr = { .nla_len = sizeof(struct nlattr) + 4, .nla_type = IFLA_XDP_FLAGS },
 		.flags = XDP_FLAGS_SKB_MODE,
 	};
-	struct {
-		struct nlmsghdr nh;
-		struct nlmsgerr err;
-	} ack;
-	int sock = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
-	int ret = -1;
 
-	if (sock < 0)
-		return -1;
-	if (send(sock, &req, sizeof(req), 0) == sizeof(req) && recv(sock, &ack, sizeof(ack), 0) >= (ssize_t)sizeof(ack)) {
-		ret = ack.err.error ? -1 : 0;
-		if (ack.err.error)
-			errno = -ack.err.error;
-	}
-	close(sock);
-	return ret;
+	return nl_talk(&req.nh);
 }
 
 /* RTM_GETLINK of lo: 0 when the kernel answers with the link. */
@@ -849,8 +938,9 @@ static int link_get(void)
 }
 
 /* Attaches inherited programs without bpf(): a socket filter to a UDP socket, a perf-event program to a sampling
- * software event of this process, an XDP program to lo by rtnetlink (then detaches it). */
-static int prog_attach(int sfd, int pfd, int xfd)
+ * software event of this process, an XDP program to lo by rtnetlink, a tc program as a cls_bpf filter on lo (then
+ * detaches both). */
+static int prog_attach(int sfd, int pfd, int xfd, int cfd)
 {
 	int sock = socket(AF_INET, SOCK_DGRAM, 0);
 	int bad = report("sockattach", setsockopt(sock, SOL_SOCKET, SO_ATTACH_BPF, &sfd, sizeof(sfd)));
@@ -864,6 +954,10 @@ static int prog_attach(int sfd, int pfd, int xfd)
 		bad |= report("perfattach", ioctl(ev, PERF_EVENT_IOC_SET_BPF, pfd));
 	if (report("xdpattach", xdp_link_set(xfd)) == 0)
 		xdp_link_set(-1);
+	else
+		bad = 1;
+	if (report("tcattach", tc_filter_add(cfd)) == 0)
+		tc_filter_del();
 	else
 		bad = 1;
 	/* Reading rtnetlink takes no program fd: allowed while holding them. */
@@ -1061,8 +1155,10 @@ int main(int argc, char **argv)
 		return shared_fs_exec(argv + 2);
 	if (!strcmp(op, "progexec") && argc >= 3)
 		return prog_exec(argv[2]);
-	if (!strcmp(op, "progattach") && argc >= 5)
-		return prog_attach(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]));
+	if (!strcmp(op, "progattach") && argc >= 6)
+		return prog_attach(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]), atoi(argv[5]));
+	if (!strcmp(op, "clsact") && argc >= 3)
+		return clsact(argv[2]);
 	if (!strcmp(op, "fspick") && argc >= 3)
 		return fs_pick(argv[2]);
 	if (!strcmp(op, "setattr") && argc >= 3)

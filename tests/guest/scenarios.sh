@@ -101,6 +101,10 @@ run control_token_passed $T/probe-unsigned token any pass $T/probe-unsigned
 # Programs attached without bpf() (a socket filter by SO_ATTACH_BPF, a perf-event program by PERF_EVENT_IOC_SET_BPF),
 # by a program that inherited their fds; a link's program replaced (an XDP link on lo); root's user keyring, which
 # will hold the gate's, invalidated: with the gate off, all work.
+# tc: the clsact qdisc and cls_bpf (modules: untrusted root cannot load them once the gate is on); the qdisc is
+# added by a task that holds no program fd, as `tc qdisc add` would be.
+for m in sch_ingress cls_bpf; do insmod /mnt/mod/$(uname -r)/$m.ko; done
+run clsact_add bpfprobe clsact add
 run control_progattach $T/probe-unsigned progexec $T/probe-unsigned
 run control_linkupdate bpfprobe linkupdate own
 insmod /mnt/mod/$(uname -r)/overlay.ko  # for the substitution tests; untrusted root cannot once the gate is on

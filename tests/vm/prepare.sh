@@ -120,6 +120,9 @@ for suite in trixie sid trixie-backports; do
     mkdir -p "$out/disk/mod/$ver"
     xz -dc "$cache/$suite/modules/kernel/drivers/net/dummy.ko.xz" >"$out/disk/mod/$ver/dummy.ko"
     xz -dc "$cache/$suite/modules/kernel/fs/overlayfs/overlay.ko.xz" >"$out/disk/mod/$ver/overlay.ko"
+    for m in sch_ingress cls_bpf; do  # tc's clsact qdisc and cls_bpf, for the tc attach test
+        xz -dc "$cache/$suite/modules/kernel/net/sched/$m.ko.xz" >"$out/disk/mod/$ver/$m.ko"
+    done
 done
 [ -f "$cache/trixie/vmlinuz" ] && cp "$cache/trixie/vmlinuz" "$out/disk/vmlinuz"
 

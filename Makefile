@@ -22,6 +22,7 @@ FUZZ_TARGETS := certfile signature status cli cmdline policy events
 
 BENCH_ROUNDS ?= 5
 BENCH_ITERS ?= 2000
+BENCH_RUNS ?= 2
 # Distinct signed binaries (and threads) of the scale benchmark.
 SCALE_N ?= 10000
 
@@ -72,12 +73,12 @@ demo: kernels stage
 	tests/vm/demo.sh $(BUILD)/vm
 
 bench: kernels stage
-	tests/vm/bench.sh $(BUILD)/vm $(BENCH_ROUNDS) $(BENCH_ITERS)
+	tests/vm/bench.sh $(BUILD)/vm $(BENCH_ROUNDS) $(BENCH_ITERS) $(BENCH_RUNS)
 	tests/vm/scale.sh $(BUILD)/vm $(SCALE_N)
 
 # CI: checks that the benchmark completes on every kernel; its numbers mean nothing at this size.
 bench-short: kernels stage
-	tests/vm/bench.sh $(BUILD)/vm 2 50
+	tests/vm/bench.sh $(BUILD)/vm 2 50 1
 	tests/vm/scale.sh $(BUILD)/vm 200
 
 fuzz: deps

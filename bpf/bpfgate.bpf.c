@@ -27,7 +27,8 @@
  *                               its code is the script, not the signed interpreter. Nor is an exec in a state an
  *                               untrusted parent controls (ptrace, a seccomp listener, a shared fs_struct,
  *                               personality flags a setuid exec clears).
- *   lsm/task_alloc              hands a trusted parent's verdict to the child (storage created on the child).
+ *   lsm/task_alloc              hands a trusted parent's verdict to a new process (storage created on the child);
+ *                               a thread shares its process's verdict, kept on the thread-group leader.
  *   lsm/bpf                     the gate: untrusted tasks get -EPERM for every command not in the read-only
  *                               bitmap cfg.untrusted_cmds; unknown future commands are denied.
  *   lsm/inode_post_{set,remove}xattr

@@ -18,6 +18,8 @@
 
 #define EPERM 1
 #define NR_BPF 321 /* x86-64 */
+#define ANON_INODE_FS_MAGIC 0x09041934
+#define CLONE_THREAD 0x00010000
 
 /* kfuncs (bookworm's bpftool emits no kfunc prototypes into vmlinux.h). */
 extern int bpf_get_fsverity_digest(struct file *file, struct bpf_dynptr *digest_ptr) __ksym;
@@ -192,37 +194,39 @@ static __always_inline void count(__u32 slot)
 		__sync_fetch_and_add(c, 1);
 }
 
-/* The task's verdict entry when it is trusted: its own verdict, and no unverified code mapped into its process
- * (a flag on the thread-group leader). NULL otherwise. */
+/* The task's verdict entry when it is trusted, NULL otherwise. A process has one verdict, on its thread-group
+ * leader: an exec leaves the exec'ing thread the leader of a group of one, and threads get no entry of their own
+ * (gate_fork), so a thread costs no task storage and one lookup finds both the verdict and the taint of unverified
+ * code mapped by any thread. (A thread may hold an entry for its own `signed_run` mark; its verdict fields are never
+ * read.) */
 static __always_inline struct task_trust *trusted_entry(struct task_struct *task)
 {
-	struct task_trust *t = bpf_task_storage_get(&task_trust, task, 0, 0);
-	struct task_trust *l;
 	struct task_struct *leader;
-	bool tainted;
+	struct task_trust *t = NULL;
 
-	/* During the initramfs window, processes that started before the gate (udev, the initrd's systemd) are
-	 * trusted when they run initramfs code: they get the entry their exec would have given them. */
-	if (!t && window_open() &&
-	    BPF_CORE_READ(task, mm, exe_file, f_inode, i_sb, s_dev) == cfg.initramfs_dev) {
-		t = bpf_task_storage_get(&task_trust, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
-		if (t) {
-			t->trusted = 1;
-			t->reason = EXEC_INITRAMFS;
+	/* group_leader may be walked only under RCU in sleepable programs. */
+	bpf_rcu_read_lock();
+	leader = task->group_leader;
+	if (leader) {
+		t = bpf_task_storage_get(&task_trust, leader, 0, 0);
+		/* During the initramfs window, processes that started before the gate (udev, the initrd's systemd) are
+		 * trusted when they run initramfs code: they get the entry their exec would have given them. */
+		if (!t && window_open() &&
+		    BPF_CORE_READ(leader, mm, exe_file, f_inode, i_sb, s_dev) == cfg.initramfs_dev) {
+			t = bpf_task_storage_get(&task_trust, leader, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+			if (t) {
+				t->trusted = 1;
+				t->reason = EXEC_INITRAMFS;
+			}
 		}
 	}
+	bpf_rcu_read_unlock();
 	if (!t || !t->trusted || t->tainted)
 		return NULL;
 	/* Trust from the initramfs phase ends with it, also for processes that survive the switch. */
 	if (t->reason == EXEC_INITRAMFS && !window_open())
 		return NULL;
-	/* group_leader may be walked only under RCU in sleepable programs. */
-	bpf_rcu_read_lock();
-	leader = task->group_leader;
-	l = leader && leader != task ? bpf_task_storage_get(&task_trust, leader, 0, 0) : NULL;
-	tainted = l && l->tainted;
-	bpf_rcu_read_unlock();
-	return tainted ? NULL : t;
+	return t;
 }
 
 static __always_inline bool task_is_trusted(struct task_struct *task)

@@ -306,6 +306,11 @@ int BPF_PROG(gate_fork, struct task_struct *task, unsigned long clone_flags)
 
 	if (!parent)
 		return 0;
+	/* A thread shares its process's verdict, on the leader (trusted_entry): no entry, no storage. */
+	if (clone_flags & CLONE_THREAD) {
+		count(CNT_FORK_TRUSTED);
+		return 0;
+	}
 	child = bpf_task_storage_get(&task_trust, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (child) {
 		child->reason = parent->reason;
@@ -319,8 +324,12 @@ int BPF_PROG(gate_fork, struct task_struct *task, unsigned long clone_flags)
  * private_data cannot be the address of a live protected map. */
 static __always_inline bool protected_map_file(struct file *file)
 {
-	__u64 key = (__u64)BPF_CORE_READ(file, private_data);
+	__u64 key;
 
+	/* A map fd is an anonymous inode: every other shared writable file mapping leaves before the hash lookup. */
+	if (BPF_CORE_READ(file, f_inode, i_sb, s_magic) != ANON_INODE_FS_MAGIC)
+		return false;
+	key = (__u64)BPF_CORE_READ(file, private_data);
 	return key && bpf_map_lookup_elem(&protected_maps, &key);
 }
 
@@ -337,12 +346,7 @@ static __always_inline void taint_process(struct task_struct *task, __u32 counte
 	}
 	bpf_rcu_read_unlock();
 	record(EV_TAINT, 0, VERDICT_NOTED, counter == CNT_TAINT_ANON ? WHY_TAINT_ANON : WHY_TAINT_FILE);
-	/* Fails closed if the leader's storage could not be made: the mapping thread drops its own trust. */
-	if (!t) {
-		t = bpf_task_storage_get(&task_trust, task, 0, 0);
-		if (t)
-			t->trusted = 0;
-	}
+	/* No leader entry means no verdict: the process was not trusted to begin with (trusted_entry reads it). */
 }
 
 SEC("lsm.s/mmap_file")

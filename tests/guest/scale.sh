@@ -20,7 +20,8 @@ obs "scale detached_threads $($T/bench-signed threads $N)"
 
 hold_start scale_error /tmp/hold bpfgate-bench-hold 3
 # Attached: N signed binaries never seen before (each verified, its verdict cached on its inode), then again
-# (every verdict from the cache); N threads of a trusted process (each gets task storage at creation).
+# (every verdict from the cache); N threads of a trusted process (no task storage: a process's verdict lives on
+# its thread-group leader).
 obs "scale attached_execall $(bpfbench execall /mnt/b)"
 obs "scale attached_execall_cached $(bpfbench execall /mnt/b)"
 obs "scale attached_threads $($T/bench-signed threads $N)"

@@ -1,22 +1,56 @@
 #!/usr/bin/env bash
-#! `make bench`: boots each test kernel once and measures the gate attached vs detached in alternating rounds,
-#! then prints medians, ratios (attached/detached) and each program's own cost from the kernel's BPF statistics.
-#! Usage: tests/vm/bench.sh STAGEDIR [ROUNDS [ITERATIONS]]   (ROUNDS >= 5 for the real figures)
+#! `make bench`: boots each test kernel RUNS times; each boot measures the gate attached, detached and the floor
+#! (empty programs on the same hooks) in rotating rounds. Prints, per kernel, the first run's medians, ratios and
+#! each program's own cost from the kernel's BPF statistics, then the spread of the ratios over the runs.
+#! Usage: tests/vm/bench.sh STAGEDIR [ROUNDS [ITERATIONS [RUNS]]]   (ROUNDS >= 5 for the real figures)
+#! BENCH_CLOCK=icount (default): the guest clock counts instructions (1 ns each), so runs repeat; wall: plain TCG
+#! time, which wanders with the host's load by up to 20%.
 set -euo pipefail
-vm=$1; rounds=${2:-5}; iters=${3:-2000}
+vm=$1; rounds=${2:-5}; iters=${3:-2000}; runs=${4:-2}
 # shellcheck source=tests/vm/guest.sh
 . "$(dirname "$0")/guest.sh"
+export GUEST_CLOCK=${BENCH_CLOCK:-icount}
+case $GUEST_CLOCK in
+icount) clock_note="icount: guest ns = executed instructions" ;;
+wall) clock_note="wall-time TCG: noise up to 20%" ;;
+*) echo "bench: BENCH_CLOCK=$GUEST_CLOCK: expected icount or wall" >&2; exit 2 ;;
+esac
 status=0
+# ratios OBS: "WORKLOAD attached/detached floor/detached attached/floor" per workload (medians of the rounds),
+# then "load MS".
+ratios() {
+    awk '
+    function median(list,   n, a, i, j, t) {
+        n = split(list, a, " ")
+        for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t }
+        return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+    }
+    $1 == "bench" { v[$3 " " $4] = v[$3 " " $4] " " $5 }
+    $1 == "bench_load" { load_ms = $2 }
+    END {
+        split("fork exec_unsigned exec_signed bpfops mmapexec", order, " ")
+        for (k = 1; k <= 5; k++) { w = order[k]
+            d = median(v["detached " w]); a = median(v["attached " w]); f = median(v["floor " w])
+            printf "%s %.4f %.4f %.4f\n", w, (d > 0 ? a / d : 0), (d > 0 ? f / d : 0), (f > 0 ? a / f : 0) }
+        printf "load %d\n", load_ms
+    }' "$1"
+}
 for suite in ${BPFGATE_BENCH_KERNELS:-trixie sid trixie-backports}; do
-    log=$vm/bench-$suite.log
-    boot_guest "$suite" "$vm" "$vm/disk.img" "bench-$suite" 1024 1800 \
-        "bpfgate_bench bpfgate_bench_rounds=$rounds bpfgate_bench_iters=$iters"
-    if ! grep -q '^done' "$log.obs" || grep -q 'bench_error\|failed' "$log.obs"; then
-        echo "bench: the $suite guest did not complete the benchmark; see $log" >&2
-        grep 'bench_error\|failed' "$log.obs" >&2 || true
-        status=1; continue
-    fi
-    echo "== $(sed -n 's/^booted kernel=//p' "$log.obs"), $rounds rounds of $iters iterations (TCG: wall-time noise +-30%)"
+    ok=()
+    for run in $(seq 1 "$runs"); do
+        log=$vm/bench-$suite-$run.log
+        boot_guest "$suite" "$vm" "$vm/disk.img" "bench-$suite-$run" 1024 3600 \
+            "bpfgate_bench bpfgate_bench_rounds=$rounds bpfgate_bench_iters=$iters"
+        if ! grep -q '^done' "$log.obs" || grep -q 'bench_error\|failed' "$log.obs"; then
+            echo "bench: the $suite guest did not complete run $run of the benchmark; see $log" >&2
+            grep 'bench_error\|failed' "$log.obs" >&2 || true
+            status=1; continue
+        fi
+        ok+=("$log.obs")
+    done
+    [ ${#ok[@]} -gt 0 ] || continue
+    log=${ok[0]%.obs}
+    echo "== $(sed -n 's/^booted kernel=//p' "$log.obs"), run 1 of ${#ok[@]}: $rounds rounds of $iters iterations ($clock_note)"
     awk '
     function median(list,   n, a, i, j, t) {
         n = split(list, a, " ")
@@ -53,6 +87,25 @@ for suite in ${BPFGATE_BENCH_KERNELS:-trixie sid trixie-backports}; do
         for (p in vi) if (!(p in cnt) || cnt[p] == 0) { if (!(p in cnt)) tot += vi[p]; printf "%-18s %12d %16s %16d\n", p, 0, "-", vi[p] }
         printf "%-18s %12s %16s %16d\n", "all programs", "", "", tot
     }' "$log.obs"
+    if [ ${#ok[@]} -gt 1 ]; then
+        echo
+        echo "spread over ${#ok[@]} runs (each run's ratios; spread = largest - smallest):"
+        for f in "${ok[@]}"; do ratios "$f"; done | awk '
+        $1 == "load" { n["load"]++; l[n["load"]] = $2; next }
+        { w[$1] = 1; r[$1] = r[$1] " " $2; fl[$1] = fl[$1] " " $3; vf[$1] = vf[$1] " " $4 }
+        function spread(list,   a, n, i, lo, hi) {
+            n = split(list, a, " "); lo = hi = a[1]
+            for (i = 2; i <= n; i++) { if (a[i] < lo) lo = a[i]; if (a[i] > hi) hi = a[i] }
+            return hi - lo
+        }
+        END {
+            printf "%-18s %-24s %8s %-24s %8s\n", "workload", "attached/detached", "spread", "attached/floor", "spread"
+            split("fork exec_unsigned exec_signed bpfops mmapexec", order, " ")
+            for (k = 1; k <= 5; k++) { x = order[k]
+                printf "%-18s %-24s %8.4f %-24s %8.4f\n", x, r[x], spread(r[x]), vf[x], spread(vf[x]) }
+            printf "%-18s", "bpfgate load ms"; for (i = 1; i <= n["load"]; i++) printf " %d", l[i]; printf "\n"
+        }'
+    fi
     echo
 done
 exit $status

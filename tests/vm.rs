@@ -844,6 +844,17 @@ fn unverified_executable_mappings_cost_trust(g: &Guest) {
     );
 }
 
+/// A process has one verdict, on its thread-group leader: a thread of a trusted process is trusted without an entry
+/// of its own, a thread's unverified exec mapping costs the whole process its trust, and a thread that execs gets
+/// the new program's verdict (the kernel makes it the leader).
+fn threads_share_their_process_verdict(g: &Guest) {
+    g.assert_eq("thread_trusted", "map=ok leader_map=ok");
+    g.assert_eq("thread_untrusted", "map=EPERM leader_map=EPERM");
+    g.assert_eq("thread_taint", "map=EPERM leader_map=EPERM");
+    g.assert_eq("threadexec_signed", "map=ok");
+    g.assert_eq("threadexec_unsigned", "map=EPERM");
+}
+
 fn untrusted_tasks_cannot_modify_the_kernel(g: &Guest) {
     let ops = [
         ("finit", "finit"),
@@ -2427,6 +2438,7 @@ per_kernel!(scenarios, guest:
     gate_links_cannot_be_changed,
     root_user_keyring_cannot_be_ended,
     unverified_executable_mappings_cost_trust,
+    threads_share_their_process_verdict,
     untrusted_tasks_cannot_modify_the_kernel,
     bpf_sysctls_are_written_by_trusted_tasks_only,
     digest_parameters_and_bad_signatures,

@@ -20,6 +20,9 @@
  *   traceme                   PTRACE_TRACEME towards the parent
  *   tracedexec PATH ARGS...   fork; the child asks to be traced and execs PATH; the parent lets it run untouched
  *   dlopen LIB OP [ARG]       dlopen LIB (dynamic builds), then do OP (map, or "fork" to do map in a child)
+ *   thread OP ARGS...         run `bpfprobe OP ARGS` in a second thread, join it, then `map` in the leader
+ *                             (prefixed leader_): a process's trust and taint are shared by its threads
+ *   threadexec PATH ARGS...   a second thread (not the leader) execs PATH ARGS
  *   anonexec OP | mprotectexec OP
  *                             map anonymous memory executable (mmap, or mprotect after mmap), then do OP
  *   finit KO | initmod KO     load a kernel module with finit_module / init_module
@@ -98,6 +101,7 @@
 #include <linux/pkt_cls.h>
 #include <linux/if_ether.h>
 #include <arpa/inet.h>
+#include <pthread.h>
 
 static long sys_bpf(int cmd, union bpf_attr *attr)
 {
@@ -1069,6 +1073,44 @@ static int pid1_init(void)
 	return report("exec", -1);
 }
 
+struct thread_args {
+	int argc;
+	char **argv;
+	int ret;
+};
+
+int main(int argc, char **argv);
+
+static void *thread_main(void *p)
+{
+	struct thread_args *a = p;
+
+	if (!strcmp(a->argv[0], "threadexec")) {
+		execv(a->argv[1], a->argv + 1);
+		a->ret = report("exec", -1);
+		return NULL;
+	}
+	a->ret = main(a->argc, a->argv);
+	return NULL;
+}
+
+/* `thread OP ARGS`: OP in a second thread, then `map` in the leader. `threadexec PATH ARGS`: the second thread
+ * execs (the kernel makes it the leader of the new program); the leader waits to be replaced. */
+static int in_thread(int argc, char **argv)
+{
+	struct thread_args a = { .argc = argc - 1, .argv = argv + 1 };
+	pthread_t t;
+	int err = pthread_create(&t, NULL, thread_main, &a);
+
+	if (err) {
+		errno = err;
+		return report("pthread_create", -1);
+	}
+	pthread_join(t, NULL);
+	printf("leader_");
+	return do_op("map") | a.ret;
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IONBF, 0);
@@ -1117,6 +1159,8 @@ int main(int argc, char **argv)
 			printf("dlopen=failed ");
 		return !strcmp(argv[3], "fork") ? main(argc - 2, argv + 2) : do_op(argv[3]);
 	}
+	if ((!strcmp(op, "thread") || !strcmp(op, "threadexec")) && argc >= 3)
+		return in_thread(argc, argv);
 	if (!strcmp(op, "anonexec") && argc >= 3) {
 		if (mmap(NULL, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) == MAP_FAILED)
 			printf("anonexec=%s ", errname(errno));

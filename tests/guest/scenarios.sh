@@ -233,6 +233,13 @@ run dlopen_signed $T/probe-dyn dlopen $T/libgood.so map
 run anon_exec $T/probe-signed anonexec map
 run mprotect_exec $T/probe-signed mprotectexec map
 run anon_exec_untrusted_control $T/probe-unsigned anonexec map
+# Threads share their process's verdict and taint (kept on the thread-group leader; threads hold no entry); a
+# thread that execs becomes the new program's leader and gets its verdict.
+run thread_trusted $T/probe-signed thread map
+run thread_untrusted $T/probe-unsigned thread map
+run thread_taint $T/probe-signed thread anonexec map
+run threadexec_signed $T/probe-unsigned threadexec $T/probe-signed map
+run threadexec_unsigned $T/probe-signed threadexec $T/probe-unsigned map
 
 # --- Kernel-modifying operations (the controls ran before the gate) ---
 kernel_ops untrusted bpfprobe

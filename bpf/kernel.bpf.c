@@ -101,13 +101,19 @@ int BPF_PROG(gate_locked_down, enum lockdown_reason what)
 	return kernel_op(EV_KIMG, kimg_op_of(what));
 }
 
-/* Is the NUL-terminated `s` the literal `lit` (`n` = sizeof(lit), its NUL included)? */
-static __always_inline bool name_is(const char *s, const char *lit, int n)
+/* A file name of up to 31 bytes, zero-padded, compared as four words. */
+union name32 {
+	char c[32];
+	__u64 w[4];
+};
+
+/* Is `s` (zero-padded) the literal `lit` (`n` = sizeof(lit), at most 32)? The literal's words are constants. */
+static __always_inline bool name_is(const union name32 *s, const char *lit, int n)
 {
-	for (int i = 0; i < n; i++)
-		if (s[i] != lit[i])
-			return false;
-	return true;
+	union name32 l = {};
+
+	__builtin_memcpy(l.c, lit, n);
+	return s->w[0] == l.w[0] && s->w[1] == l.w[1] && s->w[2] == l.w[2] && s->w[3] == l.w[3];
 }
 
 #define NAME_IS(s, lit) name_is(s, lit, sizeof(lit))
@@ -116,24 +122,24 @@ static __always_inline bool name_is(const char *s, const char *lit, int n)
  * in any procfs mount), or SYSCTL_OPS for every other file. */
 static __always_inline __u32 bpf_sysctl_of(struct dentry *d)
 {
-	char name[32] = {}, dir[8] = {};
+	union name32 name = {}, dir = {};
 
-	if (bpf_probe_read_kernel_str(name, sizeof(name), BPF_CORE_READ(d, d_name.name)) < 0 ||
-	    bpf_probe_read_kernel_str(dir, sizeof(dir), BPF_CORE_READ(d, d_parent, d_name.name)) < 0)
+	if (bpf_probe_read_kernel_str(name.c, sizeof(name.c), BPF_CORE_READ(d, d_name.name)) < 0 ||
+	    bpf_probe_read_kernel_str(dir.c, 8, BPF_CORE_READ(d, d_parent, d_name.name)) < 0)
 		return SYSCTL_OPS;
-	if (NAME_IS(dir, "kernel")) {
-		if (NAME_IS(name, "bpf_stats_enabled"))
+	if (NAME_IS(&dir, "kernel")) {
+		if (NAME_IS(&name, "bpf_stats_enabled"))
 			return SYSCTL_BPF_STATS_ENABLED;
-		if (NAME_IS(name, "unprivileged_bpf_disabled"))
+		if (NAME_IS(&name, "unprivileged_bpf_disabled"))
 			return SYSCTL_UNPRIVILEGED_BPF_DISABLED;
-	} else if (NAME_IS(dir, "core")) {
-		if (NAME_IS(name, "bpf_jit_enable"))
+	} else if (NAME_IS(&dir, "core")) {
+		if (NAME_IS(&name, "bpf_jit_enable"))
 			return SYSCTL_BPF_JIT_ENABLE;
-		if (NAME_IS(name, "bpf_jit_harden"))
+		if (NAME_IS(&name, "bpf_jit_harden"))
 			return SYSCTL_BPF_JIT_HARDEN;
-		if (NAME_IS(name, "bpf_jit_kallsyms"))
+		if (NAME_IS(&name, "bpf_jit_kallsyms"))
 			return SYSCTL_BPF_JIT_KALLSYMS;
-		if (NAME_IS(name, "bpf_jit_limit"))
+		if (NAME_IS(&name, "bpf_jit_limit"))
 			return SYSCTL_BPF_JIT_LIMIT;
 	}
 	return SYSCTL_OPS;

@@ -69,8 +69,38 @@ for i in 1 2 3; do
     *) obs "bench_error minload $(echo "$out" | tr '\n' ' ')" ;;
     esac
 done
+# With bpfgate_bench_profile (BENCH_PROFILE=1 make bench): the function-graph tracer follows every bpf() call of
+# that load four calls deep (BENCH_PROFILE=FUNCTION:DEPTH: FUNCTION's calls, DEPTH deep); "@@ profile FUNCTION CALLS TOTAL_US" sums each function's duration (callees
+# included), largest first. Tracing slows what it traces: read it as where the time goes, not how much there is.
+TR=/sys/kernel/tracing
+profile=0
+if grep -q bpfgate_bench_profile /proc/cmdline; then
+    # bpfgate_bench_profile=FUNCTION:DEPTH narrows it (default __x64_sys_bpf:4).
+    spec=$(sed -n 's/.*bpfgate_bench_profile=\([^ ]*\).*/\1/p' /proc/cmdline); spec=${spec:-__x64_sys_bpf:4}
+    mount -t tracefs none $TR 2>/dev/null
+    if echo function_graph >$TR/current_tracer && echo "${spec%%:*}" >$TR/set_graph_function; then
+        echo "${spec##*:}" >$TR/max_graph_depth; echo 1 >$TR/options/funcgraph-tail; echo 65536 >$TR/buffer_size_kb
+        echo >$TR/trace; profile=1
+    else
+        obs "bench_note profile unavailable: $(ls $TR 2>&1 | tr '\n' ' ')"
+    fi
+fi
 # Last: the real `bpfgate load` (pins stay for the rest of the boot), for its time and peak memory.
 t0=$(cut -d' ' -f1 /proc/uptime)
 out=$(bpfgate --log stderr load 2>&1)
 t1=$(cut -d' ' -f1 /proc/uptime)
+if [ $profile = 1 ]; then
+    echo 0 >$TR/tracing_on  # (switching the tracer would empty the buffer)
+    # Lines end "| name();" (a leaf) or "| } /* name */" (a return), the duration before the "|".
+    awk -F'|' 'NF >= 2 && match($1, /[0-9.]+ us/) {
+        us = substr($1, RSTART, RLENGTH - 3); f = $2
+        if (match(f, /\/\* [^ ]+ \*\//)) f = substr(f, RSTART + 3, RLENGTH - 6)
+        else if (match(f, /[A-Za-z0-9_.]+\(\);/)) f = substr(f, RSTART, RLENGTH - 3)
+        else next
+        n[f]++; t[f] += us
+    } END { for (f in t) printf "profile %s %d %.0f\n", f, n[f], t[f] }' $TR/trace | sort -k4 -n -r | head -60 |
+        while read -r l; do obs "$l"; done
+    obs "bench_note profile_lines $(wc -l <$TR/trace) $(grep -m1 '^overrun' $TR/per_cpu/cpu0/stats)"
+    echo nop >$TR/current_tracer
+fi
 obs "bench_load $(awk -v a=$t0 -v b=$t1 'BEGIN {printf "%.0f", (b - a) * 1000}') $(echo "$out" | sed -n 's/.*peak memory \([0-9]*\) KiB.*/\1/p')"

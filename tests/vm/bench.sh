@@ -4,7 +4,9 @@
 #! each program's own cost from the kernel's BPF statistics, then the spread of the ratios over the runs.
 #! Usage: tests/vm/bench.sh STAGEDIR [ROUNDS [ITERATIONS [RUNS]]]   (ROUNDS >= 5 for the real figures)
 #! BENCH_CLOCK=icount (default): the guest clock counts instructions (1 ns each), so runs repeat; wall: plain TCG
-#! time, which wanders with the host's load by up to 20%.
+#! time, which wanders with the host's load by up to 20%. BENCH_PROFILE=1: the function-graph tracer follows the
+#! last `bpfgate load`'s bpf() calls (4 calls deep; BENCH_PROFILE=FUNCTION:DEPTH for another function) and the
+#! report lists where their time goes.
 set -euo pipefail
 vm=$1; rounds=${2:-5}; iters=${3:-2000}; runs=${4:-2}
 # shellcheck source=tests/vm/guest.sh
@@ -16,6 +18,14 @@ wall) clock_note="wall-time TCG: noise up to 20%" ;;
 *) echo "bench: BENCH_CLOCK=$GUEST_CLOCK: expected icount or wall" >&2; exit 2 ;;
 esac
 status=0
+# The guest's profile word: BENCH_PROFILE=1 (bpf() calls, 4 deep) or FUNCTION:DEPTH.
+profile_arg() {
+    case ${BENCH_PROFILE:-} in
+    '') ;;
+    1) echo " bpfgate_bench_profile" ;;
+    *) echo " bpfgate_bench_profile=$BENCH_PROFILE" ;;
+    esac
+}
 # ratios OBS: "WORKLOAD attached/detached floor/detached attached/floor" per workload (medians of the rounds),
 # then "load MS".
 ratios() {
@@ -40,7 +50,7 @@ for suite in ${BPFGATE_BENCH_KERNELS:-trixie sid trixie-backports}; do
     for run in $(seq 1 "$runs"); do
         log=$vm/bench-$suite-$run.log
         boot_guest "$suite" "$vm" "$vm/disk.img" "bench-$suite-$run" 1024 3600 \
-            "bpfgate_bench bpfgate_bench_rounds=$rounds bpfgate_bench_iters=$iters"
+            "bpfgate_bench bpfgate_bench_rounds=$rounds bpfgate_bench_iters=$iters$(profile_arg)"
         if ! grep -q '^done' "$log.obs" || grep -q 'bench_error\|failed' "$log.obs"; then
             echo "bench: the $suite guest did not complete run $run of the benchmark; see $log" >&2
             grep 'bench_error\|failed' "$log.obs" >&2 || true
@@ -87,6 +97,12 @@ for suite in ${BPFGATE_BENCH_KERNELS:-trixie sid trixie-backports}; do
         for (p in vi) if (!(p in cnt) || cnt[p] == 0) { if (!(p in cnt)) tot += vi[p]; printf "%-18s %12d %16s %16d\n", p, 0, "-", vi[p] }
         printf "%-18s %12s %16s %16d\n", "all programs", "", "", tot
     }' "$log.obs"
+    if grep -q '^profile ' "$log.obs"; then
+        echo
+        echo "where bpfgate load goes (function-graph tracer from ${BENCH_PROFILE/#1/bpf()}: total us including callees;"
+        echo "tracing inflates it):"
+        awk '$1 == "profile" { printf "  %-40s %8d calls %12.0f us\n", $2, $3, $4 }' "$log.obs" | head -40
+    fi
     if [ ${#ok[@]} -gt 1 ]; then
         echo
         echo "spread over ${#ok[@]} runs (each run's ratios; spread = largest - smallest):"

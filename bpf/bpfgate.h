@@ -27,8 +27,9 @@ enum bpfgate_limit {
 /* Signature xattr names. The security.bpf.* name is read first where the kernel allows it (>= 6.15). */
 #define BPFGATE_XATTR_SECURITY "security.bpf.bpfgate.sig"
 #define BPFGATE_XATTR_USER "user.bpfgate.sig"
-/* How many of its own maps, programs and links the gate protects by id. */
-#define BPFGATE_IDS_MAX 32
+/* How many of its own maps, programs and links the gate protects by id: programs are at most 32 (the light
+ * skeleton's limit), links one more (the iterator is attached twice), maps 17 today. */
+#define BPFGATE_IDS_MAX 40
 /* Maps created by trusted tasks, tracked at once (protected maps); a creation past it is refused, not unprotected. */
 #define BPFGATE_PROTECTED_MAPS 16384
 /* Programs tracked at once as signed (bpf.signed: loaded with a signature the kernel verified against an anchor

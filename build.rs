@@ -69,6 +69,7 @@ fn main() {
         fail(&format!("generating the skeleton of the linked object: {e:#}"));
     }
     programs(&linked, &out.join("programs.rs"));
+    header_strings(&out.join("xattr.rs"));
 
     // The benchmark's baselines, with the `bench` feature only: the boot cost's loader of one empty LSM program
     // (src/bin/bpfgate-bench-minload.rs), and the floor, empty programs on the gate's hot hooks
@@ -151,6 +152,25 @@ fn main() {
         format!("/// The policy baked in at build time (BPFGATE_POLICY), in config syntax.\npub const BAKED: &str = {baked:?};\n"),
     )
     .unwrap_or_else(|e| fail(&format!("writing policy.rs: {e}")));
+}
+
+/// The signature xattr names, from their one definition in bpf/bpfgate.h (C strings are no enum the skeleton's types
+/// could carry): `pub const XATTR_SECURITY`/`XATTR_USER` as `&CStr`.
+fn header_strings(dest: &Path) {
+    let header = fs::read_to_string("bpf/bpfgate.h").unwrap_or_else(|e| fail(&format!("reading bpf/bpfgate.h: {e}")));
+    let mut src = String::from("/// Signature xattr names, in the order the gate reads them (bpf/bpfgate.h, by build.rs).\n");
+    for name in ["XATTR_SECURITY", "XATTR_USER"] {
+        let define = format!("#define BPFGATE_{name} ");
+        let value = header
+            .lines()
+            .find_map(|l| l.strip_prefix(define.as_str()))
+            .map(str::trim)
+            .and_then(|v| v.strip_prefix('"')?.strip_suffix('"'))
+            .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_graphic()))
+            .unwrap_or_else(|| fail(&format!("bpf/bpfgate.h: no `{define}\"name\"` line")));
+        let _ = writeln!(src, "pub const {name}: &core::ffi::CStr = c{value:?};");
+    }
+    fs::write(dest, src).unwrap_or_else(|e| fail(&format!("writing {}: {e}", dest.display())));
 }
 
 /// `bpftool gen skeleton -L` of OUT/NAME.bpf.o (offline: it generates the loader program, it loads nothing), the

@@ -24,7 +24,8 @@ enum bpfgate_limit {
 #define BPFGATE_CMD_OTHER (BPFGATE_CMD_SLOTS - 1)
 /* Upper bound for the status iterator's per-CPU sum. */
 #define BPFGATE_MAX_CPUS 8192
-/* Signature xattr names. The security.bpf.* name is read first where the kernel allows it (>= 6.15). */
+/* Signature xattr names. The security.bpf.* name is read first where the kernel allows it (>= 6.15). build.rs
+ * hands these two lines to Rust (skel::xattr): they are defined nowhere else. */
 #define BPFGATE_XATTR_SECURITY "security.bpf.bpfgate.sig"
 #define BPFGATE_XATTR_USER "user.bpfgate.sig"
 /* How many of its own maps, programs and links the gate protects by id: programs are at most 32 (the light

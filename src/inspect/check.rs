@@ -169,11 +169,7 @@ pub fn check(path: &Path, a: &Anchors<'_>) -> Verdict {
             "no_signature",
             format!(
                 "{digest_text}{blocks}; no signature xattr ({}): sign it with `fsverity sign` and `bpfgate enroll`",
-                if a.security_xattr {
-                    "security.bpf.bpfgate.sig, user.bpfgate.sig"
-                } else {
-                    "user.bpfgate.sig"
-                }
+                crate::signing::verity::read_order(a.security_xattr).join(", ")
             ),
         );
     };

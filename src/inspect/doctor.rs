@@ -214,11 +214,16 @@ pub fn run(path: &Path) -> Vec<Finding> {
                         "use a 6.12 or newer kernel with CONFIG_BPF_LSM=y",
                     ));
                 }
-                out.push(info(if have.contains(SECURITY_BPF_XATTR_MARKER) {
-                    "signatures are read from security.bpf.bpfgate.sig, then user.bpfgate.sig (kernel >= 6.15)"
-                } else {
-                    "signatures are read from user.bpfgate.sig (this kernel cannot read security.bpf.* xattrs)"
-                }));
+                let security = have.contains(SECURITY_BPF_XATTR_MARKER);
+                out.push(info(format!(
+                    "signatures are read from {} ({})",
+                    crate::signing::verity::read_order(security).join(", then "),
+                    if security {
+                        "kernel >= 6.15"
+                    } else {
+                        "this kernel cannot read security.bpf.* xattrs"
+                    }
+                )));
                 out.push(info(if have.contains(PROG_SIGNING_MARKER) {
                     "BPF program signing available: policy bpf.signed can let untrusted tasks load signed programs"
                 } else {

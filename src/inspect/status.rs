@@ -140,12 +140,8 @@ impl Status {
             .collect()
     }
 
-    fn xattrs(&self) -> &'static str {
-        if self.config.xattr_security != 0 {
-            "security.bpf.bpfgate.sig,user.bpfgate.sig"
-        } else {
-            "user.bpfgate.sig"
-        }
+    fn xattrs(&self) -> Vec<&'static str> {
+        crate::signing::verity::read_order(self.config.xattr_security != 0)
     }
 
     /// Serials of the certificate keys in the gate's keyring.
@@ -188,7 +184,7 @@ impl Status {
         let _ = writeln!(
             s,
             "signature xattrs read: {}",
-            self.xattrs().replace(',', ", then ")
+            self.xattrs().join(", then ")
         );
         let _ = writeln!(s, "mode: {}", crate::policy::mode_name(self.policy().mode));
         let _ = writeln!(s, "policy:");
@@ -235,7 +231,7 @@ impl Status {
         let _ = write!(
             s,
             ",\"signature_xattrs\":{}",
-            json::strings(self.xattrs().split(','))
+            json::strings(self.xattrs())
         );
         let _ = write!(
             s,

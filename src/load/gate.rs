@@ -77,11 +77,7 @@ fn load_with(certs: &[(&str, &[u8])], policy: &Policy) -> Result<String, Error> 
             pin_dir().display(),
             crate::policy::mode_name(policy.mode),
             certs.len(),
-            if features.security_bpf_xattr {
-                "security.bpf.bpfgate.sig, then user.bpfgate.sig"
-            } else {
-                "user.bpfgate.sig"
-            },
+            crate::signing::verity::read_order(features.security_bpf_xattr).join(", then "),
             peak_rss_kib().map_or_else(|| "unknown".into(), |k| k.to_string())
         )),
         Err(e) => {

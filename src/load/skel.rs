@@ -1,4 +1,5 @@
-//! The generated BPF skeleton, the program list, the baked certificates and the baked policy, all from `OUT_DIR`.
+//! The generated BPF skeleton, the program list, the baked certificates, the baked policy and the signature xattr
+//! names, all from `OUT_DIR`.
 #![allow(
     clippy::all,
     clippy::undocumented_unsafe_blocks,
@@ -17,6 +18,11 @@ pub mod programs {
 /// Build-time trust anchors.
 pub mod certs {
     include!(concat!(env!("OUT_DIR"), "/certs.rs"));
+}
+
+/// The signature xattr names (bpf/bpfgate.h, through build.rs).
+pub mod xattr {
+    include!(concat!(env!("OUT_DIR"), "/xattr.rs"));
 }
 
 /// Build-time default policy (`BPFGATE_POLICY`), checked by build.rs.

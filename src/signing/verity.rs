@@ -18,9 +18,22 @@ const FS_VERITY_HASH_ALG_SHA256: u16 = 1;
 /// Largest signature `enroll` accepts: what the gate reads (bpf/bpfgate.h BPFGATE_SIG_MAX).
 pub const SIG_MAX: usize = crate::load::skel::types::bpfgate_limit::BPFGATE_SIG_MAX.0 as usize;
 
-/// Signature xattr names, in the order the gate reads them (bpf/bpfgate.h).
-pub const XATTR_SECURITY: &CStr = c"security.bpf.bpfgate.sig";
-pub const XATTR_USER: &CStr = c"user.bpfgate.sig";
+/// Signature xattr names, in the order the gate reads them (defined once, in bpf/bpfgate.h).
+pub use crate::load::skel::xattr::{XATTR_SECURITY, XATTR_USER};
+
+/// An xattr name for messages (the names are ASCII: build.rs checks).
+pub fn name(xattr: &'static CStr) -> &'static str {
+    xattr.to_str().unwrap_or("?")
+}
+
+/// The signature xattrs the gate reads, in order: the security.bpf.* name first where the kernel can read it.
+pub fn read_order(security_bpf: bool) -> Vec<&'static str> {
+    if security_bpf {
+        vec![name(XATTR_SECURITY), name(XATTR_USER)]
+    } else {
+        vec![name(XATTR_USER)]
+    }
+}
 
 /// fs-verity digest (sha256, 4096-byte blocks, no salt) of everything `r` yields.
 pub fn digest_reader(mut r: impl Read) -> io::Result<[u8; HASH_SIZE]> {
@@ -106,25 +119,25 @@ pub fn enroll(file: &Path, sig_path: &Path) -> Result<String, Error> {
     let f = File::open(file).map_err(|e| Error::File(file.into(), e))?;
     let mut notes = Vec::new();
     match sys::measure_verity(f.as_fd()) {
-        Ok(_) => notes.push("fs-verity was already enabled"),
+        Ok(_) => notes.push("fs-verity was already enabled".to_string()),
         Err(e) if e.raw_os_error() == Some(libc::ENODATA) => {
             sys::enable_verity(f.as_fd(), BLOCK_SIZE as u32)
                 .map_err(|e| Error::EnableVerity(file.into(), e))?;
-            notes.push("fs-verity enabled (sha256, 4096-byte blocks)");
+            notes.push("fs-verity enabled (sha256, 4096-byte blocks)".to_string());
         }
         Err(e) => return Err(Error::EnableVerity(file.into(), e)),
     }
     // The security.bpf.* name is read first on kernels >= 6.15 and only privileged writers can set it; the user.*
     // name is what 6.12 can read. Both carry the same signature.
     sys::fsetxattr(f.as_fd(), XATTR_SECURITY, &sig)
-        .map(|()| notes.push("signature stored in security.bpf.bpfgate.sig"))
+        .map(|()| notes.push(format!("signature stored in {}", name(XATTR_SECURITY))))
         .or_else(|e| match e.raw_os_error() {
             Some(libc::EOPNOTSUPP) => Ok(()),
             _ => Err(Error::SetXattr(file.into(), XATTR_SECURITY, e)),
         })?;
     sys::fsetxattr(f.as_fd(), XATTR_USER, &sig)
         .map_err(|e| Error::SetXattr(file.into(), XATTR_USER, e))?;
-    notes.push("signature stored in user.bpfgate.sig");
+    notes.push(format!("signature stored in {}", name(XATTR_USER)));
     Ok(notes.join("; "))
 }
 

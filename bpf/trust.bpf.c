@@ -326,10 +326,11 @@ static __always_inline bool protected_map_file(struct file *file)
 {
 	__u64 key;
 
-	/* A map fd is an anonymous inode: every other shared writable file mapping leaves before the hash lookup. */
-	if (BPF_CORE_READ(file, f_inode, i_sb, s_magic) != ANON_INODE_FS_MAGIC)
+	/* A map fd is an anonymous inode: every other shared writable file mapping leaves before the hash lookup.
+	 * Direct loads (the hook's file is a BTF pointer): no helper call on this path. */
+	if (file->f_inode->i_sb->s_magic != ANON_INODE_FS_MAGIC)
 		return false;
-	key = (__u64)BPF_CORE_READ(file, private_data);
+	key = (__u64)file->private_data;
 	return key && bpf_map_lookup_elem(&protected_maps, &key);
 }
 
@@ -339,7 +340,7 @@ static __always_inline void taint_process(struct task_struct *task, __u32 counte
 	struct task_trust *t;
 
 	bpf_rcu_read_lock();
-	t = bpf_task_storage_get(&task_trust, task->group_leader, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	t = bpf_task_storage_get(&task_trust, task->group_leader, 0, 0);
 	if (t && !t->tainted) {
 		t->tainted = 1;
 		count(counter);

@@ -26,15 +26,17 @@ profile_arg() {
     *) echo " bpfgate_bench_profile=$BENCH_PROFILE" ;;
     esac
 }
+# The awk function both reports use: the median of a space-separated list.
+MEDIAN='
+function median(list,   n, a, i, j, t) {
+    n = split(list, a, " ")
+    for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t }
+    return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+}'
 # ratios OBS: "WORKLOAD attached/detached floor/detached attached/floor" per workload (medians of the rounds),
 # then "load MS".
 ratios() {
-    awk '
-    function median(list,   n, a, i, j, t) {
-        n = split(list, a, " ")
-        for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t }
-        return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
-    }
+    awk "$MEDIAN"'
     $1 == "bench" { v[$3 " " $4] = v[$3 " " $4] " " $5 }
     $1 == "bench_load" { load_ms = $2 }
     END {
@@ -61,12 +63,7 @@ for suite in ${BPFGATE_BENCH_KERNELS:-trixie sid trixie-backports}; do
     [ ${#ok[@]} -gt 0 ] || continue
     log=${ok[0]%.obs}
     echo "== $(sed -n 's/^booted kernel=//p' "$log.obs"), run 1 of ${#ok[@]}: $rounds rounds of $iters iterations ($clock_note)"
-    awk '
-    function median(list,   n, a, i, j, t) {
-        n = split(list, a, " ")
-        for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t }
-        return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
-    }
+    awk "$MEDIAN"'
     $1 == "bench" { v[$3 " " $4] = v[$3 " " $4] " " $5; names[$4] = 1 }
     $1 == "stat" { cnt[$3] += $4; ns[$3] += $5 }
     $1 == "bench_size" { size = $3 }

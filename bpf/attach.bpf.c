@@ -2,8 +2,8 @@
 
 /*
  * Programs attached outside bpf(): perf events, TUN, KCM, socket and packet-fanout programs, rtnetlink and
- * nftables messages and iptables-legacy tables from a task holding a program fd. The ioctl hook also records the
- * loader's bpffs mount.
+ * nftables messages and iptables-legacy tables from a task holding a program fd, and program fds passed to a task
+ * that may not attach them. The ioctl hook also records the loader's bpffs mount.
  */
 
 #include "gate.h"
@@ -126,6 +126,19 @@ static __always_inline bool rtnl_reads_only(struct sk_buff *skb)
 			return true;
 	}
 	return false;
+}
+
+/* The walk above sees the fds a task holds when it sends; the kernel looks up the fd inside the message later. So an
+ * untrusted task must not come to hold a program fd in between: it receives none. Every way of installing another
+ * process's file in a task's table goes through file_receive (SCM_RIGHTS, pidfd_getfd, seccomp's NOTIF_ADDFD,
+ * io_uring's fixed-fd install); bpf() is the gate's; an exec keeps the fds it had, which the walk sees. The
+ * superblock magic first: SCM_RIGHTS of sockets and pipes leaves after one load. */
+SEC("lsm/file_receive")
+int BPF_PROG(gate_file_receive, struct file *file)
+{
+	if (file->f_inode->i_sb->s_magic != ANON_INODE_FS_MAGIC || !prog_file(file))
+		return 0;
+	return attach_outside_bpf(ATTACH_FD_RECEIVE);
 }
 
 SEC("lsm/netlink_send")

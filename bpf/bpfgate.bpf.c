@@ -31,9 +31,6 @@
  *                               a thread shares its process's verdict, kept on the thread-group leader.
  *   lsm/bpf                     the gate: untrusted tasks get -EPERM for every command not in the read-only
  *                               bitmap cfg.untrusted_cmds; unknown future commands are denied.
- *   lsm/inode_post_{set,remove}xattr
- *                               drop an inode's cached verdict after any xattr change (after, so an exec racing
- *                               with the change cannot re-cache the old verdict).
  *   lsm/bpf_map, lsm/bpf_prog   no fd to the gate's own maps and programs for anyone (by id or by pin); its links
  *                               are refused by id in lsm/bpf. The gate is not a trusted loader's to change.
  *   lsm/inode_{unlink,rmdir,rename}, lsm/sb_mount, lsm/move_mount
@@ -54,10 +51,12 @@
  *                               revoke or link, by anyone. Root's user keyring (_uid.0) holds the gate's: nobody
  *                               invalidates, revokes, clears it or sets its timeout; untrusted tasks do not write
  *                               it or change its attributes.
- *   lsm/file_ioctl, lsm/socket_setsockopt, lsm/netlink_send, lsm/bpf_prog
+ *   lsm/file_ioctl, lsm/socket_setsockopt, lsm/netlink_send, lsm/bpf_prog, lsm/file_receive
  *                               programs attached outside bpf() (perf events, TUN, KCM, socket and packet-fanout
  *                               programs; rtnetlink, nftables and iptables-legacy by a task holding a program fd;
- *                               xt_bpf by pinned path) take the bpf area's permission: untrusted tasks attach none.
+ *                               xt_bpf by pinned path) take the bpf area's permission: untrusted tasks attach none,
+ *                               and receive no program fd (SCM_RIGHTS, pidfd_getfd), so none arrives after the
+ *                               netlink check's fd walk.
  *                               The ioctl hook also records, once, the bpffs mount the loader names by an ioctl on
  *                               its pins.
  *   lsm/kernel_read_file, lsm/kernel_load_data, lsm/kernel_module_request, lsm/locked_down
@@ -82,8 +81,10 @@
  *
  * Verdict cache
  *   fs-verity content is immutable, so a verity file's verdict depends only on its content and its xattrs. It is
- *   cached in inode storage and dropped on any xattr change. Files without verity are not cached (verity can be
- *   enabled later), nor are outcomes that depend on the exec'ing task or on transient state.
+ *   cached in inode storage with the inode's ctime, which every xattr change moves: a verdict counts only while
+ *   the ctime is the one it was decided at (file_verdict in trust.bpf.c says why no race defeats this). Files
+ *   without verity are not cached (verity can be enabled later), nor are outcomes that depend on the exec'ing
+ *   task or on transient state.
  */
 #define BPFGATE_DEFINE
 #include "gate.h"
@@ -114,3 +115,71 @@ const volatile struct {
 	enum attach_path attach;
 	enum bpfgate_limit limit;
 } __types = {};
+
+/* Reads the 8 bytes at kernel address `src` into `*w` (map memory) and returns them; 0 when the read fails. */
+static __always_inline __u64 read_ptr(__u64 *w, const void *src)
+{
+	if (bpf_probe_read_kernel(w, sizeof(*w), src))
+		*w = 0;
+	return *w;
+}
+
+/* Appends a record to the event ring. Writers on other CPUs take other slots; a reader skips a record whose seq
+ * is 0 (being written) or changes while it copies it. Global (declared in gate.h): the one copy every file calls. */
+__noinline int record(__u32 kind, __u32 detail, __u32 verdict, __u32 why)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct gate_event *e;
+	struct file *exe;
+	__u32 zero = 0, slot;
+	__u64 *head, n, id, *w;
+
+	head = bpf_map_lookup_elem(&event_head, &zero);
+	if (!head)
+		return 0;
+	n = __sync_fetch_and_add(head, 1) + 1;
+	slot = n % BPFGATE_EVENTS;
+	e = bpf_map_lookup_elem(&events, &slot);
+	if (!e)
+		return 0;
+	e->seq = 0;
+	e->time_ns = bpf_ktime_get_boot_ns();
+	id = bpf_get_current_pid_tgid();
+	e->pid = (__u32)id;
+	e->tgid = id >> 32;
+	e->uid = (__u32)bpf_get_current_uid_gid();
+	e->kind = kind;
+	e->detail = detail;
+	e->verdict = verdict;
+	e->why = why;
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	/* The executable's inode, device and name: probe reads, each pointer read into the event itself (no stack
+	 * temporaries, no verifier walk of BTF structs). A failed read leaves 0: no name. */
+	w = &e->exe_ino;
+	e->exe_dev = 0;
+	e->exe[0] = 0;
+	exe = (struct file *)read_ptr(w, __builtin_preserve_access_index(&task->mm));
+	if (exe)
+		exe = (struct file *)read_ptr(w, __builtin_preserve_access_index(&((struct mm_struct *)exe)->exe_file));
+	if (exe) {
+		void *p = (void *)read_ptr(w, __builtin_preserve_access_index(&exe->f_path.dentry));
+
+		p = p ? (void *)read_ptr(w, __builtin_preserve_access_index(&((struct dentry *)p)->d_name.name)) : NULL;
+		if (p)
+			bpf_probe_read_kernel_str(e->exe, sizeof(e->exe), p);
+		p = (void *)read_ptr(w, __builtin_preserve_access_index(&exe->f_inode));
+		if (p) {
+			void *sb = (void *)read_ptr(w, __builtin_preserve_access_index(&((struct inode *)p)->i_sb));
+
+			if (sb)
+				bpf_probe_read_kernel(&e->exe_dev, sizeof(e->exe_dev),
+						      __builtin_preserve_access_index(&((struct super_block *)sb)->s_dev));
+			read_ptr(w, __builtin_preserve_access_index(&((struct inode *)p)->i_ino));
+		}
+	}
+	/* Stores stay in order on x86 (TSO); this keeps the compiler from moving the seq store up. */
+	asm volatile("" ::: "memory");
+	e->seq = n;
+	count(CNT_EVENTS);
+	return 0;
+}

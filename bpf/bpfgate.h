@@ -77,7 +77,7 @@ enum gate_counter {
 	CNT_CMD_DENIED = BPFGATE_CMD_SLOTS,             /* + cmd: bpf() command denied */
 	CNT_EXEC = 2 * BPFGATE_CMD_SLOTS,               /* + enum exec_reason */
 	CNT_FORK_TRUSTED = CNT_EXEC + EXEC_REASONS,     /* trust handed to a child at fork */
-	CNT_CACHE_DROPPED,                              /* cached verdicts dropped by an xattr change */
+	CNT_CACHE_DROPPED,                              /* cached verdicts found stale: the inode changed since */
 	CNT_SIG_SECURITY_XATTR,                         /* signature read from BPFGATE_XATTR_SECURITY */
 	CNT_SIG_USER_XATTR,                             /* signature read from BPFGATE_XATTR_USER */
 	CNT_GATE_PROTECTED,     /* denied: unlink, rename, (un)mount or fd-by-id of the gate's own objects */
@@ -225,6 +225,7 @@ enum attach_path {
 	ATTACH_PINNED_PATH,    /* a pinned program opened by path inside the kernel (xt_bpf pinned mode) */
 	ATTACH_NETLINK,        /* rtnetlink or nftables message from a task holding a program fd */
 	ATTACH_IPTABLES,       /* iptables-legacy table replace from a task holding a program fd */
+	ATTACH_FD_RECEIVE,     /* a program fd received (SCM_RIGHTS, pidfd_getfd, seccomp ADDFD, io_uring) */
 };
 
 /* Why the event was recorded. */
@@ -292,10 +293,13 @@ struct task_trust {
 	__u32 signed_run; /* bpf.signed: the program this thread last ran with BPF_PROG_RUN is a signed one */
 };
 
-/* Per-inode cached verdict (inode storage). */
+/* Per-inode cached verdict (inode storage): the inode's change stamp (ctime, see change_stamp in trust.bpf.c) when
+ * its content and xattrs were found trusted, and when they were found untrusted. A verdict counts only while its
+ * stamp is the inode's current one: any xattr change (and chmod, chown, link, rename) moves ctime and leaves both
+ * stale. Two words, each written whole, so that a reader never pairs one verdict with another's stamp. */
 struct inode_verdict {
-	__u32 trusted;
-	__u32 reason;
+	__u64 trusted_at;
+	__u64 untrusted_at;
 };
 
 /* First record of the status stream read from the pinned iterator. */

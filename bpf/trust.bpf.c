@@ -2,8 +2,8 @@
 
 /*
  * Trust: the verdict of each exec (fs-verity digest, signature xattr, PKCS#7 check against the gate's keyring,
- * the verdict cache), inheritance at fork, the taint of unverified executable mappings, and the cache's drop on
- * xattr changes.
+ * the verdict cache, valid while the inode's ctime stays), inheritance at fork, and the taint of unverified
+ * executable mappings.
  */
 
 #include "gate.h"
@@ -30,6 +30,8 @@
 #define SECCOMP_FILTERS_MAX 8192
 #define FS_VERITY_HASH_ALG_SHA256 1
 #define FS_VERITY_HASH_ALG_SHA512 2
+#define CTIME_NSEC_MASK 0x3fffffff
+#define STAMP_VALID (1ULL << 63)
 
 static __always_inline bool on_initramfs(struct file *file)
 {
@@ -160,34 +162,76 @@ static __always_inline bool has_verity(struct file *file)
 	return bpf_get_fsverity_digest(file, &probe) == 0;
 }
 
-/* The verdict on a file's content: cached, or verified now (sleepable callers only). */
+/* The inode's change stamp: its ctime, which every xattr change moves (also chmod, chown, link, rename), as one
+ * word, bit 63 set so that no stamp is 0 (an unwritten verdict). The nanoseconds without multigrain's "queried" flag
+ * (bit 31 from 6.13); nanoseconds stay below 2^30. */
+static __always_inline __u64 change_stamp(struct inode *inode)
+{
+	return ((__u64)inode->i_ctime_sec * 1000000000ULL + (inode->i_ctime_nsec & CTIME_NSEC_MASK)) | STAMP_VALID;
+}
+
+/* The cached verdict of `inode` if it is still current: EXEC_TRUSTED_CACHED, EXEC_UNTRUSTED_CACHED, or 0 (none, or
+ * stale: the inode changed since). Untrusted wins if both are current (it cannot happen: one state, one outcome). */
+static __always_inline __u32 cached_verdict(struct inode *inode)
+{
+	struct inode_verdict *cached = bpf_inode_storage_get(&inode_verdicts, inode, 0, 0);
+	__u64 now;
+
+	if (!cached)
+		return 0;
+	now = change_stamp(inode);
+	if (cached->untrusted_at == now)
+		return EXEC_UNTRUSTED_CACHED;
+	if (cached->trusted_at == now)
+		return EXEC_TRUSTED_CACHED;
+	return 0;
+}
+
+/* The verdict on a file's content: cached, or verified now (sleepable callers only).
+ *
+ * Why a ctime stamp and no hook on xattr changes: the verdict is cached only when the inode's stamp is the same
+ * before the signature is read and after it is verified, and it is stored with that stamp. Filesystems write the
+ * xattr before they move ctime (ext4_xattr_set_handle, btrfs_setxattr_trans, __f2fs_setxattr), and x86 keeps loads
+ * in order, so a stamp read before the xattr read that is still current later means the xattr read saw the xattrs
+ * of that stamp. A verdict from an older xattr therefore never carries a newer stamp, and an xattr change makes
+ * every earlier verdict stale at once, however execs race with it. */
 static __always_inline __u32 file_verdict(struct file *file, struct task_struct *task)
 {
 	struct inode *inode = file->f_inode;
 	struct inode_verdict *cached;
 	struct verify_scratch *s;
+	__u64 stamp;
 	__u32 reason;
 
 	/* The initramfs is trusted (it loaded the gate) until the real root's init starts. */
 	if (on_initramfs(file) && window_open())
 		return EXEC_INITRAMFS;
-	cached = bpf_inode_storage_get(&inode_verdicts, inode, 0, 0);
-	if (cached)
-		return cached->trusted ? EXEC_TRUSTED_CACHED : EXEC_UNTRUSTED_CACHED;
+	reason = cached_verdict(inode);
+	if (reason)
+		return reason;
 
 	if (!has_verity(file))
 		return EXEC_NO_VERITY;
 	s = bpf_task_storage_get(&scratch, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!s)
 		return EXEC_NO_MEMORY;
+	stamp = change_stamp(inode);
+	asm volatile("" ::: "memory");
 	reason = verify_file(file, s);
 	bpf_task_storage_delete(&scratch, task);
+	asm volatile("" ::: "memory");
 
-	if (cacheable(reason)) {
+	if (cacheable(reason) && change_stamp(inode) == stamp) {
 		cached = bpf_inode_storage_get(&inode_verdicts, inode, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 		if (cached) {
-			cached->reason = reason;
-			cached->trusted = reason == EXEC_TRUSTED_VERIFIED;
+			/* A stale verdict replaced counts as dropped. */
+			if ((cached->trusted_at | cached->untrusted_at) && cached->trusted_at != stamp &&
+			    cached->untrusted_at != stamp)
+				count(CNT_CACHE_DROPPED);
+			if (reason == EXEC_TRUSTED_VERIFIED)
+				cached->trusted_at = stamp;
+			else
+				cached->untrusted_at = stamp;
 		}
 	}
 	return reason;
@@ -379,7 +423,6 @@ SEC("lsm/file_mprotect")
 int BPF_PROG(gate_mprotect, struct vm_area_struct *vma, unsigned long reqprot, unsigned long prot)
 {
 	struct task_struct *task;
-	struct inode_verdict *cached;
 	struct file *file;
 
 	if (!(prot & PROT_EXEC))
@@ -394,32 +437,7 @@ int BPF_PROG(gate_mprotect, struct vm_area_struct *vma, unsigned long reqprot, u
 		taint_process(task, CNT_TAINT_ANON);
 		return 0;
 	}
-	cached = bpf_inode_storage_get(&inode_verdicts, file->f_inode, 0, 0);
-	if (!cached || !cached->trusted)
+	if (cached_verdict(file->f_inode) != EXEC_TRUSTED_CACHED)
 		taint_process(task, CNT_TAINT_FILE);
 	return 0;
-}
-
-static __always_inline void drop_cached(struct dentry *dentry)
-{
-	struct inode *inode = dentry->d_inode;
-
-	if (inode && bpf_inode_storage_delete(&inode_verdicts, inode) == 0)
-		count(CNT_CACHE_DROPPED);
-}
-
-/* A verdict is dropped after each successful xattr change. Only after: a verdict dropped before the change could be
- * cached again, from the old xattr, by an exec racing the change. An exec that hits the cache between the change and
- * this hook gets the verdict of the old xattr for the same content (fs-verity: the digest has not changed), so the
- * race never trusts content that no valid signature covered. */
-SEC("lsm/inode_post_setxattr")
-void BPF_PROG(gate_post_setxattr, struct dentry *dentry)
-{
-	drop_cached(dentry);
-}
-
-SEC("lsm/inode_post_removexattr")
-void BPF_PROG(gate_post_removexattr, struct dentry *dentry)
-{
-	drop_cached(dentry);
 }

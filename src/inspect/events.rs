@@ -97,6 +97,7 @@ fn what(e: &gate_event) -> String {
             attach_path::ATTACH_PINNED_PATH => "pinned_path",
             attach_path::ATTACH_NETLINK => "netlink",
             attach_path::ATTACH_IPTABLES => "iptables",
+            attach_path::ATTACH_FD_RECEIVE => "fd_receive",
             _ => "program",
         }
         .into(),

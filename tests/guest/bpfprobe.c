@@ -47,6 +47,9 @@
  *   sharedfsexec PATH ARGS... start a process sharing this one's fs_struct (CLONE_FS), then exec PATH ARGS
  *   progexec PATH             load a socket filter, a perf-event, an XDP and a tc program, exec
  *                             `PATH progattach SFD PFD XFD CFD`
+ *   progpass PATH             load an XDP program, exec `PATH progrecv FD` with its fd open
+ *   progrecv FD               a forked child takes program fd FD of this process with pidfd_getfd, then is sent it
+ *                             over SCM_RIGHTS: getfd= and recv= (EPERM when the kernel dropped the fd)
  *   clsact add|del            add (or delete) the clsact qdisc on lo, for a tc filter (no `tc` in the guest)
  *   progattach SFD PFD XFD CFD
  *                             attach program SFD with SO_ATTACH_BPF, program PFD with PERF_EVENT_IOC_SET_BPF, XDP
@@ -794,6 +797,56 @@ static int prog_exec(const char *path)
 	return report("exec", -1);
 }
 
+/* Loads an XDP program and execs `PATH progrecv FD` with its fd open. */
+static int prog_pass(const char *path)
+{
+	long x = prog_load_type(BPF_PROG_TYPE_XDP, 0, 2 /* XDP_PASS */);
+	char xfd[16];
+
+	if (report("prog", x))
+		return 1;
+	fcntl(x, F_SETFD, 0);
+	snprintf(xfd, sizeof(xfd), "%ld", x);
+	execl(path, path, "progrecv", xfd, (char *)NULL);
+	return report("exec", -1);
+}
+
+/* The receiving end of `progpass`: this process holds program fd FD; a forked child takes a copy of it by
+ * pidfd_getfd, then is sent it over SCM_RIGHTS. Prints getfd= and recv= (EPERM: the kernel dropped the fd). */
+static int prog_receive(int fd)
+{
+	int sv[2], st = 0;
+	pid_t pid;
+
+	if (report("socketpair", socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv)))
+		return 1;
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		int pidfd = syscall(SYS_pidfd_open, getppid(), 0);
+		long got = pidfd < 0 ? -1 : syscall(SYS_pidfd_getfd, pidfd, fd, 0);
+		char c, ctl[CMSG_SPACE(sizeof(int))] = { 0 };
+		struct iovec iov = { .iov_base = &c, .iov_len = 1 };
+		struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl, .msg_controllen = sizeof(ctl) };
+		struct cmsghdr *h;
+
+		report("getfd", got);
+		if (recvmsg(sv[1], &m, 0) != 1)
+			_exit(report("recv", -1));
+		h = CMSG_FIRSTHDR(&m);
+		if (h && h->cmsg_type == SCM_RIGHTS)
+			printf("recv=ok\n");
+		else
+			printf("recv=%s\n", (m.msg_flags & MSG_CTRUNC) ? "EPERM" : "EPROTO");
+		fflush(stdout);
+		_exit(0);
+	}
+	if (pid < 0 || send_fd(sv[0], fd))
+		return report("send", -1);
+	waitpid(pid, &st, 0);
+	return 0;
+}
+
 /* Appends attribute TYPE (LEN bytes of DATA) to the message in NH. */
 static struct nlattr *nl_attr(struct nlmsghdr *nh, int type, const void *data, int len)
 {
@@ -1199,6 +1252,10 @@ int main(int argc, char **argv)
 		return shared_fs_exec(argv + 2);
 	if (!strcmp(op, "progexec") && argc >= 3)
 		return prog_exec(argv[2]);
+	if (!strcmp(op, "progpass") && argc >= 3)
+		return prog_pass(argv[2]);
+	if (!strcmp(op, "progrecv") && argc >= 3)
+		return prog_receive(atoi(argv[2]));
 	if (!strcmp(op, "progattach") && argc >= 6)
 		return prog_attach(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]), atoi(argv[5]));
 	if (!strcmp(op, "clsact") && argc >= 3)

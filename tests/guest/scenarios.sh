@@ -106,6 +106,7 @@ run control_token_passed $T/probe-unsigned token any pass $T/probe-unsigned
 for m in sch_ingress cls_bpf; do insmod /mnt/mod/$(uname -r)/$m.ko; done
 run clsact_add bpfprobe clsact add
 run control_progattach $T/probe-unsigned progexec $T/probe-unsigned
+run control_progpass $T/probe-unsigned progpass $T/probe-unsigned
 run control_linkupdate bpfprobe linkupdate own
 insmod /mnt/mod/$(uname -r)/overlay.ko  # for the substitution tests; untrusted root cannot once the gate is on
 
@@ -196,16 +197,25 @@ run steal_trusted $T/probe-signed steal $PIN
 run status_write bpfprobe writefile $PIN/status
 run status_untrusted bpfgate --log stderr status
 
-# --- Cache: first exec verifies, second hits the cache, an xattr change drops it ---
+# --- Cache: first exec verifies, second hits the cache, xattr changes make it stale ---
+# (An xattr write of the value already there changes nothing, ctime included: ext4 returns early.) The signature
+# stays under the user.* name only, so that the changes below are to the xattr every kernel reads.
+bpfprobe rmxattr $T/probe-cache security.bpf.bpfgate.sig >/dev/null
 status_json cache_0
 $T/probe-cache map >/dev/null
 status_json cache_1
 $T/probe-cache map >/dev/null
 status_json cache_2
-bpfprobe setxattr $T/probe-cache user.bpfgate.sig $S/probe-cache.sig >/dev/null
+bpfprobe setxattr $T/probe-cache user.bpfgate.sig random:700 >/dev/null
 status_json cache_3
 run cache_after_change $T/probe-cache map
 status_json cache_4
+bpfprobe setxattr $T/probe-cache user.bpfgate.sig $S/probe-cache.sig >/dev/null
+run cache_after_restore $T/probe-cache map
+bpfprobe rmxattr $T/probe-cache user.bpfgate.sig >/dev/null
+run cache_after_remove $T/probe-cache map
+bpfprobe setxattr $T/probe-cache user.bpfgate.sig $S/probe-cache.sig >/dev/null
+run cache_after_second_restore $T/probe-cache map
 
 # --- Counts: three denied map creations by an untrusted task ---
 status_json counts_before
@@ -275,6 +285,10 @@ status_json exec_states
 # --- Programs attached outside bpf(): a trusted loader's program fds, inherited by an unsigned program ---
 run progattach_to_untrusted $T/probe-signed progexec $T/probe-unsigned
 run progattach_to_trusted $T/probe-signed progexec $T/probe-signed2
+# An untrusted process that holds one passes it on: to its child by pidfd_getfd and SCM_RIGHTS (the window between
+# the fd walk and the kernel's lookup of an fd inside a message, closed).
+run progpass_to_untrusted $T/probe-signed progpass $T/probe-unsigned
+run progpass_to_trusted $T/probe-signed progpass $T/probe-signed2
 # Without a program fd, an untrusted task's rtnetlink works as before.
 ip link set lo up >/tmp/ipl 2>&1; obs "netlink_without_prog_fd rc=$? $(tr '\n' ' ' </tmp/ipl)"
 

@@ -21,7 +21,9 @@ use bpfgate_policy::policy;
 
 /// The gate's BPF side, one concern a file (bpf/gate.h says what they share). bpfgate.bpf.c defines the maps and
 /// the config; the others declare them. Linked in this order into one object, the one the skeletons are made of.
-const SOURCES: &[&str] = &["bpfgate", "trust", "bpfcmd", "attach", "protect", "kernel", "status"];
+const SOURCES: &[&str] = &[
+    "bpfgate", "trust", "bpfcmd", "attach", "protect", "kernel", "status",
+];
 
 fn main() {
     let out = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
@@ -34,7 +36,8 @@ fn main() {
 
     let clang = env::var("BPF_CLANG").unwrap_or_else(|_| "clang".into());
     let objs = out.join("bpf");
-    fs::create_dir_all(&objs).unwrap_or_else(|e| fail(&format!("creating {}: {e}", objs.display())));
+    fs::create_dir_all(&objs)
+        .unwrap_or_else(|e| fail(&format!("creating {}: {e}", objs.display())));
     let linked = out.join("bpfgate.bpf.o");
     let _ = fs::remove_file(&linked);
     let mut linker = libbpf_rs::Linker::new(&linked)
@@ -66,7 +69,9 @@ fn main() {
         .obj(&linked)
         .generate(out.join("bpfgate.skel.rs"))
     {
-        fail(&format!("generating the skeleton of the linked object: {e:#}"));
+        fail(&format!(
+            "generating the skeleton of the linked object: {e:#}"
+        ));
     }
     programs(&linked, &out.join("programs.rs"));
     header_strings(&out.join("xattr.rs"));
@@ -96,7 +101,10 @@ fn main() {
     }
 
     // The loaders: light skeletons of every object, and the C shim that runs them (src/load/lskel/).
-    for f in ["src/load/lskel/shim.c", "src/load/lskel/bpf/skel_internal.h"] {
+    for f in [
+        "src/load/lskel/shim.c",
+        "src/load/lskel/bpf/skel_internal.h",
+    ] {
         println!("cargo:rerun-if-changed={f}");
     }
     println!("cargo:rerun-if-env-changed=BPFTOOL");
@@ -157,7 +165,8 @@ fn main() {
 /// The signature xattr names, from their one definition in bpf/bpfgate.h (C strings are no enum the skeleton's types
 /// could carry): `pub const XATTR_SECURITY`/`XATTR_USER` as `&CStr`.
 fn header_strings(dest: &Path) {
-    let header = fs::read_to_string("bpf/bpfgate.h").unwrap_or_else(|e| fail(&format!("reading bpf/bpfgate.h: {e}")));
+    let header = fs::read_to_string("bpf/bpfgate.h")
+        .unwrap_or_else(|e| fail(&format!("reading bpf/bpfgate.h: {e}")));
     let mut src = String::from("/// Signature xattr names, in the order the gate reads them (bpf/bpfgate.h, by build.rs).\n");
     for name in ["XATTR_SECURITY", "XATTR_USER"] {
         let define = format!("#define BPFGATE_{name} ");
@@ -288,7 +297,9 @@ fn programs(obj: &Path, dest: &Path) {
         let name = prog.name().to_string_lossy().into_owned();
         let section = prog.section().to_string_lossy().into_owned();
         let Some(pin) = name.strip_prefix("gate_") else {
-            fail(&format!("BPF program {name} ({section}): the gate's programs are named gate_PIN"));
+            fail(&format!(
+                "BPF program {name} ({section}): the gate's programs are named gate_PIN"
+            ));
         };
         let _ = writeln!(src, "    ({pin:?}, {name:?}, {section:?}),");
     }
@@ -311,7 +322,9 @@ fn check_certificate(name: &str, der: &[u8]) {
         bad(format!("{} bytes after the certificate", rest.len()));
     }
     match cert.public_key().parsed() {
-        Ok(x509_parser::public_key::PublicKey::RSA(_) | x509_parser::public_key::PublicKey::EC(_)) => {}
+        Ok(
+            x509_parser::public_key::PublicKey::RSA(_) | x509_parser::public_key::PublicKey::EC(_),
+        ) => {}
         Ok(_) => bad("its key is neither RSA nor EC: the kernel's PKCS#7 check takes those".into()),
         Err(e) => bad(format!("its public key does not parse: {e}")),
     }

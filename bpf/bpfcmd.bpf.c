@@ -235,6 +235,26 @@ static __always_inline void mark_run(unsigned long long *ctx, union bpf_attr *at
 		t->signed_run = is_signed;
 }
 
+/* Why a trusted task's profile refuses command `slot` (WHY_NONE: it allows it), counted per profile. The gate's own
+ * loader is not bound by one. Only when the policy defines profiles (cfg.profiles > 1). */
+static __always_inline __u32 profile_denies(struct task_struct *task, __u32 slot)
+{
+	struct task_trust *t = trusted_entry(task);
+	__u32 p;
+
+	if (!t || t->loader)
+		return WHY_NONE;
+	p = t->profile;
+	if (p >= BPFGATE_PROFILES)
+		return WHY_PROFILE;
+	if ((cfg.profile_bpf[p] >> slot) & 1) {
+		count(CNT_PROFILE_ALLOWED + p);
+		return WHY_NONE;
+	}
+	count(CNT_PROFILE_DENIED + p);
+	return WHY_PROFILE;
+}
+
 SEC("lsm/bpf")
 int BPF_PROG(gate_bpf, int cmd, union bpf_attr *attr, unsigned int size)
 {
@@ -258,6 +278,9 @@ int BPF_PROG(gate_bpf, int cmd, union bpf_attr *attr, unsigned int size)
 		why = is_loader(task) ? WHY_NONE : WHY_BLOCKED;
 	} else {
 		why = area_denies(cfg.bpf_perm, listed, task);
+		/* A trusted task: what its profile lets it do. The allow-list holds for everyone, profiles included. */
+		if (cfg.profiles > 1 && why == WHY_NONE && !listed && cfg.bpf_perm != PERM_ALLOW)
+			why = profile_denies(task, slot);
 	}
 	if (cfg.signed_progs) {
 		if (cmd == BPF_PROG_TEST_RUN)

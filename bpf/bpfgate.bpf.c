@@ -152,6 +152,18 @@ __noinline int record(__u32 kind, __u32 detail, __u32 verdict, __u32 why)
 	e->detail = detail;
 	e->verdict = verdict;
 	e->why = why;
+	e->profile = BPFGATE_NO_PROFILE;
+	if (cfg.profiles > 1) {
+		struct task_struct *leader;
+		struct task_trust *t;
+
+		bpf_rcu_read_lock();
+		leader = task->group_leader;
+		t = leader ? bpf_task_storage_get(&task_trust, leader, 0, 0) : NULL;
+		if (t && t->trusted && !t->tainted)
+			e->profile = t->profile;
+		bpf_rcu_read_unlock();
+	}
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 	/* The executable's inode, device and name: probe reads, each pointer read into the event itself (no stack
 	 * temporaries, no verifier walk of BTF structs). A failed read leaves 0: no name. */

@@ -15,7 +15,9 @@ enum bpfgate_limit {
 	BPFGATE_SIG_MAX = 4096,
 	/* Status stream framing. */
 	BPFGATE_STATUS_MAGIC = 0x42504647, /* "BPFG" */
-	BPFGATE_STATUS_VERSION = 5,
+	BPFGATE_STATUS_VERSION = 6,
+	/* gate_event.profile of a task that is not trusted. */
+	BPFGATE_NO_PROFILE = 0xff,
 };
 /* "FSVerity" + struct fsverity_digest + the largest digest (sha512): what `fsverity sign` signs. */
 #define BPFGATE_FORMATTED_DIGEST_MAX (8 + 4 + 64)
@@ -47,6 +49,11 @@ enum bpfgate_limit {
 #define BPFGATE_EVENTS 1024
 /* Digests the denylist holds (policy.rs DENY_MAX). */
 #define BPFGATE_DENY_MAX 64
+/* Profiles of trusted loaders, `full` (index 0) included (policy.rs PROFILES_MAX), their name buffers (names up to
+ * PROFILE_NAME_MAX = 15 bytes and a NUL), and digest bindings (BIND_MAX). */
+#define BPFGATE_PROFILES 8
+#define BPFGATE_PROFILE_NAME 16
+#define BPFGATE_BIND_MAX 64
 
 /* Why an exec got its verdict. The first two are the trusted outcomes. */
 enum exec_reason {
@@ -91,7 +98,9 @@ enum gate_counter {
 	CNT_PROTECTED_MAP,      /* denied (or audited): an untrusted write to a map a trusted task created */
 	CNT_SIGNED,             /* allowed to an untrusted task: a step of loading a signed program (bpf.signed) */
 	CNT_ATTACH_DENIED,      /* denied (or audited): a program attached outside bpf() (ioctl, setsockopt) */
-	CNT_MAX,
+	CNT_PROFILE_ALLOWED,    /* + profile: a trusted task's bpf() command its profile allows (profiles defined) */
+	CNT_PROFILE_DENIED = CNT_PROFILE_ALLOWED + BPFGATE_PROFILES, /* + profile: ... its profile does not allow */
+	CNT_MAX = CNT_PROFILE_DENIED + BPFGATE_PROFILES,
 };
 
 /* `mode` of the policy (off never loads). */
@@ -193,6 +202,12 @@ struct gate_config {
 	__u32 signed_progs;    /* 1: untrusted tasks may load programs signed for an anchor keyring (policy bpf.signed) */
 	__u32 _reserved;       /* 0; keeps the struct free of padding */
 	__u32 key_serials[BPFGATE_KEYS_MAX]; /* the certificates in the keyring (0: unused slot) */
+	__u64 profile_bpf[BPFGATE_PROFILES]; /* bpf() commands each profile's loaders may use ([0] full: all) */
+	char profile_names[BPFGATE_PROFILES][BPFGATE_PROFILE_NAME]; /* for status and log */
+	__u32 profiles;        /* profiles defined: 1 = only full (no profile checks at all) */
+	__u32 profile_default; /* profile of a trusted file no binding names */
+	__u32 bindings;        /* entries in the profile_bindings map */
+	__u32 _reserved2;      /* 0 */
 };
 
 /* Key of the denylist map: the fs-verity digest, as in struct fsverity_digest, zero-padded. */
@@ -239,6 +254,7 @@ enum event_why {
 	WHY_TAINT_ANON, /* anonymous executable memory */
 	WHY_NO_TOKEN,   /* bpf.token_only: an object created without a BPF token */
 	WHY_PROTECTED_MAP, /* a write to a map a trusted task created, by an untrusted task */
+	WHY_PROFILE,    /* trusted, but the command is not in its profile */
 };
 
 enum event_verdict {
@@ -265,6 +281,8 @@ struct gate_event {
 	__u32 detail;
 	__u32 verdict;   /* enum event_verdict */
 	__u32 why;       /* enum event_why */
+	__u32 profile;   /* the task's profile when trusted, BPFGATE_NO_PROFILE when not */
+	__u32 _pad;
 	char comm[16];
 	char exe[48];    /* the executable's file name (last path component) */
 };
@@ -291,6 +309,7 @@ struct task_trust {
 	__u32 tainted; /* on the thread-group leader: unverified code was mapped executable into the process */
 	__u32 loader;  /* the gate's own loader: exempt from bpf.block while it pins */
 	__u32 signed_run; /* bpf.signed: the program this thread last ran with BPF_PROG_RUN is a signed one */
+	__u32 profile;    /* what the program may do with bpf(): index into cfg.profile_* (decided at exec) */
 };
 
 /* Per-inode cached verdict (inode storage): the inode's change stamp (ctime, see change_stamp in trust.bpf.c) when
@@ -300,6 +319,9 @@ struct task_trust {
 struct inode_verdict {
 	__u64 trusted_at;
 	__u64 untrusted_at;
+	__u32 profile; /* the profile of its content (by digest binding, else the default): written before trusted_at,
+			* and a function of the immutable content, so any trusted_at it is read with agrees */
+	__u32 _pad;
 };
 
 /* First record of the status stream read from the pinned iterator. */

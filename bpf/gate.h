@@ -167,6 +167,16 @@ GATE_EXTERN struct {
 	__type(value, __u8);
 } denylist SEC(".maps");
 
+/* Files bound to a profile by fs-verity digest (policy profile.NAME.digests): value = profile index. Filled by
+ * the loader, then frozen. */
+GATE_EXTERN struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, BPFGATE_BIND_MAX);
+	__uint(map_flags, BPF_F_RDONLY_PROG);
+	__type(key, struct deny_key);
+	__type(value, __u32);
+} profile_bindings SEC(".maps");
+
 /* The initramfs trust window: 0 while open, 1 once PID 1 has exec'ed a program outside the initramfs. */
 GATE_EXTERN struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

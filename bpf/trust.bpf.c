@@ -77,6 +77,30 @@ static __always_inline int read_signature(struct file *file, struct bpf_dynptr *
 	return ret;
 }
 
+/* The digest in s->digest (struct fsverity_digest at offset 8, as bpf_get_fsverity_digest wrote it) as a map key of
+ * the denylist and the profile bindings: algorithm, size, digest zero-padded to 64 bytes. */
+static __always_inline void digest_key(struct verify_scratch *s, struct deny_key *k)
+{
+	k->alg = *(__u16 *)(s->digest + 8);
+	k->size = *(__u16 *)(s->digest + 10);
+	__builtin_memcpy(k->digest, s->digest + 12, 64);
+	if (k->size == 32)
+		__builtin_memset(k->digest + 32, 0, 32);
+}
+
+/* The profile of verified content: its digest binding, else the default. */
+static __always_inline __u32 bound_profile(struct verify_scratch *s)
+{
+	struct deny_key k;
+	__u32 *p;
+
+	if (!cfg.bindings)
+		return cfg.profile_default;
+	digest_key(s, &k);
+	p = bpf_map_lookup_elem(&profile_bindings, &k);
+	return p ? *p : cfg.profile_default;
+}
+
 /* Verifies the signature of a verity file; returns an exec_reason. */
 static __always_inline __u32 verify_file(struct file *file, struct verify_scratch *s)
 {
@@ -100,11 +124,9 @@ static __always_inline __u32 verify_file(struct file *file, struct verify_scratc
 	else
 		return EXEC_BAD_DIGEST;
 	if (cfg.denylist_len) {
-		struct deny_key k = { .alg = alg, .size = size };
+		struct deny_key k;
 
-		__builtin_memcpy(k.digest, s->digest + 12, 64);
-		if (size == 32)
-			__builtin_memset(k.digest + 32, 0, 32);
+		digest_key(s, &k);
 		if (bpf_map_lookup_elem(&denylist, &k))
 			return EXEC_DENYLISTED;
 	}
@@ -170,9 +192,11 @@ static __always_inline __u64 change_stamp(struct inode *inode)
 	return ((__u64)inode->i_ctime_sec * 1000000000ULL + (inode->i_ctime_nsec & CTIME_NSEC_MASK)) | STAMP_VALID;
 }
 
-/* The cached verdict of `inode` if it is still current: EXEC_TRUSTED_CACHED, EXEC_UNTRUSTED_CACHED, or 0 (none, or
- * stale: the inode changed since). Untrusted wins if both are current (it cannot happen: one state, one outcome). */
-static __always_inline __u32 cached_verdict(struct inode *inode)
+/* The cached verdict of `inode` if it is still current: EXEC_TRUSTED_CACHED (and its profile), EXEC_UNTRUSTED_CACHED,
+ * or 0 (none, or stale: the inode changed since). Untrusted wins if both are current (it cannot happen: one state,
+ * one outcome). The profile follows from the content alone (digest bindings, fixed at load), so every writer of an
+ * entry writes the same one. */
+static __always_inline __u32 cached_verdict(struct inode *inode, __u32 *profile)
 {
 	struct inode_verdict *cached = bpf_inode_storage_get(&inode_verdicts, inode, 0, 0);
 	__u64 now;
@@ -182,8 +206,10 @@ static __always_inline __u32 cached_verdict(struct inode *inode)
 	now = change_stamp(inode);
 	if (cached->untrusted_at == now)
 		return EXEC_UNTRUSTED_CACHED;
-	if (cached->trusted_at == now)
+	if (cached->trusted_at == now) {
+		*profile = cached->profile;
 		return EXEC_TRUSTED_CACHED;
+	}
 	return 0;
 }
 
@@ -195,7 +221,7 @@ static __always_inline __u32 cached_verdict(struct inode *inode)
  * in order, so a stamp read before the xattr read that is still current later means the xattr read saw the xattrs
  * of that stamp. A verdict from an older xattr therefore never carries a newer stamp, and an xattr change makes
  * every earlier verdict stale at once, however execs race with it. */
-static __always_inline __u32 file_verdict(struct file *file, struct task_struct *task)
+static __always_inline __u32 file_verdict(struct file *file, struct task_struct *task, __u32 *profile)
 {
 	struct inode *inode = file->f_inode;
 	struct inode_verdict *cached;
@@ -206,7 +232,7 @@ static __always_inline __u32 file_verdict(struct file *file, struct task_struct 
 	/* The initramfs is trusted (it loaded the gate) until the real root's init starts. */
 	if (on_initramfs(file) && window_open())
 		return EXEC_INITRAMFS;
-	reason = cached_verdict(inode);
+	reason = cached_verdict(inode, profile);
 	if (reason)
 		return reason;
 
@@ -218,6 +244,8 @@ static __always_inline __u32 file_verdict(struct file *file, struct task_struct 
 	stamp = change_stamp(inode);
 	asm volatile("" ::: "memory");
 	reason = verify_file(file, s);
+	if (reason == EXEC_TRUSTED_VERIFIED)
+		*profile = bound_profile(s);
 	bpf_task_storage_delete(&scratch, task);
 	asm volatile("" ::: "memory");
 
@@ -228,9 +256,11 @@ static __always_inline __u32 file_verdict(struct file *file, struct task_struct 
 			if ((cached->trusted_at | cached->untrusted_at) && cached->trusted_at != stamp &&
 			    cached->untrusted_at != stamp)
 				count(CNT_CACHE_DROPPED);
-			if (reason == EXEC_TRUSTED_VERIFIED)
+			if (reason == EXEC_TRUSTED_VERIFIED) {
+				cached->profile = *profile;
+				asm volatile("" ::: "memory");
 				cached->trusted_at = stamp;
-			else
+			} else
 				cached->untrusted_at = stamp;
 		}
 	}
@@ -242,14 +272,14 @@ static __always_inline bool trusted_reason(__u32 reason)
 	return reason == EXEC_TRUSTED_VERIFIED || reason == EXEC_TRUSTED_CACHED || reason == EXEC_INITRAMFS;
 }
 
-static __always_inline __u32 judge(const struct linux_binprm *bprm, struct task_struct *task)
+static __always_inline __u32 judge(const struct linux_binprm *bprm, struct task_struct *task, __u32 *profile)
 {
 	/* During the window the initramfs is trusted as a whole, its shell scripts included. */
 	if (on_initramfs(bprm->file) && window_open())
 		return EXEC_INITRAMFS;
 	if (bprm->interp != bprm->filename)
 		return EXEC_SCRIPT;
-	return file_verdict(bprm->file, task);
+	return file_verdict(bprm->file, task, profile);
 }
 
 /* Does a user-notification listener (SECCOMP_FILTER_FLAG_NEW_LISTENER) hold any of the task's seccomp filters? Its
@@ -301,7 +331,7 @@ void BPF_PROG(gate_exec, const struct linux_binprm *bprm)
 	/* Before the window closes below: PID 1's exec out of the initramfs is made by initramfs code. */
 	bool pid1_trusted = pid1 && (window_open() || task_is_trusted(task));
 	struct task_trust *t;
-	__u32 reason;
+	__u32 reason, profile = 0; /* full: the initramfs, and a verdict that names none */
 	bool trusted;
 
 	/* PID 1 exec'ing a program outside the initramfs is the switch to the real root: the window closes, for
@@ -316,7 +346,7 @@ void BPF_PROG(gate_exec, const struct linux_binprm *bprm)
 	}
 	reason = exec_state(bprm, task, pid1_trusted);
 	if (reason == EXEC_REASONS)
-		reason = judge(bprm, task);
+		reason = judge(bprm, task, &profile);
 	trusted = trusted_reason(reason);
 
 	if (trusted) {
@@ -338,6 +368,7 @@ void BPF_PROG(gate_exec, const struct linux_binprm *bprm)
 		t->trusted = 1;
 		t->loader = 0;
 		t->signed_run = 0;
+		t->profile = profile;
 	}
 	count(CNT_EXEC + (reason < EXEC_REASONS ? reason : EXEC_NO_MEMORY));
 }
@@ -358,6 +389,7 @@ int BPF_PROG(gate_fork, struct task_struct *task, unsigned long clone_flags)
 	child = bpf_task_storage_get(&task_trust, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (child) {
 		child->reason = parent->reason;
+		child->profile = parent->profile;
 		child->trusted = 1;
 		count(CNT_FORK_TRUSTED);
 	}
@@ -398,6 +430,7 @@ SEC("lsm.s/mmap_file")
 int BPF_PROG(gate_mmap, struct file *file, unsigned long reqprot, unsigned long prot, unsigned long flags)
 {
 	struct task_struct *task;
+	__u32 profile = 0; /* a mapped library's profile means nothing: the process keeps its program's */
 
 	/* A shared writable mapping of a protected map (BPF_F_MMAPABLE) writes it without bpf(). */
 	if ((prot & PROT_WRITE) && (flags & MAP_SHARED) && !(flags & MAP_ANONYMOUS) && file &&
@@ -414,7 +447,7 @@ int BPF_PROG(gate_mmap, struct file *file, unsigned long reqprot, unsigned long 
 	 * passes no file exactly for MAP_ANONYMOUS (MAP_HUGETLB ones get a hugetlbfs file, unverified anyway). */
 	if (flags & MAP_ANONYMOUS)
 		taint_process(task, CNT_TAINT_ANON);
-	else if (!file || !trusted_reason(file_verdict(file, task)))
+	else if (!file || !trusted_reason(file_verdict(file, task, &profile)))
 		taint_process(task, CNT_TAINT_FILE);
 	return 0;
 }
@@ -424,6 +457,7 @@ int BPF_PROG(gate_mprotect, struct vm_area_struct *vma, unsigned long reqprot, u
 {
 	struct task_struct *task;
 	struct file *file;
+	__u32 profile; /* unused: a mapping does not change the process's profile */
 
 	if (!(prot & PROT_EXEC))
 		return 0;
@@ -437,7 +471,7 @@ int BPF_PROG(gate_mprotect, struct vm_area_struct *vma, unsigned long reqprot, u
 		taint_process(task, CNT_TAINT_ANON);
 		return 0;
 	}
-	if (cached_verdict(file->f_inode) != EXEC_TRUSTED_CACHED)
+	if (cached_verdict(file->f_inode, &profile) != EXEC_TRUSTED_CACHED)
 		taint_process(task, CNT_TAINT_FILE);
 	return 0;
 }

@@ -131,8 +131,12 @@ fn shown(arg: &Arg<'_>) -> String {
 
 /// A value that must be text (a command name, a sink, a command line).
 fn text(v: OsString, what: &str) -> Result<String, Error> {
-    v.into_string()
-        .map_err(|v| usage(format!("{what}: {:?} is not valid UTF-8", v.to_string_lossy())))
+    v.into_string().map_err(|v| {
+        usage(format!(
+            "{what}: {:?} is not valid UTF-8",
+            v.to_string_lossy()
+        ))
+    })
 }
 
 /// The option's value (`--opt VALUE` or `--opt=VALUE`), or an error naming what it needs.
@@ -163,10 +167,10 @@ where
                     value(&mut p, "--log", "a value: stderr, syslog or kmsg")?,
                     "--log",
                 )?;
-                log = Some(
-                    Sink::parse(&v)
-                        .ok_or_else(|| usage(format!("--log {v:?}: use stderr, syslog or kmsg")))?,
-                );
+                log =
+                    Some(Sink::parse(&v).ok_or_else(|| {
+                        usage(format!("--log {v:?}: use stderr, syslog or kmsg"))
+                    })?);
             }
             Some(Arg::Short('h') | Arg::Long("help")) => break "help".to_string(),
             Some(Arg::Short('V') | Arg::Long("version")) => {
@@ -199,7 +203,9 @@ fn command(name: &str, p: &mut Parser) -> Result<Command, Error> {
             let (mut config, mut boot) = (None, false);
             while let Some(a) = p.next().map_err(lex(cmd))? {
                 match a {
-                    Arg::Long("config") => config = Some(value(p, "load --config", "a file")?.into()),
+                    Arg::Long("config") => {
+                        config = Some(value(p, "load --config", "a file")?.into())
+                    }
                     Arg::Long("boot") => boot = true,
                     Arg::Short('h') | Arg::Long("help") => return help("load"),
                     a => return Err(unexpected(&a)),
@@ -240,7 +246,9 @@ fn command(name: &str, p: &mut Parser) -> Result<Command, Error> {
             let (mut config, mut json, mut files) = (None, false, Vec::new());
             while let Some(a) = p.next().map_err(lex(cmd))? {
                 match a {
-                    Arg::Long("config") => config = Some(value(p, "check --config", "a file")?.into()),
+                    Arg::Long("config") => {
+                        config = Some(value(p, "check --config", "a file")?.into())
+                    }
                     Arg::Long("json") => json = true,
                     Arg::Short('h') | Arg::Long("help") => return help("check"),
                     Arg::Value(v) => files.push(PathBuf::from(v)),
@@ -329,7 +337,8 @@ pub fn command_help(name: &str) -> String {
     let mut out = String::new();
     let mut inside = false;
     for line in HELP.lines() {
-        let starts_command = line.len() > 2 && line.starts_with("  ") && !line[2..].starts_with(' ');
+        let starts_command =
+            line.len() > 2 && line.starts_with("  ") && !line[2..].starts_with(' ');
         if starts_command {
             inside = line[2..].split_whitespace().next() == Some(name);
             if inside {
@@ -484,7 +493,11 @@ mod tests {
         ] {
             for flag in ["-h", "--help"] {
                 let line = format!("{cmd} {flag}");
-                assert_eq!(p(&line).unwrap().command, Command::CommandHelp(cmd), "{line}");
+                assert_eq!(
+                    p(&line).unwrap().command,
+                    Command::CommandHelp(cmd),
+                    "{line}"
+                );
             }
             let text = command_help(cmd);
             assert!(

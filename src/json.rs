@@ -76,7 +76,10 @@ mod tests {
 
     #[test]
     fn objects() {
-        let o = Object::new().str("file", "a\nb").raw("trusted", false).finish();
+        let o = Object::new()
+            .str("file", "a\nb")
+            .raw("trusted", false)
+            .finish();
         assert_eq!(o, "{\"file\":\"a\\nb\",\"trusted\":false}");
         assert_eq!(Object::new().finish(), "{}");
     }

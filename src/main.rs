@@ -109,13 +109,17 @@ fn run(cmd: Command) -> Result<ExitCode, Error> {
         }
         Command::Log { follow, json } => {
             let mut last = 0;
+            // Profile names live in the gate's config (the status stream's header).
+            let profiles = status::read(&gate::status_pin())?
+                .map(|st| bpfgate::load::config::profile_names(&st.config))
+                .unwrap_or_default();
             loop {
                 let Some(evs) = events::read(&gate::events_pin())? else {
                     eprintln!("bpfgate: not active (no {})", gate::events_pin().display());
                     return Ok(ExitCode::from(3));
                 };
                 let mut out = String::new();
-                last = events::print_since(&evs, last, json, &mut out);
+                last = events::print_since(&evs, last, json, &profiles, &mut out);
                 print!("{out}");
                 if !follow {
                     break;

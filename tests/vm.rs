@@ -467,7 +467,8 @@ const SUITES: [&str; 3] = ["trixie", "sid", "trixie-backports"];
 
 fn guest_variant(suite: &str, variant: Variant) -> &'static Guest {
     type Cell = OnceLock<Result<Guest, String>>;
-    static CELLS: [Cell; SUITES.len() * VARIANTS] = [const { OnceLock::new() }; SUITES.len() * VARIANTS];
+    static CELLS: [Cell; SUITES.len() * VARIANTS] =
+        [const { OnceLock::new() }; SUITES.len() * VARIANTS];
     let Some(k) = SUITES.iter().position(|s| *s == suite) else {
         panic!("unknown kernel suite {suite}: one of {SUITES:?}");
     };
@@ -729,10 +730,7 @@ fn gate_map_names() -> Vec<String> {
                 .map(str::to_string)
         })
         .collect();
-    assert!(
-        names.len() >= 8,
-        "map names from bpf/gate.h: {names:?}"
-    );
+    assert!(names.len() >= 8, "map names from bpf/gate.h: {names:?}");
     names.push("bpfgate.rodata".into());
     names
 }
@@ -1465,7 +1463,8 @@ fn load_without_bpf_lsm_fails_cleanly(g: &Guest) {
     // Every other command reports to stderr, syslog or not.
     let enroll = g.get("stderr_enroll");
     assert!(
-        enroll.starts_with("rc=1 ") && enroll.contains("/nonexistent.sig: No such file or directory"),
+        enroll.starts_with("rc=1 ")
+            && enroll.contains("/nonexistent.sig: No such file or directory"),
         "[{}] {enroll}",
         g.kernel
     );
@@ -1619,6 +1618,11 @@ fn log_lines(g: &Guest) -> Vec<&str> {
 /// Whether a log line says `verdict kind what` for `reason`, by a process whose exe is `exe`.
 fn logged(g: &Guest, verdict: &str, kind_what: &str, exe: &str, reason: &str) -> bool {
     log_lines(g).iter().any(|l| {
+        // A trusted task's line ends with its profile when the policy defines profiles.
+        let l = match l.rsplit_once(" (profile ") {
+            Some((head, tail)) if tail.ends_with(')') => head,
+            _ => l,
+        };
         l.contains(&format!(" {verdict} {kind_what}"))
             && (l.contains(&format!(" exe {exe} ")) || l.contains(&format!("/{exe} (inode")))
             && l.ends_with(reason)
@@ -1806,6 +1810,63 @@ fn kernel_areas_follow_the_policy(g: &Guest) {
     g.assert_eq("dmesg_warnings", "0");
 }
 
+/// Issue 16: a signed loader bound by its digest to a `readonly` profile reads through bpf() but loads nothing, in a
+/// fork too; its exec of a loader under the default (`full`) profile loads. Control: the same signer's other loader,
+/// bound to nothing, loads. `check` names the profile and why; status counts decisions per profile; the log names it.
+fn profiles_limit_what_a_trusted_loader_may_do(g: &Guest) {
+    g.assert_eq("trusted_prog", "prog=ok");
+    g.assert_eq("ro_prog", "prog=EPERM");
+    // map_create is on this policy's bpf.allow: everyone keeps it, profiles included.
+    g.assert_eq("ro_map", "map=ok");
+    assert!(
+        g.get("ro_token").contains("token_create=EPERM"),
+        "[{}] {}",
+        g.kernel,
+        g.get("ro_token")
+    );
+    g.assert_eq("ro_fork_prog", "prog=EPERM");
+    g.assert_eq("ro_exec_full", "before_exec_map=ok prog=ok");
+    assert!(
+        g.get("check_ro").contains(": trusted: ")
+            && g.get("check_ro")
+                .ends_with("; profile readonly (a binding names its digest)"),
+        "[{}] {}",
+        g.kernel,
+        g.get("check_ro")
+    );
+    assert!(
+        g.get("check_full")
+            .ends_with("; profile full (the default: no binding names its digest)"),
+        "[{}] {}",
+        g.kernel,
+        g.get("check_full")
+    );
+    let st = g.get("status_end");
+    let allowed = json_u64(st, Some("readonly"), "allowed");
+    let denied = json_u64(st, Some("readonly"), "denied");
+    assert!(
+        allowed >= 1 && denied >= 3,
+        "[{}] readonly: {allowed} allowed, {denied} denied: {st}",
+        g.kernel
+    );
+    assert!(
+        log_lines(g)
+            .iter()
+            .any(|l| l.contains("denied bpf prog_load")
+                && l.ends_with("not_in_profile (profile readonly)")),
+        "[{}] {}",
+        g.kernel,
+        log_lines(g).join("\n")
+    );
+    assert!(
+        g.get("log_json_profile")
+            .contains("\"reason\":\"not_in_profile\",\"profile\":\"readonly\""),
+        "[{}] {}",
+        g.kernel,
+        g.get("log_json_profile")
+    );
+}
+
 fn log_records_denials_with_reasons(g: &Guest) {
     g.assert_eq("log_rc", "0");
     for (what, exe, reason) in [
@@ -1828,6 +1889,7 @@ fn log_records_denials_with_reasons(g: &Guest) {
         ),
         ("ptrace attach_to_pid", "probe-unsigned", "untrusted"),
         ("gate pin", "busybox", "gate_object"),
+        ("bpf prog_load", "probe-ro", "not_in_profile"),
     ] {
         assert!(
             logged(g, "denied", what, exe, reason),
@@ -1959,7 +2021,9 @@ fn allow_opens_the_areas_but_not_the_gate(g: &Guest) {
     assert!(
         !log_lines(g)
             .iter()
-            .any(|l| [" bpf ", " kmod ", " kimg ", " sysctl "].iter().any(|a| l.contains(a))),
+            .any(|l| [" bpf ", " kmod ", " kimg ", " sysctl "]
+                .iter()
+                .any(|a| l.contains(a))),
         "[{}] {}",
         g.kernel,
         log_lines(g).join("\n")
@@ -2118,7 +2182,12 @@ fn distro_signed_systemd_keeps_its_bpf_features(g: &Guest) {
     );
     // After `systemctl daemon-reexec` (what a systemd upgrade does) PID 1 is still trusted: the unit started
     // afterwards gets its firewall again.
-    assert!(g.get("reexec_rc").starts_with("0"), "[{}] {}", g.kernel, g.get("reexec_rc"));
+    assert!(
+        g.get("reexec_rc").starts_with("0"),
+        "[{}] {}",
+        g.kernel,
+        g.get("reexec_rc")
+    );
     assert_ne!(
         g.get("ipdeny_reexec_rc").trim(),
         "0",
@@ -2476,6 +2545,7 @@ per_kernel!(policy_restrict, guest_policy_restrict:
     kernel_keyrings_as_anchors_add_no_foreign_signer,
     kernel_areas_follow_the_policy,
     log_records_denials_with_reasons,
+    profiles_limit_what_a_trusted_loader_may_do,
     gate_stays_protected_under_every_policy,
 );
 per_kernel!(policy_audit, guest_policy_audit:

@@ -18,6 +18,14 @@ use crate::commands;
 pub const CONFIG_PATH: &str = "/etc/bpfgate/policy.conf";
 /// Digests a denylist holds (baked, config and command line together).
 pub const DENY_MAX: usize = 64;
+/// Profiles, the built-in `full` included (`BPFGATE_PROFILES` in bpf/bpfgate.h).
+pub const PROFILES_MAX: usize = 8;
+/// Longest profile name (`BPFGATE_PROFILE_NAME` in bpf/bpfgate.h holds it with its NUL).
+pub const PROFILE_NAME_MAX: usize = 15;
+/// Digest bindings, all profiles together.
+pub const BIND_MAX: usize = 64;
+/// The built-in profile: the whole of bpf(), today's behaviour. Index 0.
+pub const FULL: &str = "full";
 const WARNING_MAX: usize = 256;
 const WARNINGS_MAX: usize = 16;
 
@@ -153,6 +161,22 @@ impl core::fmt::Display for Digest {
     }
 }
 
+/// What a trusted loader may do with bpf(): a named set of commands (`profile.NAME.bpf`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Profile {
+    pub name: String<PROFILE_NAME_MAX>,
+    /// bpf() commands its loaders may use (bitmap by command number; `full`: every bit, unknown commands too).
+    pub bpf: u64,
+}
+
+/// A file bound to a profile by its fs-verity digest (`profile.NAME.digests`): wins over the default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Binding {
+    pub digest: Digest,
+    /// Index into `Policy::profiles`.
+    pub profile: u8,
+}
+
 /// The whole policy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Policy {
@@ -182,6 +206,12 @@ pub struct Policy {
     pub denylist: Vec<Digest, DENY_MAX>,
     /// Programs of the initramfs are trusted until the real root's init starts (when the gate loads there).
     pub initramfs_trusted: bool,
+    /// Profiles of trusted loaders; `full` first, always.
+    pub profiles: Vec<Profile, PROFILES_MAX>,
+    /// The profile of a trusted file no binding names (index into `profiles`).
+    pub profile_default: u8,
+    /// Files bound to a profile by digest. Grows across layers; binding a digest again moves it.
+    pub bindings: Vec<Binding, BIND_MAX>,
 }
 
 /// Warnings collected while parsing; the ones past capacity are counted.
@@ -246,6 +276,12 @@ impl Default for Policy {
             anchors: 1, // baked
             denylist: Vec::new(),
             initramfs_trusted: true,
+            profiles: Vec::from_iter([Profile {
+                name: String::try_from(FULL).unwrap_or_default(),
+                bpf: u64::MAX,
+            }]),
+            profile_default: 0,
+            bindings: Vec::new(),
         }
     }
 }
@@ -291,7 +327,29 @@ const KIMG_LIST: ListKey = ListKey {
 /// Every key, for messages.
 const KEYS: &str =
     "mode, required, bpf, bpf.allow, bpf.block, bpf.token_only, bpf.signed, kmod, kmod.allow, kimg, kimg.allow, sysctl, \
-     sysctl.allow, anchors, denylist, initramfs";
+     sysctl.allow, anchors, denylist, initramfs, profile.NAME.bpf, profile.NAME.digests, profile.default";
+
+/// Parses a comma-separated digest list, all or nothing: the first bad entry is the error.
+#[allow(clippy::result_large_err)]
+fn digests(
+    v: &str,
+    mut each: impl FnMut(Digest) -> Result<(), String<WARNING_MAX>>,
+) -> Result<(), String<WARNING_MAX>> {
+    for item in v
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty() && *s != "none")
+    {
+        let d = Digest::parse(item).map_err(|e| {
+            let mut s = String::new();
+            let cut = item.get(..24).unwrap_or(item);
+            let _ = write!(s, "{cut:?}...: {e}");
+            s
+        })?;
+        each(d)?;
+    }
+    Ok(())
+}
 
 impl ListKey {
     /// A comma-separated list of names and groups; `none` (or nothing) is the empty list, `all` everything.
@@ -419,25 +477,20 @@ impl Policy {
             "denylist" => {
                 // All or nothing: a bad entry leaves the list as it was.
                 let mut next = self.denylist.clone();
-                for item in v
-                    .split(',')
-                    .map(str::trim)
-                    .filter(|s| !s.is_empty() && *s != "none")
-                {
-                    let d = Digest::parse(item).map_err(|e| {
-                        let mut s = String::new();
-                        let cut = item.get(..24).unwrap_or(item);
-                        let _ = write!(s, "{cut:?}...: {e}");
-                        s
-                    })?;
+                digests(v, |d| {
                     if !next.contains(&d) && next.push(d).is_err() {
                         let mut s = String::new();
                         let _ = write!(s, "more than {DENY_MAX} digests");
                         return Err(s);
                     }
-                }
+                    Ok(())
+                })?;
                 self.denylist = next;
             }
+            "profile.default" => {
+                self.profile_default = self.profile_index(v).ok_or_else(|| self.no_profile(v))?;
+            }
+            k if k.starts_with("profile.") => return self.set_profile(k, v),
             _ => {
                 let mut s = String::new();
                 let _ = write!(s, "unknown key (known: {KEYS})");
@@ -445,6 +498,110 @@ impl Policy {
             }
         }
         Ok(())
+    }
+
+    /// Index of the profile called `name`.
+    pub fn profile_index(&self, name: &str) -> Option<u8> {
+        self.profiles
+            .iter()
+            .position(|p| p.name == name)
+            .map(|i| i as u8)
+    }
+
+    fn no_profile(&self, name: &str) -> String<WARNING_MAX> {
+        let mut s = String::new();
+        let _ = write!(
+            s,
+            "no profile {name:?} (define it first with profile.{name}.bpf; defined:"
+        );
+        for p in &self.profiles {
+            let _ = write!(s, " {}", p.name);
+        }
+        let _ = s.push(')');
+        s
+    }
+
+    /// `profile.NAME.bpf` (defines NAME, or redefines its commands) and `profile.NAME.digests` (binds files).
+    #[allow(clippy::result_large_err)]
+    fn set_profile(&mut self, key: &str, v: &str) -> Result<(), String<WARNING_MAX>> {
+        let msg = |m: core::fmt::Arguments<'_>| -> String<WARNING_MAX> {
+            let mut s = String::new();
+            let _ = s.write_fmt(m);
+            s
+        };
+        let rest = &key["profile.".len()..];
+        let Some((name, field)) = rest.rsplit_once('.') else {
+            return Err(msg(format_args!(
+                "expected profile.NAME.bpf, profile.NAME.digests or profile.default"
+            )));
+        };
+        if name.is_empty()
+            || name.len() > PROFILE_NAME_MAX
+            || !name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+            || name == "default"
+        {
+            return Err(msg(format_args!(
+                "profile name {name:?}: 1 to {PROFILE_NAME_MAX} of a-z, 0-9, _ (not \"default\")"
+            )));
+        }
+        match field {
+            "bpf" => {
+                if name == FULL {
+                    return Err(msg(format_args!(
+                        "the built-in profile full (all of bpf()) cannot be changed; define a new one"
+                    )));
+                }
+                let bpf = BPF_LIST.parse(v)?;
+                match self.profile_index(name) {
+                    Some(i) => self.profiles[usize::from(i)].bpf = bpf,
+                    None => {
+                        let profile = Profile {
+                            name: String::try_from(name)
+                                .map_err(|_| msg(format_args!("name too long")))?,
+                            bpf,
+                        };
+                        self.profiles.push(profile).map_err(|_| {
+                            msg(format_args!(
+                                "more than {PROFILES_MAX} profiles (full included)"
+                            ))
+                        })?;
+                    }
+                }
+                Ok(())
+            }
+            "digests" => {
+                let profile = self
+                    .profile_index(name)
+                    .ok_or_else(|| self.no_profile(name))?;
+                // All or nothing, as the denylist.
+                let mut next = self.bindings.clone();
+                digests(v, |digest| {
+                    if let Some(b) = next.iter_mut().find(|b| b.digest == digest) {
+                        b.profile = profile;
+                    } else if next.push(Binding { digest, profile }).is_err() {
+                        return Err(msg(format_args!("more than {BIND_MAX} digest bindings")));
+                    }
+                    Ok(())
+                })?;
+                self.bindings = next;
+                Ok(())
+            }
+            _ => Err(msg(format_args!(
+                "unknown profile field {field:?} (known: bpf, digests)"
+            ))),
+        }
+    }
+
+    /// The profile a trusted file with this digest gets, and whether a binding chose it (else: the default).
+    pub fn profile_for(&self, digest: &Digest) -> (&Profile, bool) {
+        let bound = self.bindings.iter().find(|b| b.digest == *digest);
+        let i = bound.map_or(self.profile_default, |b| b.profile);
+        (
+            &self.profiles[usize::from(i).min(self.profiles.len() - 1)],
+            bound.is_some(),
+        )
     }
 
     /// Applies a config file's text. `source` names it in warnings.
@@ -521,7 +678,28 @@ impl Policy {
             } else {
                 "untrusted"
             }
-        )
+        ) + &self.render_profiles()
+    }
+
+    /// The profiles in config syntax: each one's commands, its bindings one line each (in order), the default.
+    pub fn render_profiles(&self) -> std::string::String {
+        let mut out = std::string::String::new();
+        for p in self.profiles.iter().skip(1) {
+            out += &format!("profile.{}.bpf = {}\n", p.name, BPF_LIST.render(p.bpf));
+        }
+        for b in &self.bindings {
+            let name = self
+                .profiles
+                .get(usize::from(b.profile))
+                .map_or(FULL, |p| p.name.as_str());
+            out += &format!("profile.{name}.digests = {}\n", b.digest);
+        }
+        let default = self
+            .profiles
+            .get(usize::from(self.profile_default))
+            .map_or(FULL, |p| p.name.as_str());
+        out += &format!("profile.default = {default}\n");
+        out
     }
 }
 
@@ -689,7 +867,11 @@ mod tests {
                 "kernel command line: bpfgate=maybe: expected enforce",
             ),
             ("", "bpfgate.kimg.allow=kcore,frob", "unknown name \"frob\""),
-            ("sysctl.allow = bpf_jit_enabled", "", "unknown name \"bpf_jit_enabled\""),
+            (
+                "sysctl.allow = bpf_jit_enabled",
+                "",
+                "unknown name \"bpf_jit_enabled\"",
+            ),
             ("", "bpfgate.required=perhaps", "expected 0 or 1"),
             ("initramfs = maybe", "", "expected trusted or untrusted"),
             (
@@ -732,6 +914,120 @@ mod tests {
         let (_, w) = layered("", Some((&format!("{key} = 1"), "policy.conf")), "");
         assert_eq!(w.list.len(), 1);
         assert!(w.list[0].starts_with("policy.conf:1: kkk") && w.list[0].len() == WARNING_MAX);
+    }
+
+    /// Profiles: defined by their commands, bound by digest, chosen as the default; in all three layers.
+    #[test]
+    fn profiles() {
+        let sha = |i: u8| format!("sha256:{}", format!("{i:02x}").repeat(32));
+        let cases: &[(&str, &str, fn(&Policy) -> bool)] = &[
+            ("", "", |p| {
+                p.profiles.len() == 1 && p.profiles[0].name == FULL && p.profiles[0].bpf == u64::MAX
+            }),
+            ("profile.readonly.bpf = read, prog_get_fd_by_id", "", |p| {
+                p.profiles.len() == 2
+                    && p.profiles[1].name == "readonly"
+                    && p.profiles[1].bpf == Policy::default().bpf_allow | bit("prog_get_fd_by_id")
+                    && p.profile_default == 0
+            }),
+            (
+                "profile.net.bpf = prog_load\nprofile.net.bpf = map_create",
+                "",
+                |p| p.profiles.len() == 2 && p.profiles[1].bpf == bit("map_create"),
+            ),
+            ("profile.ro.bpf = read\nprofile.default = ro", "", |p| {
+                p.profile_default == 1
+            }),
+            ("profile.ro.bpf = read", "bpfgate.profile.default=ro", |p| {
+                p.profile_default == 1
+            }),
+            (
+                "",
+                "bpfgate.profile.ro.bpf=read bpfgate.profile.default=ro",
+                |p| p.profile_default == 1,
+            ),
+            (
+                "profile.ro.bpf = read\nprofile.default = ro",
+                "bpfgate.profile.default=full",
+                |p| p.profile_default == 0,
+            ),
+            ("profile.x.bpf = none", "", |p| p.profiles[1].bpf == 0),
+        ];
+        for (config, line, check) in cases {
+            let (p, w) = layered("", Some((config, "policy.conf")), line);
+            assert!(check(&p), "{config:?} {line:?} -> {p:?}");
+            assert!(w.is_empty(), "{config:?} {line:?}: {w:?}");
+        }
+        // Bindings: per line, across layers; a digest bound again moves; an unbound digest gets the default.
+        let (p, w) = layered(
+            &format!(
+                "profile.ro.bpf = read\nprofile.net.bpf = prog_load\nprofile.ro.digests = {}, {}",
+                sha(1),
+                sha(2)
+            ),
+            Some((
+                &format!("profile.net.digests = {}\nprofile.default = net", sha(2)),
+                "c",
+            )),
+            &format!("bpfgate.profile.full.digests={}", sha(3)),
+        );
+        assert!(w.is_empty(), "{w:?}");
+        let d = |i| Digest::parse(&sha(i)).unwrap();
+        assert_eq!(p.bindings.len(), 3);
+        assert_eq!(
+            (p.profile_for(&d(1)).0.name.as_str(), p.profile_for(&d(1)).1),
+            ("ro", true)
+        );
+        assert_eq!(p.profile_for(&d(2)).0.name.as_str(), "net");
+        assert_eq!(p.profile_for(&d(3)).0.name.as_str(), FULL);
+        assert_eq!(
+            (p.profile_for(&d(4)).0.name.as_str(), p.profile_for(&d(4)).1),
+            ("net", false)
+        );
+        let (q, w) = layered(&p.render(), None, "");
+        assert!(w.is_empty(), "{w:?}\n{}", p.render());
+        assert_eq!(p, q);
+        // Bad input: names what was wrong and keeps what was there.
+        let bad: &[(&str, &str)] = &[
+            ("profile.full.bpf = read", "cannot be changed"),
+            ("profile.Big.bpf = read", "1 to 15 of a-z"),
+            ("profile.default.bpf = read", "not \"default\""),
+            ("profile.waytoolongprofilename.bpf = read", "1 to 15"),
+            ("profile.ro.bpf = prog_lod", "unknown name \"prog_lod\""),
+            ("profile.ro.digests = sha256:00", "no profile \"ro\""),
+            ("profile.default = ro", "no profile \"ro\" (define it first"),
+            (
+                "profile.ro.caps = 1",
+                "unknown profile field \"caps\" (known: bpf, digests)",
+            ),
+            ("profile.ro = read", "expected profile.NAME.bpf"),
+        ];
+        for (config, want) in bad {
+            let (p, w) = layered("", Some((config, "policy.conf")), "");
+            assert_eq!(p, Policy::default(), "{config:?}");
+            assert!(
+                w.list.iter().any(|m| m.contains(want)),
+                "{config:?}: want {want:?} in {w:?}"
+            );
+        }
+        let (p, w) = layered(
+            &format!(
+                "profile.ro.bpf = read\nprofile.ro.digests = {}, sha256:zz",
+                sha(1)
+            ),
+            None,
+            "",
+        );
+        assert!(
+            p.bindings.is_empty() && w.list[0].contains("wrong number of hex digits"),
+            "{w:?}"
+        );
+        let many: std::string::String = (0..PROFILES_MAX)
+            .map(|i| format!("profile.p{i}.bpf = read\n"))
+            .collect();
+        let (p, w) = layered(&many, None, "");
+        assert_eq!(p.profiles.len(), PROFILES_MAX);
+        assert!(w.list[0].contains("more than 8 profiles"), "{w:?}");
     }
 
     /// The baked layer is under the other two.

@@ -8,9 +8,9 @@ use std::io::{Read, Write};
 use std::process::ExitCode;
 
 use bpfgate::error::Error;
-use bpfgate::logging::{self, Sink};
 use bpfgate::load::skel::certs::CERTS;
 use bpfgate::load::{gate, keyring};
+use bpfgate::logging::{self, Sink};
 use libbpf_rs::query::{LinkInfo, ProgInfoIter};
 
 fn main() -> ExitCode {

@@ -8,11 +8,11 @@ use std::io::Read;
 use std::os::fd::AsFd;
 use std::path::Path;
 
-use crate::signing::der;
 use crate::policy::Digest;
+use crate::signing::der;
 use crate::signing::sha256::{hex, Sha256};
-use crate::sys;
 use crate::signing::verity::{SIG_MAX, XATTR_SECURITY, XATTR_USER};
+use crate::sys;
 
 const SHA256_OID: &[u8] = &[0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01];
 const SHA512_OID: &[u8] = &[0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x03];
@@ -31,6 +31,9 @@ pub struct Verdict {
     pub reason: &'static str,
     /// For a person: what was found, and how to fix it.
     pub detail: String,
+    /// A trusted file's profile (what it may do with bpf()) and how it got it: `digest` (a binding names its
+    /// digest) or `default` (no binding does).
+    pub profile: Option<(String, &'static str)>,
 }
 
 fn no(reason: &'static str, detail: impl Into<String>) -> Verdict {
@@ -38,6 +41,7 @@ fn no(reason: &'static str, detail: impl Into<String>) -> Verdict {
         trusted: false,
         reason,
         detail: detail.into(),
+        profile: None,
     }
 }
 
@@ -50,6 +54,8 @@ pub struct Anchors<'a> {
     /// The kernel keyrings the policy's `anchors` name (builtin, secondary, platform): the gate consults them at
     /// exec; userspace cannot verify against them, so a signer found only there is reported, not judged.
     pub kernel_keyrings: Vec<&'static str>,
+    /// The policy's profiles and bindings: which profile a trusted file gets.
+    pub profiles: Option<&'a crate::policy::Policy>,
 }
 
 impl<'a> Anchors<'a> {
@@ -70,6 +76,7 @@ impl<'a> Anchors<'a> {
                 .filter(|(i, _)| *i > 0 && (policy.anchors >> i) & 1 == 1)
                 .map(|(_, n)| *n)
                 .collect(),
+            profiles: Some(policy),
         }
     }
 }
@@ -223,6 +230,14 @@ pub fn check(path: &Path, a: &Anchors<'_>) -> Verdict {
             detail: format!(
                 "{digest_text}{blocks}; signed by {who} ({cert_name}); signature in {xattr}"
             ),
+            profile: a.profiles.map(|p| {
+                let (prof, bound) = Digest::parse(&digest_text)
+                    .map_or((&p.profiles[0], false), |d| p.profile_for(&d));
+                (
+                    prof.name.to_string(),
+                    if bound { "digest" } else { "default" },
+                )
+            }),
         },
         Err(v) => v,
     }
@@ -285,14 +300,25 @@ fn verify(signer: &der::Signer<'_>, alg: u16, digest: &[u8], cert: &[u8]) -> Res
 /// One line per file: text, or JSON.
 pub fn line(path: &Path, v: &Verdict, json: bool) -> String {
     if json {
-        crate::json::Object::new()
+        let o = crate::json::Object::new()
             .str("file", &path.display().to_string())
             .raw("trusted", v.trusted)
             .str("reason", v.reason)
-            .str("detail", &v.detail)
-            .finish()
+            .str("detail", &v.detail);
+        match &v.profile {
+            Some((name, how)) => o.str("profile", name).str("profile_from", how),
+            None => o,
+        }
+        .finish()
     } else if v.trusted {
-        format!("{}: trusted: {}", path.display(), v.detail)
+        let profile = match &v.profile {
+            Some((name, "digest")) => format!("; profile {name} (a binding names its digest)"),
+            Some((name, _)) => {
+                format!("; profile {name} (the default: no binding names its digest)")
+            }
+            None => String::new(),
+        };
+        format!("{}: trusted: {}{profile}", path.display(), v.detail)
     } else {
         format!("{}: untrusted: {}: {}", path.display(), v.reason, v.detail)
     }
@@ -355,6 +381,7 @@ mod tests {
             denylist: &[],
             security_xattr: false,
             kernel_keyrings: Vec::new(),
+            profiles: None,
         };
         let dir = std::env::temp_dir().join(format!("bpfgate-check-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();

@@ -9,10 +9,10 @@ use std::path::Path;
 use crate::commands;
 use crate::error::Error;
 use crate::load::pod::Pod;
-use crate::policy::{KIMG_OPS, KMOD_OPS, SYSCTL_OPS};
 use crate::load::skel::types::{
-    attach_path, event_kind, event_verdict, event_why, gate_event, gate_object,
+    attach_path, bpfgate_limit, event_kind, event_verdict, event_why, gate_event, gate_object,
 };
+use crate::policy::{KIMG_OPS, KMOD_OPS, SYSCTL_OPS};
 
 /// Parses the iterator's output (whole gate_event records) and orders it by sequence number.
 pub fn parse(buf: &[u8]) -> Result<Vec<gate_event>, Error> {
@@ -124,6 +124,7 @@ fn why(e: &gate_event) -> &'static str {
         event_why::WHY_PROTECTED => "gate_object",
         event_why::WHY_TAINT_FILE => "unverified_file",
         event_why::WHY_TAINT_ANON => "anonymous_memory",
+        event_why::WHY_PROFILE => "not_in_profile",
         _ => "none",
     }
 }
@@ -143,14 +144,28 @@ fn exe_path(e: &gate_event) -> String {
 
 use crate::json::string as json_str;
 
-/// One line per event.
-pub fn line(e: &gate_event, json: bool) -> String {
+/// The profile of the task an event is about, by name (`profiles`: the gate's names by index); None when the task
+/// was not trusted or the policy defines no profiles.
+fn profile<'a>(e: &gate_event, profiles: &'a [String]) -> Option<&'a str> {
+    if e.profile == bpfgate_limit::BPFGATE_NO_PROFILE.0 {
+        return None;
+    }
+    Some(
+        profiles
+            .get(e.profile as usize)
+            .map_or("unknown", String::as_str),
+    )
+}
+
+/// One line per event (`profiles`: the gate's profile names by index).
+pub fn line(e: &gate_event, json: bool, profiles: &[String]) -> String {
     let comm = chars(&e.comm);
     let exe = exe_path(e);
+    let prof = profile(e, profiles);
     if json {
         format!(
             "{{\"seq\":{},\"time_ns\":{},\"pid\":{},\"tgid\":{},\"uid\":{},\"comm\":{},\"exe\":{},\
-             \"exe_ino\":{},\"exe_dev\":{},\"kind\":\"{}\",\"what\":{},\"verdict\":\"{}\",\"reason\":\"{}\"}}",
+             \"exe_ino\":{},\"exe_dev\":{},\"kind\":\"{}\",\"what\":{},\"verdict\":\"{}\",\"reason\":\"{}\",\"profile\":{}}}",
             e.seq,
             e.time_ns,
             e.pid,
@@ -163,11 +178,12 @@ pub fn line(e: &gate_event, json: bool) -> String {
             kind(e),
             json_str(&what(e)),
             verdict(e),
-            why(e)
+            why(e),
+            prof.map_or_else(|| "null".into(), json_str)
         )
     } else {
         format!(
-            "[{:>6}.{:06}] #{} {} {} {}: pid {} ({comm}, uid {}) exe {exe} (inode {}): {}",
+            "[{:>6}.{:06}] #{} {} {} {}: pid {} ({comm}, uid {}) exe {exe} (inode {}): {}{}",
             e.time_ns / 1_000_000_000,
             e.time_ns / 1000 % 1_000_000,
             e.seq,
@@ -177,14 +193,21 @@ pub fn line(e: &gate_event, json: bool) -> String {
             e.tgid,
             e.uid,
             e.exe_ino,
-            why(e)
+            why(e),
+            prof.map_or_else(String::new, |p| format!(" (profile {p})"))
         )
     }
 }
 
 /// Prints the events after `after` (a sequence number), saying how many were overwritten before they were read.
 /// Returns the last sequence number seen.
-pub fn print_since(events: &[gate_event], after: u64, json: bool, out: &mut String) -> u64 {
+pub fn print_since(
+    events: &[gate_event],
+    after: u64,
+    json: bool,
+    profiles: &[String],
+    out: &mut String,
+) -> u64 {
     let mut last = after;
     for e in events.iter().filter(|e| e.seq > after) {
         if e.seq > last + 1 && !json {
@@ -194,7 +217,7 @@ pub fn print_since(events: &[gate_event], after: u64, json: bool, out: &mut Stri
                 e.seq - last - 1
             );
         }
-        let _ = writeln!(out, "{}", line(e, json));
+        let _ = writeln!(out, "{}", line(e, json, profiles));
         last = e.seq;
     }
     last
@@ -212,6 +235,7 @@ mod tests {
             verdict: verdict.0,
             why: event_why::WHY_UNTRUSTED.0,
             tgid: u32::MAX, // no such process: the record's own file name is used
+            profile: bpfgate_limit::BPFGATE_NO_PROFILE.0,
             ..Default::default()
         };
         for (d, s) in e.comm.iter_mut().zip(b"bpftool\0") {
@@ -237,7 +261,7 @@ mod tests {
         let v = parse(&buf).unwrap();
         assert_eq!(v.iter().map(|e| e.seq).collect::<Vec<_>>(), [5, 6, 9]);
         let mut out = String::new();
-        let last = print_since(&v, 4, false, &mut out);
+        let last = print_since(&v, 4, false, &[], &mut out);
         assert_eq!(last, 9);
         let lines: Vec<&str> = out.lines().collect();
         assert!(
@@ -251,12 +275,26 @@ mod tests {
             "{out}"
         );
         let mut out = String::new();
-        print_since(&v, 6, true, &mut out);
+        print_since(&v, 6, true, &[], &mut out);
         assert_eq!(out.lines().count(), 1);
         assert!(
-            out.contains("\"kind\":\"kmod\",\"what\":\"autoload\",\"verdict\":\"denied\""),
+            out.contains("\"kind\":\"kmod\",\"what\":\"autoload\",\"verdict\":\"denied\"")
+                && out.contains("\"profile\":null"),
             "{out}"
         );
+        // A trusted task's event names its profile.
+        let mut e = ev(10, event_kind::EV_BPF, 5, event_verdict::VERDICT_DENIED);
+        e.why = event_why::WHY_PROFILE.0;
+        e.profile = 1;
+        let names = ["full".to_string(), "readonly".to_string()];
+        let text = line(&e, false, &names);
+        assert!(
+            text.contains("denied bpf prog_load")
+                && text.ends_with("not_in_profile (profile readonly)"),
+            "{text}"
+        );
+        assert!(line(&e, true, &names)
+            .ends_with("\"reason\":\"not_in_profile\",\"profile\":\"readonly\"}"));
     }
 
     #[test]
@@ -267,5 +305,4 @@ mod tests {
         assert!(err.contains("not a whole number"), "{err}");
         assert!(parse(&[]).unwrap().is_empty());
     }
-
 }

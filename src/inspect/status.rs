@@ -8,10 +8,12 @@ use std::path::Path;
 
 use crate::commands;
 use crate::error::Error;
-use crate::load::gate;
 use crate::json;
+use crate::load::gate;
 use crate::load::pod::Pod;
-use crate::load::skel::types::{bpfgate_limit, exec_reason, gate_config, gate_counter, status_counter, status_header};
+use crate::load::skel::types::{
+    bpfgate_limit, exec_reason, gate_config, gate_counter, status_counter, status_header,
+};
 
 const MAGIC: u32 = bpfgate_limit::BPFGATE_STATUS_MAGIC.0;
 const VERSION: u32 = bpfgate_limit::BPFGATE_STATUS_VERSION.0;
@@ -140,6 +142,22 @@ impl Status {
             .collect()
     }
 
+    /// (profile, allowed, denied): the bpf() decisions on trusted tasks, per profile (counted only when the policy
+    /// defines profiles; `full` alone counts nothing).
+    fn profiles(&self) -> Vec<(String, u64, u64)> {
+        crate::load::config::profile_names(&self.config)
+            .into_iter()
+            .enumerate()
+            .map(|(i, name)| {
+                (
+                    name,
+                    self.get(gate_counter::CNT_PROFILE_ALLOWED.0 + i as u32),
+                    self.get(gate_counter::CNT_PROFILE_DENIED.0 + i as u32),
+                )
+            })
+            .collect()
+    }
+
     fn xattrs(&self) -> Vec<&'static str> {
         crate::signing::verity::read_order(self.config.xattr_security != 0)
     }
@@ -213,6 +231,12 @@ impl Status {
         for (name, a, d) in self.commands() {
             let _ = writeln!(s, "  {name:<22} {a:>10} {d:>10}");
         }
+        if self.config.profiles > 1 {
+            let _ = writeln!(s, "bpf() by profile:          allowed     denied");
+            for (name, a, d) in self.profiles() {
+                let _ = writeln!(s, "  {name:<22} {a:>10} {d:>10}");
+            }
+        }
         s
     }
 
@@ -228,11 +252,7 @@ impl Status {
         let certs = self.certificate_keys();
         let _ = write!(s, ",\"certificate_keys\":[{}]", certs.join(","));
         let _ = write!(s, ",\"nr_cpus\":{}", self.config.nr_cpus);
-        let _ = write!(
-            s,
-            ",\"signature_xattrs\":{}",
-            json::strings(self.xattrs())
-        );
+        let _ = write!(s, ",\"signature_xattrs\":{}", json::strings(self.xattrs()));
         let _ = write!(
             s,
             ",\"untrusted_commands\":{}",
@@ -270,7 +290,13 @@ impl Status {
             .iter()
             .map(|(n, a, d)| format!("\"{n}\":{{\"allowed\":{a},\"denied\":{d}}}"))
             .collect();
-        let _ = write!(s, ",\"bpf\":{{{}}}}}", cmds.join(","));
+        let _ = write!(s, ",\"bpf\":{{{}}}", cmds.join(","));
+        let profiles: Vec<String> = self
+            .profiles()
+            .iter()
+            .map(|(n, a, d)| format!("{}:{{\"allowed\":{a},\"denied\":{d}}}", json::string(n)))
+            .collect();
+        let _ = write!(s, ",\"profiles\":{{{}}}}}", profiles.join(","));
         s
     }
 }
@@ -322,6 +348,45 @@ mod tests {
             "{j}"
         );
         assert!(st.text().contains("map_create"));
+        assert!(
+            j.ends_with(",\"profiles\":{\"\":{\"allowed\":0,\"denied\":0}}}"),
+            "{j}"
+        );
+        // Profiles: counted per profile, named from the config.
+        let mut hdr = status_header {
+            magic: MAGIC,
+            version: VERSION,
+            counters: gate_counter::CNT_MAX.0,
+            ..Default::default()
+        };
+        let (p, _) = crate::policy::layered("profile.readonly.bpf = read", None, "");
+        crate::load::config::apply(&mut hdr.config, &p);
+        let mut b = hdr.as_bytes().to_vec();
+        for (index, value) in [
+            (gate_counter::CNT_PROFILE_ALLOWED.0 + 1, 4),
+            (gate_counter::CNT_PROFILE_DENIED.0 + 1, 2),
+        ] {
+            b.extend_from_slice(
+                status_counter {
+                    index,
+                    _pad: 0,
+                    value,
+                }
+                .as_bytes(),
+            );
+        }
+        let st = parse(&b).unwrap();
+        let j = st.json();
+        assert!(
+            j.contains("\"profiles\":{\"full\":{\"allowed\":0,\"denied\":0},\"readonly\":{\"allowed\":4,\"denied\":2}}"),
+            "{j}"
+        );
+        assert!(
+            st.text()
+                .contains("  readonly                        4          2"),
+            "{}",
+            st.text()
+        );
     }
 
     /// A stream the 6.12 guest's pinned iterator produced (tests/data; refresh it when the layout changes).

@@ -1,8 +1,8 @@
 //! The policy as the BPF side holds it: `gate_config` rodata (frozen by the kernel at load) and the denylist map.
 //! One conversion each way, so that `load` writes and `status` reads the same fields.
 
-use crate::policy::{Digest, Mode, Perm, Policy};
 use crate::load::skel::types::{deny_key, gate_config, gate_mode, gate_perm};
+use crate::policy::{Digest, Mode, Perm, Policy, Profile, PROFILES_MAX};
 
 fn perm_to(p: Perm) -> u32 {
     match p {
@@ -39,6 +39,31 @@ pub fn apply(cfg: &mut gate_config, p: &Policy) {
     cfg.denylist_len = p.denylist.len() as u32;
     cfg.token_only = u32::from(p.bpf_token_only);
     cfg.anchors = p.anchors as u32;
+    cfg.profiles = p.profiles.len() as u32;
+    for (i, prof) in p.profiles.iter().enumerate().take(PROFILES_MAX) {
+        cfg.profile_bpf[i] = prof.bpf;
+        for (d, b) in cfg.profile_names[i].iter_mut().zip(prof.name.bytes()) {
+            *d = b as i8;
+        }
+    }
+    cfg.profile_default = u32::from(p.profile_default);
+    cfg.bindings = p.bindings.len() as u32;
+}
+
+/// The names of the gate's profiles, by index (from its config).
+pub fn profile_names(cfg: &gate_config) -> Vec<String> {
+    let n = (cfg.profiles as usize).clamp(1, PROFILES_MAX);
+    cfg.profile_names[..n]
+        .iter()
+        .map(|name| {
+            let bytes: Vec<u8> = name
+                .iter()
+                .take_while(|c| **c != 0)
+                .map(|c| *c as u8)
+                .collect();
+            String::from_utf8_lossy(&bytes).into_owned()
+        })
+        .collect()
 }
 
 /// The policy a running gate enforces, read back from its config. The denylist's digests stay in the kernel
@@ -66,6 +91,17 @@ pub fn policy_of(cfg: &gate_config) -> Policy {
         denylist: heapless::Vec::new(),
         // Only known as "a window was set up at load" (it may have closed since).
         initramfs_trusted: cfg.initramfs_dev != 0,
+        // The bindings' digests stay in the kernel, as the denylist's do.
+        profiles: profile_names(cfg)
+            .iter()
+            .zip(cfg.profile_bpf)
+            .map(|(name, bpf)| Profile {
+                name: heapless::String::try_from(name.as_str()).unwrap_or_default(),
+                bpf,
+            })
+            .collect(),
+        profile_default: cfg.profile_default.min(PROFILES_MAX as u32 - 1) as u8,
+        bindings: heapless::Vec::new(),
     }
 }
 
@@ -81,13 +117,13 @@ pub fn deny_key_of(d: &Digest) -> deny_key {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::policy::{self, KIMG_OPS, KMOD_OPS, SYSCTL_OPS};
     use crate::load::skel::types::{kimg_op, kmod_op, sysctl_op};
+    use crate::policy::{self, KIMG_OPS, KMOD_OPS, SYSCTL_OPS};
 
     #[test]
     fn round_trip() {
         let (p, w) = policy::layered(
-            "mode=audit\nbpf=restrict\nkmod=allow\nkimg.allow=dev_mem\nsysctl=restrict\nsysctl.allow=bpf_jit_limit\nbpf.block=token_create\nbpf.token_only=1\nanchors=baked,secondary",
+            "mode=audit\nbpf=restrict\nkmod=allow\nkimg.allow=dev_mem\nsysctl=restrict\nsysctl.allow=bpf_jit_limit\nbpf.block=token_create\nbpf.token_only=1\nanchors=baked,secondary\nprofile.readonly.bpf=read,prog_get_fd_by_id\nprofile.network_3.bpf=prog_load\nprofile.default=readonly",
             None,
             "",
         );
@@ -123,7 +159,10 @@ mod tests {
         assert_eq!(SYSCTL_OPS.len(), sysctl_op::SYSCTL_OPS.0 as usize);
         for (op, name) in [
             (sysctl_op::SYSCTL_BPF_STATS_ENABLED, "bpf_stats_enabled"),
-            (sysctl_op::SYSCTL_UNPRIVILEGED_BPF_DISABLED, "unprivileged_bpf_disabled"),
+            (
+                sysctl_op::SYSCTL_UNPRIVILEGED_BPF_DISABLED,
+                "unprivileged_bpf_disabled",
+            ),
             (sysctl_op::SYSCTL_BPF_JIT_ENABLE, "bpf_jit_enable"),
             (sysctl_op::SYSCTL_BPF_JIT_HARDEN, "bpf_jit_harden"),
             (sysctl_op::SYSCTL_BPF_JIT_KALLSYMS, "bpf_jit_kallsyms"),

@@ -7,14 +7,14 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
-use crate::load::config;
 use crate::error::Error;
+use crate::load::config;
 use crate::load::kernel::{self, Features};
 use crate::load::keyring;
 use crate::load::lskel::{self, Loaded};
 use crate::load::pod::Pod;
-use crate::policy::{Policy, Warnings};
 use crate::load::skel::{certs::CERTS, programs, types};
+use crate::policy::{Policy, Warnings};
 use crate::sys;
 
 /// Where the gate pins its links.
@@ -239,6 +239,17 @@ pub fn attach(
         )?;
     }
     lskel::freeze(denylist, "freezing the denylist")?;
+    // So are the profile bindings (digest -> profile index).
+    let bindings = obj.map("profile_bindings")?;
+    for b in &policy.bindings {
+        lskel::update(
+            bindings,
+            config::deny_key_of(&b.digest).as_bytes(),
+            &u32::from(b.profile).to_ne_bytes(),
+            &format!("binding {} to a profile", b.digest),
+        )?;
+    }
+    lskel::freeze(bindings, "freezing the profile bindings")?;
 
     // The sysctl guard runs on every open: attached only when the policy restricts the BPF sysctls.
     let hooks = lsm_hooks(

@@ -35,11 +35,13 @@ pub unsafe trait Pod: Copy + Default {
 }
 
 // The sizes of bpf/bpfgate.h: any padding would show here as a larger size.
-const _: () = assert!(size_of::<task_trust>() == 5 * 4);
+const _: () = assert!(size_of::<task_trust>() == 6 * 4);
 const _: () = assert!(size_of::<gate_ids>() == 3 * 40 * 4);
 const _: () = assert!(size_of::<status_counter>() == 4 + 4 + 8);
-const _: () = assert!(size_of::<status_header>() == 4 * 4 + (5 * 8 + 16 * 4 + 8 * 4));
-const _: () = assert!(size_of::<gate_event>() == 3 * 8 + 8 * 4 + 16 + 48);
+const _: () = assert!(
+    size_of::<status_header>() == 4 * 4 + (5 * 8 + 16 * 4 + 8 * 4 + 8 * 8 + 8 * 16 + 4 * 4)
+);
+const _: () = assert!(size_of::<gate_event>() == 3 * 8 + 10 * 4 + 16 + 48);
 const _: () = assert!(size_of::<deny_key>() == 2 + 2 + 64);
 
 // SAFETY: five u32 (trusted, reason, tainted, loader, signed_run), no padding (size checked above).

@@ -7,8 +7,9 @@ PIN=/sys/fs/bpf/bpfgate
 obs() { echo "@@ $*"; }
 run() { n=$1; shift; out=$("$@" 2>&1 | tr '\n' ' '); obs "$n $out"; }
 
-for f in signed revoked foreign; do bpfgate --log stderr enroll --sig $S/probe-$f.sig $T/probe-$f >/dev/null; done
+for f in signed revoked foreign ro; do bpfgate --log stderr enroll --sig $S/probe-$f.sig $T/probe-$f >/dev/null; done
 deny=$(bpfgate digest $T/probe-revoked | cut -d' ' -f1)
+ro=$(bpfgate digest $T/probe-ro | cut -d' ' -f1)
 cat >/tmp/policy.conf <<CONF
 # The policy under test (tests/guest/policy.sh); the kernel command line adds bpfgate.kimg=restrict.
 bpf = restrict
@@ -21,6 +22,9 @@ sysctl = restrict
 sysctl.allow = bpf_jit_harden  # untrusted tasks may write this one BPF sysctl
 denylist = $deny
 anchors = baked, secondary, platform   # the kernel's keyrings too (a signer they do not hold gains nothing)
+# A monitoring tool's profile: it reads, it loads nothing. probe-ro (signed like probe-signed) is bound to it.
+profile.readonly.bpf = read, prog_get_fd_by_id, map_get_fd_by_id, btf_get_fd_by_id
+profile.readonly.digests = $ro
 CONF
 CONFIG=""
 case " $(cat /proc/cmdline) " in *" bpfgate_policy_file "*) CONFIG="--config /tmp/policy.conf" ;; esac
@@ -36,6 +40,8 @@ mkdir -p /tmp/fsx
 
 obs "check_denylisted $(bpfgate check $CONFIG $T/probe-revoked 2>&1)"
 obs "check_foreign $(bpfgate check $CONFIG $T/probe-foreign 2>&1)"
+obs "check_ro $(bpfgate check $CONFIG $T/probe-ro 2>&1)"
+obs "check_full $(bpfgate check $CONFIG $T/probe-signed 2>&1)"
 bpfgate --log stderr load $CONFIG >/tmp/load.out 2>&1; rc=$?
 obs "load rc=$rc $(tr '\n' ' ' </tmp/load.out)"
 obs "pins $(ls $PIN | tr '\n' ' ')"
@@ -53,6 +59,13 @@ run trusted_btf $T/probe-signed btf
 run trusted_prog_other_mntns unshare -m $T/probe-signed prog
 run denylisted_prog $T/probe-revoked prog
 run foreign_prog $T/probe-foreign prog
+# profiles: probe-ro is trusted under `readonly`
+run ro_prog $T/probe-ro prog
+run ro_map $T/probe-ro map
+run ro_token $T/probe-ro token any
+run ro_fork_prog $T/probe-ro fork prog
+run ro_exec_full $T/probe-ro exec $T/probe-signed prog
+run ro_steal $T/probe-ro steal $PIN
 # protected maps: untrusted tasks may write maps (policy), but not the ones trusted tasks created
 run untrusted_own_map_write $T/probe-unsigned mapwrite own
 run untrusted_own_map_write_shared $T/probe-unsigned mapwrite own shared
@@ -93,6 +106,7 @@ obs "log_lines $(wc -l </tmp/log.out)"
 i=0
 while read -r l; do i=$((i + 1)); obs "log_$i $l"; done </tmp/log.out
 obs "log_json_first $(bpfgate log --json | head -1)"
+obs "log_json_profile $(bpfgate log --json | grep probe-ro | grep prog_load | head -1)"
 obs "follow_lines $(wc -l </tmp/follow.out)"
 obs "follow_prog_load $(grep -c prog_load /tmp/follow.out) of $(grep -c prog_load /tmp/log.out)"
 cat $PIN/events >/mnt/events-stream.bin  # a real event stream, kept as a fuzzing seed

@@ -27,6 +27,9 @@ sign probe-second second
 # Different content (a trailing byte), validly signed: the policy tests put its digest on the denylist.
 { cat "$out/bpfprobe"; printf 'revoked'; } >"$out/disk/t/probe-revoked"; chmod +x "$out/disk/t/probe-revoked"
 sign probe-revoked signer
+# Different content again: the policy tests bind its digest to a profile.
+{ cat "$out/bpfprobe"; printf 'readonly'; } >"$out/disk/t/probe-ro"; chmod +x "$out/disk/t/probe-ro"
+sign probe-ro signer
 # A signature over other content: sign a different file, keep its signature for probe-wrongfile.
 cp /bin/busybox "$out/disk/t/other"; sign other signer; cp "$out/disk/sig/other.sig" "$out/disk/sig/probe-wrongfile.sig"
 rm "$out/disk/t/other" "$out/disk/sig/other.sig"

@@ -235,24 +235,26 @@ static __always_inline void mark_run(unsigned long long *ctx, union bpf_attr *at
 		t->signed_run = is_signed;
 }
 
-/* Why a trusted task's profile refuses command `slot` (WHY_NONE: it allows it), counted per profile. The gate's own
- * loader is not bound by one. Only when the policy defines profiles (cfg.profiles > 1). */
-static __always_inline __u32 profile_denies(struct task_struct *task, __u32 slot)
+/* Why a trusted task's profile refuses command `slot` (WHY_NONE: it allows it), counted per profile: the command
+ * itself, and for a program load the program type. The gate's own loader is not bound by one. Only when the policy
+ * defines profiles (cfg.profiles > 1). */
+static __always_inline __u32 profile_denies(struct task_struct *task, __u32 slot, int cmd, union bpf_attr *attr)
 {
 	struct task_trust *t = trusted_entry(task);
-	__u32 p;
+	__u32 p, why = WHY_NONE;
 
 	if (!t || t->loader)
 		return WHY_NONE;
 	p = t->profile;
 	if (p >= BPFGATE_PROFILES)
 		return WHY_PROFILE;
-	if ((cfg.profile_bpf[p] >> slot) & 1) {
-		count(CNT_PROFILE_ALLOWED + p);
-		return WHY_NONE;
-	}
-	count(CNT_PROFILE_DENIED + p);
-	return WHY_PROFILE;
+	if (!((cfg.profile_bpf[p] >> slot) & 1))
+		why = WHY_PROFILE;
+	else if (cmd == BPF_PROG_LOAD &&
+		 (attr->prog_type >= 64 || !((cfg.profile_prog_types[p] >> attr->prog_type) & 1)))
+		why = WHY_PROFILE_PROG_TYPE;
+	count((why == WHY_NONE ? CNT_PROFILE_ALLOWED : CNT_PROFILE_DENIED) + p);
+	return why;
 }
 
 SEC("lsm/bpf")
@@ -280,7 +282,7 @@ int BPF_PROG(gate_bpf, int cmd, union bpf_attr *attr, unsigned int size)
 		why = area_denies(cfg.bpf_perm, listed, task);
 		/* A trusted task: what its profile lets it do. The allow-list holds for everyone, profiles included. */
 		if (cfg.profiles > 1 && why == WHY_NONE && !listed && cfg.bpf_perm != PERM_ALLOW)
-			why = profile_denies(task, slot);
+			why = profile_denies(task, slot, cmd, attr);
 	}
 	if (cfg.signed_progs) {
 		if (cmd == BPF_PROG_TEST_RUN)
@@ -307,7 +309,10 @@ int BPF_PROG(gate_bpf, int cmd, union bpf_attr *attr, unsigned int size)
 		count(CNT_NO_TOKEN);
 	}
 	count((why == WHY_NONE ? CNT_CMD_ALLOWED : CNT_CMD_DENIED) + slot);
-	return why == WHY_NONE ? 0 : deny(EV_BPF, cmd, why);
+	if (why == WHY_NONE)
+		return 0;
+	/* A refused program type is named in the event: detail = command | type << 8. */
+	return deny(EV_BPF, why == WHY_PROFILE_PROG_TYPE ? cmd | (attr->prog_type & 0xff) << 8 : cmd, why);
 }
 
 /* bpf.token_only: maps and programs come into being only through a BPF token (a trusted loader's delegation).

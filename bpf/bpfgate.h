@@ -203,11 +203,13 @@ struct gate_config {
 	__u32 _reserved;       /* 0; keeps the struct free of padding */
 	__u32 key_serials[BPFGATE_KEYS_MAX]; /* the certificates in the keyring (0: unused slot) */
 	__u64 profile_bpf[BPFGATE_PROFILES]; /* bpf() commands each profile's loaders may use ([0] full: all) */
+	__u64 profile_prog_types[BPFGATE_PROFILES]; /* program types each profile's loaders may load ([0]: all) */
 	char profile_names[BPFGATE_PROFILES][BPFGATE_PROFILE_NAME]; /* for status and log */
 	__u32 profiles;        /* profiles defined: 1 = only full (no profile checks at all) */
 	__u32 profile_default; /* profile of a trusted file no binding names */
 	__u32 bindings;        /* entries in the profile_bindings map */
-	__u32 _reserved2;      /* 0 */
+	__u32 signer_bindings; /* profiles with a signer keyring below (0: none, no extra keyring is tried) */
+	__u32 profile_keyrings[BPFGATE_PROFILES]; /* keyring of the baked certificates bound to each profile, or 0 */
 };
 
 /* Key of the denylist map: the fs-verity digest, as in struct fsverity_digest, zero-padded. */
@@ -219,7 +221,7 @@ struct deny_key {
 
 /* What an event is about. */
 enum event_kind {
-	EV_BPF = 0,   /* a bpf() command (detail: command number) */
+	EV_BPF = 0,   /* a bpf() command (detail: command number; with WHY_PROFILE_PROG_TYPE, | program type << 8) */
 	EV_KMOD,      /* detail: enum kmod_op */
 	EV_KIMG,      /* detail: enum kimg_op */
 	EV_PTRACE,    /* an untrusted task attaching to a trusted one (detail: target pid) */
@@ -255,6 +257,7 @@ enum event_why {
 	WHY_NO_TOKEN,   /* bpf.token_only: an object created without a BPF token */
 	WHY_PROTECTED_MAP, /* a write to a map a trusted task created, by an untrusted task */
 	WHY_PROFILE,    /* trusted, but the command is not in its profile */
+	WHY_PROFILE_PROG_TYPE, /* trusted, but its profile does not name the program type it loads */
 };
 
 enum event_verdict {

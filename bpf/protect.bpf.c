@@ -268,6 +268,10 @@ static __always_inline bool is_gate_key(__s32 serial)
 	for (i = 0; i < BPFGATE_KEYS_MAX; i++)
 		if (cfg.key_serials[i] == (__u32)serial)
 			return true;
+	/* The signer-binding keyrings (profiles): the same keys, linked again. */
+	for (i = 0; i < BPFGATE_PROFILES; i++)
+		if (cfg.profile_keyrings[i] == (__u32)serial)
+			return true;
 	return false;
 }
 

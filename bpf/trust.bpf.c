@@ -88,21 +88,22 @@ static __always_inline void digest_key(struct verify_scratch *s, struct deny_key
 		__builtin_memset(k->digest + 32, 0, 32);
 }
 
-/* The profile of verified content: its digest binding, else the default. */
-static __always_inline __u32 bound_profile(struct verify_scratch *s)
+/* The profile of verified content: its digest binding, else its signer's (`signer`: that, or the default). */
+static __always_inline __u32 bound_profile(struct verify_scratch *s, __u32 signer)
 {
 	struct deny_key k;
 	__u32 *p;
 
 	if (!cfg.bindings)
-		return cfg.profile_default;
+		return signer;
 	digest_key(s, &k);
 	p = bpf_map_lookup_elem(&profile_bindings, &k);
-	return p ? *p : cfg.profile_default;
+	return p ? *p : signer;
 }
 
-/* Verifies the signature of a verity file; returns an exec_reason. */
-static __always_inline __u32 verify_file(struct file *file, struct verify_scratch *s)
+/* Verifies the signature of a verity file; returns an exec_reason. `*signer`: the profile its signer is bound to, or
+ * the default profile. */
+static __always_inline __u32 verify_file(struct file *file, struct verify_scratch *s, __u32 *signer)
 {
 	struct bpf_dynptr digest, data, sig;
 	struct bpf_key *keyring;
@@ -143,7 +144,36 @@ static __always_inline __u32 verify_file(struct file *file, struct verify_scratc
 		return EXEC_NO_MEMORY;
 
 	ret = -ENOKEY;
-	if (cfg.anchors & (1 << ANCHOR_BAKED)) {
+	*signer = cfg.profile_default;
+	if ((cfg.anchors & (1 << ANCHOR_BAKED)) && cfg.signer_bindings) {
+		__u32 p;
+
+		/* Signer bindings: each bound profile's keyring (the baked certificates bound to it), in profile order.
+		 * A keyring without the signer answers -ENOKEY after a lookup by issuer and serial, before any
+		 * signature arithmetic, so the cost is a few key searches at a file's first verification (cached). */
+		bpf_for(p, 1, BPFGATE_PROFILES) {
+			__u32 i = p, serial;
+
+			/* A bound the verifier sees (the compiler drops a plain mask as implied by the loop's own test). */
+			asm volatile("%0 &= %1" : "+r"(i) : "i"(BPFGATE_PROFILES - 1));
+			serial = cfg.profile_keyrings[i];
+
+			if (!serial)
+				continue;
+			keyring = bpf_lookup_user_key(serial, 0);
+			if (!keyring)
+				return EXEC_NO_KEYRING;
+			ret = bpf_verify_pkcs7_signature(&data, &sig, keyring);
+			bpf_key_put(keyring);
+			if (ret == 0) {
+				*signer = i;
+				return EXEC_TRUSTED_VERIFIED;
+			}
+			if (ret != -ENOKEY)
+				break;
+		}
+	}
+	if ((cfg.anchors & (1 << ANCHOR_BAKED)) && ret == -ENOKEY) {
 		keyring = bpf_lookup_user_key(cfg.keyring_serial, 0);
 		if (!keyring)
 			return EXEC_NO_KEYRING;
@@ -227,7 +257,7 @@ static __always_inline __u32 file_verdict(struct file *file, struct task_struct 
 	struct inode_verdict *cached;
 	struct verify_scratch *s;
 	__u64 stamp;
-	__u32 reason;
+	__u32 reason, signer = 0;
 
 	/* The initramfs is trusted (it loaded the gate) until the real root's init starts. */
 	if (on_initramfs(file) && window_open())
@@ -243,9 +273,9 @@ static __always_inline __u32 file_verdict(struct file *file, struct task_struct 
 		return EXEC_NO_MEMORY;
 	stamp = change_stamp(inode);
 	asm volatile("" ::: "memory");
-	reason = verify_file(file, s);
+	reason = verify_file(file, s, &signer);
 	if (reason == EXEC_TRUSTED_VERIFIED)
-		*profile = bound_profile(s);
+		*profile = bound_profile(s, signer);
 	bpf_task_storage_delete(&scratch, task);
 	asm volatile("" ::: "memory");
 

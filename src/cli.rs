@@ -37,12 +37,18 @@ Commands:
                          bpf.signed = 0|1 (untrusted tasks may load programs signed for the gate's
                          keyring, Linux 6.18+, docs/signed-programs.md),
                          anchors = baked,builtin,secondary,platform (whose signatures count),
-                         denylist = sha256:HEX,... See docs/policy.md.
+                         denylist = sha256:HEX,..., profile.NAME.bpf = commands a trusted loader
+                         under profile NAME may use, profile.NAME.prog_types = the program types they may
+                         load, profile.NAME.signers = certificate SHA-256 fingerprints (everything they
+                         sign), profile.NAME.digests = sha256:HEX,... (the files it
+                         binds), profile.default = NAME (default full: all of bpf(); docs/profiles.md).
+                         See docs/policy.md.
   log [--follow] [--json]
                          Print the gate's recorded decisions (denials; in audit mode, what would have been
                          denied; taints), oldest first, from the pinned event ring (the last 1024). With
                          --follow, keep printing new ones. Works for untrusted root (read(2) on a pin).
-  status [--json]        Show whether the gate is active, the features in use and per-command decision counts.
+  status [--json]        Show whether the gate is active, the features in use, per-command decision counts and,
+                         when the policy defines profiles, decisions per profile.
                          Works for any root process, trusted or not (reads the pinned status iterator).
                          Exit status 3 when no gate is active.
   enroll --sig SIG FILE  Enable fs-verity on FILE (sha256, 4096-byte blocks) and store SIG, made by
@@ -51,7 +57,8 @@ Commands:
   check [--config FILE] [--json] FILE...
                          Say for each file whether the gate would trust it, and if not exactly why: script,
                          no_verity, bad_digest (algorithm), denylisted (policy as `load` reads it), no_signature,
-                         signature_too_big, unparseable_signature, signer_not_an_anchor, bad_signature. The
+                         signature_too_big, unparseable_signature, signer_not_an_anchor, bad_signature; for a
+                         trusted file, its profile and why. The
                          signature is verified by the kernel against the baked certificates. Exit status 1
                          when any file is untrusted. Changes nothing (no gate needed).
   doctor [PATH]          Check the running kernel (version, BPF LSM in the active list, BTF, each kfunc and

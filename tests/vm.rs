@@ -1812,7 +1812,9 @@ fn kernel_areas_follow_the_policy(g: &Guest) {
 
 /// Issue 16: a signed loader bound by its digest to a `readonly` profile reads through bpf() but loads nothing, in a
 /// fork too; its exec of a loader under the default (`full`) profile loads. Control: the same signer's other loader,
-/// bound to nothing, loads. `check` names the profile and why; status counts decisions per profile; the log names it.
+/// bound to nothing, loads. A `network` profile loads its program types only. A signer binding gives everything the
+/// second key signed `readonly`, except the file a digest binding names. `check` names the profile and why; status
+/// counts decisions per profile; the log names it.
 fn profiles_limit_what_a_trusted_loader_may_do(g: &Guest) {
     g.assert_eq("trusted_prog", "prog=ok");
     g.assert_eq("ro_prog", "prog=EPERM");
@@ -1826,6 +1828,35 @@ fn profiles_limit_what_a_trusted_loader_may_do(g: &Guest) {
     );
     g.assert_eq("ro_fork_prog", "prog=EPERM");
     g.assert_eq("ro_exec_full", "before_exec_map=ok prog=ok");
+    // A `network` profile (prog_load; socket_filter and xdp): those load, a kprobe and an LSM program do not; under
+    // `full` the kprobe loads and the LSM program reaches the kernel's own checks (EINVAL: no attach target).
+    for (t, net, full) in [
+        (1, "ok", "ok"),
+        (6, "ok", "ok"),
+        (2, "EPERM", "ok"),
+        (29, "EPERM", "EINVAL"),
+    ] {
+        g.assert_eq(
+            &format!("net_prog_type_{t}"),
+            &format!("prog_type_{t}={net}"),
+        );
+        g.assert_eq(
+            &format!("full_prog_type_{t}"),
+            &format!("prog_type_{t}={full}"),
+        );
+    }
+    assert!(
+        logged(
+            g,
+            "denied",
+            "bpf prog_load kprobe",
+            "probe-net",
+            "prog_type_not_in_profile"
+        ),
+        "[{}] {}",
+        g.kernel,
+        log_lines(g).join("\n")
+    );
     assert!(
         g.get("check_ro").contains(": trusted: ")
             && g.get("check_ro")

@@ -24,6 +24,8 @@ pub const PROFILES_MAX: usize = 8;
 pub const PROFILE_NAME_MAX: usize = 15;
 /// Digest bindings, all profiles together.
 pub const BIND_MAX: usize = 64;
+/// Signer bindings: one per baked certificate at most (`BPFGATE_KEYS_MAX`).
+pub const SIGNERS_MAX: usize = 8;
 /// The built-in profile: the whole of bpf(), today's behaviour. Index 0.
 pub const FULL: &str = "full";
 const WARNING_MAX: usize = 256;
@@ -103,6 +105,50 @@ pub const SYSCTL_OPS: &[&str] = &[
     "bpf_jit_limit",
 ];
 
+/// BPF program types by uapi number (`enum bpf_prog_type`, lower case, without the prefix), for
+/// `profile.NAME.prog_types`. Types the kernel adds later have no name here and are refused to every profile but
+/// `full`.
+pub const PROG_TYPES: &[&str] = &[
+    "unspec",
+    "socket_filter",
+    "kprobe",
+    "sched_cls",
+    "sched_act",
+    "tracepoint",
+    "xdp",
+    "perf_event",
+    "cgroup_skb",
+    "cgroup_sock",
+    "lwt_in",
+    "lwt_out",
+    "lwt_xmit",
+    "sock_ops",
+    "sk_skb",
+    "cgroup_device",
+    "sk_msg",
+    "raw_tracepoint",
+    "cgroup_sock_addr",
+    "lwt_seg6local",
+    "lirc_mode2",
+    "sk_reuseport",
+    "flow_dissector",
+    "cgroup_sysctl",
+    "raw_tracepoint_writable",
+    "cgroup_sockopt",
+    "tracing",
+    "struct_ops",
+    "ext",
+    "lsm",
+    "sk_lookup",
+    "syscall",
+    "netfilter",
+];
+
+/// Program-type groups: what a networking, a cgroup or a tracing loader loads.
+fn prog_group(names: &[&str]) -> u64 {
+    bits(PROG_TYPES, names)
+}
+
 /// First of the read-only (confidentiality) kimg operations.
 pub const KIMG_CONFIDENTIALITY: usize = 21;
 
@@ -167,6 +213,9 @@ pub struct Profile {
     pub name: String<PROFILE_NAME_MAX>,
     /// bpf() commands its loaders may use (bitmap by command number; `full`: every bit, unknown commands too).
     pub bpf: u64,
+    /// Program types its loaders may load (bitmap by `enum bpf_prog_type`; `full`: every bit). None for a new
+    /// profile: what a profile does not name, it does not get.
+    pub prog_types: u64,
 }
 
 /// A file bound to a profile by its fs-verity digest (`profile.NAME.digests`): wins over the default.
@@ -175,6 +224,44 @@ pub struct Binding {
     pub digest: Digest,
     /// Index into `Policy::profiles`.
     pub profile: u8,
+}
+
+/// A signer bound to a profile (`profile.NAME.signers`): files whose signature a baked certificate with this
+/// SHA-256 fingerprint (of its DER encoding, as `openssl x509 -fingerprint -sha256` prints it) verifies get the
+/// profile, unless a digest binding names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SignerBinding {
+    pub fingerprint: [u8; 32],
+    /// Index into `Policy::profiles`.
+    pub profile: u8,
+}
+
+/// Parses a SHA-256 certificate fingerprint: 64 hex digits, colons allowed, either case.
+pub fn parse_fingerprint(s: &str) -> Result<[u8; 32], &'static str> {
+    let mut out = [0u8; 32];
+    let mut n = 0;
+    let mut hi: Option<u8> = None;
+    for c in s.trim().trim_start_matches("sha256:").chars() {
+        if c == ':' {
+            continue;
+        }
+        let d = c
+            .to_digit(16)
+            .ok_or("a certificate's SHA-256 fingerprint: 64 hex digits, colons allowed")?
+            as u8;
+        match hi.take() {
+            None => hi = Some(d),
+            Some(h) => {
+                *out.get_mut(n)
+                    .ok_or("more than 64 hex digits for a SHA-256 fingerprint")? = h << 4 | d;
+                n += 1;
+            }
+        }
+    }
+    if n != 32 || hi.is_some() {
+        return Err("a certificate's SHA-256 fingerprint has 64 hex digits (colons allowed)");
+    }
+    Ok(out)
 }
 
 /// The whole policy.
@@ -212,6 +299,8 @@ pub struct Policy {
     pub profile_default: u8,
     /// Files bound to a profile by digest. Grows across layers; binding a digest again moves it.
     pub bindings: Vec<Binding, BIND_MAX>,
+    /// Signers bound to a profile. Grows across layers; binding a signer again moves it.
+    pub signers: Vec<SignerBinding, SIGNERS_MAX>,
 }
 
 /// Warnings collected while parsing; the ones past capacity are counted.
@@ -279,9 +368,11 @@ impl Default for Policy {
             profiles: Vec::from_iter([Profile {
                 name: String::try_from(FULL).unwrap_or_default(),
                 bpf: u64::MAX,
+                prog_types: u64::MAX,
             }]),
             profile_default: 0,
             bindings: Vec::new(),
+            signers: Vec::new(),
         }
     }
 }
@@ -310,6 +401,50 @@ const SYSCTL_LIST: ListKey = ListKey {
     names: SYSCTL_OPS,
     groups: &[],
 };
+const PROG_TYPE_LIST: ListKey = ListKey {
+    names: PROG_TYPES,
+    groups: &[
+        ("network", || {
+            prog_group(&[
+                "socket_filter",
+                "sched_cls",
+                "sched_act",
+                "xdp",
+                "lwt_in",
+                "lwt_out",
+                "lwt_xmit",
+                "sock_ops",
+                "sk_skb",
+                "sk_msg",
+                "lwt_seg6local",
+                "sk_reuseport",
+                "flow_dissector",
+                "sk_lookup",
+                "netfilter",
+            ])
+        }),
+        ("cgroup", || {
+            prog_group(&[
+                "cgroup_skb",
+                "cgroup_sock",
+                "cgroup_device",
+                "cgroup_sock_addr",
+                "cgroup_sysctl",
+                "cgroup_sockopt",
+            ])
+        }),
+        ("tracing", || {
+            prog_group(&[
+                "kprobe",
+                "tracepoint",
+                "perf_event",
+                "raw_tracepoint",
+                "raw_tracepoint_writable",
+                "tracing",
+            ])
+        }),
+    ],
+};
 const ANCHOR_LIST: ListKey = ListKey {
     names: ANCHORS,
     groups: &[],
@@ -327,7 +462,8 @@ const KIMG_LIST: ListKey = ListKey {
 /// Every key, for messages.
 const KEYS: &str =
     "mode, required, bpf, bpf.allow, bpf.block, bpf.token_only, bpf.signed, kmod, kmod.allow, kimg, kimg.allow, sysctl, \
-     sysctl.allow, anchors, denylist, initramfs, profile.NAME.bpf, profile.NAME.digests, profile.default";
+     sysctl.allow, anchors, denylist, initramfs, profile.NAME.bpf, profile.NAME.prog_types, profile.NAME.digests, \
+     profile.NAME.signers, profile.default";
 
 /// Parses a comma-separated digest list, all or nothing: the first bad entry is the error.
 #[allow(clippy::result_large_err)]
@@ -532,7 +668,7 @@ impl Policy {
         let rest = &key["profile.".len()..];
         let Some((name, field)) = rest.rsplit_once('.') else {
             return Err(msg(format_args!(
-                "expected profile.NAME.bpf, profile.NAME.digests or profile.default"
+                "expected profile.NAME.bpf, .prog_types, .digests, .signers, or profile.default"
             )));
         };
         if name.is_empty()
@@ -547,27 +683,38 @@ impl Policy {
             )));
         }
         match field {
-            "bpf" => {
+            "bpf" | "prog_types" => {
                 if name == FULL {
                     return Err(msg(format_args!(
                         "the built-in profile full (all of bpf()) cannot be changed; define a new one"
                     )));
                 }
-                let bpf = BPF_LIST.parse(v)?;
-                match self.profile_index(name) {
-                    Some(i) => self.profiles[usize::from(i)].bpf = bpf,
+                let m = if field == "bpf" {
+                    BPF_LIST.parse(v)?
+                } else {
+                    PROG_TYPE_LIST.parse(v)?
+                };
+                let i = match self.profile_index(name) {
+                    Some(i) => usize::from(i),
                     None => {
                         let profile = Profile {
                             name: String::try_from(name)
                                 .map_err(|_| msg(format_args!("name too long")))?,
-                            bpf,
+                            bpf: 0,
+                            prog_types: 0,
                         };
                         self.profiles.push(profile).map_err(|_| {
                             msg(format_args!(
                                 "more than {PROFILES_MAX} profiles (full included)"
                             ))
                         })?;
+                        self.profiles.len() - 1
                     }
+                };
+                if field == "bpf" {
+                    self.profiles[i].bpf = m;
+                } else {
+                    self.profiles[i].prog_types = m;
                 }
                 Ok(())
             }
@@ -588,19 +735,60 @@ impl Policy {
                 self.bindings = next;
                 Ok(())
             }
+            "signers" => {
+                let profile = self
+                    .profile_index(name)
+                    .ok_or_else(|| self.no_profile(name))?;
+                let mut next = self.signers.clone();
+                for item in v
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty() && *s != "none")
+                {
+                    let fingerprint = parse_fingerprint(item).map_err(|e| {
+                        let cut = item.get(..24).unwrap_or(item);
+                        msg(format_args!("{cut:?}: {e}"))
+                    })?;
+                    if let Some(b) = next.iter_mut().find(|b| b.fingerprint == fingerprint) {
+                        b.profile = profile;
+                    } else if next
+                        .push(SignerBinding {
+                            fingerprint,
+                            profile,
+                        })
+                        .is_err()
+                    {
+                        return Err(msg(format_args!("more than {SIGNERS_MAX} signer bindings")));
+                    }
+                }
+                self.signers = next;
+                Ok(())
+            }
             _ => Err(msg(format_args!(
-                "unknown profile field {field:?} (known: bpf, digests)"
+                "unknown profile field {field:?} (known: bpf, prog_types, digests, signers)"
             ))),
         }
     }
 
-    /// The profile a trusted file with this digest gets, and whether a binding chose it (else: the default).
-    pub fn profile_for(&self, digest: &Digest) -> (&Profile, bool) {
-        let bound = self.bindings.iter().find(|b| b.digest == *digest);
-        let i = bound.map_or(self.profile_default, |b| b.profile);
+    /// The profile a trusted file with this digest, verified by the certificate with this fingerprint (None: a
+    /// kernel keyring's), gets, and what chose it: `digest` (a digest binding, which wins), `signer`, or `default`.
+    pub fn profile_for(
+        &self,
+        digest: &Digest,
+        signer: Option<&[u8; 32]>,
+    ) -> (&Profile, &'static str) {
+        let (i, why) = if let Some(b) = self.bindings.iter().find(|b| b.digest == *digest) {
+            (b.profile, "digest")
+        } else if let Some(b) =
+            signer.and_then(|f| self.signers.iter().find(|b| b.fingerprint == *f))
+        {
+            (b.profile, "signer")
+        } else {
+            (self.profile_default, "default")
+        };
         (
             &self.profiles[usize::from(i).min(self.profiles.len() - 1)],
-            bound.is_some(),
+            why,
         )
     }
 
@@ -686,6 +874,11 @@ impl Policy {
         let mut out = std::string::String::new();
         for p in self.profiles.iter().skip(1) {
             out += &format!("profile.{}.bpf = {}\n", p.name, BPF_LIST.render(p.bpf));
+            out += &format!(
+                "profile.{}.prog_types = {}\n",
+                p.name,
+                PROG_TYPE_LIST.render(p.prog_types)
+            );
         }
         for b in &self.bindings {
             let name = self
@@ -693,6 +886,15 @@ impl Policy {
                 .get(usize::from(b.profile))
                 .map_or(FULL, |p| p.name.as_str());
             out += &format!("profile.{name}.digests = {}\n", b.digest);
+        }
+        for b in &self.signers {
+            let name = self
+                .profiles
+                .get(usize::from(b.profile))
+                .map_or(FULL, |p| p.name.as_str());
+            let hex: std::string::String =
+                b.fingerprint.iter().map(|x| format!("{x:02x}")).collect();
+            out += &format!("profile.{name}.signers = {hex}\n");
         }
         let default = self
             .profiles
@@ -920,7 +1122,8 @@ mod tests {
     #[test]
     fn profiles() {
         let sha = |i: u8| format!("sha256:{}", format!("{i:02x}").repeat(32));
-        let cases: &[(&str, &str, fn(&Policy) -> bool)] = &[
+        type Check = fn(&Policy) -> bool;
+        let cases: &[(&str, &str, Check)] = &[
             ("", "", |p| {
                 p.profiles.len() == 1 && p.profiles[0].name == FULL && p.profiles[0].bpf == u64::MAX
             }),
@@ -951,7 +1154,44 @@ mod tests {
                 "bpfgate.profile.default=full",
                 |p| p.profile_default == 0,
             ),
-            ("profile.x.bpf = none", "", |p| p.profiles[1].bpf == 0),
+            ("profile.x.bpf = none", "", |p| {
+                p.profiles[1].bpf == 0 && p.profiles[1].prog_types == 0
+            }),
+            (
+                "profile.net.prog_types = xdp, socket_filter\nprofile.net.bpf = prog_load",
+                "",
+                |p| {
+                    p.profiles.len() == 2
+                        && p.profiles[1].prog_types == 0b100_0010
+                        && p.profiles[1].bpf == bit("prog_load")
+                },
+            ),
+            ("profile.net.prog_types = network", "", |p| {
+                p.profiles[1].prog_types & (1 << 6) != 0
+                    && p.profiles[1].prog_types & (1 << 2) == 0
+                    && p.profiles[1].prog_types & (1 << 29) == 0
+            }),
+            ("profile.t.prog_types = tracing, lsm", "", |p| {
+                p.profiles[1].prog_types & (1 << 29) != 0
+                    && p.profiles[1].prog_types & (1 << 2) != 0
+                    && p.profiles[1].prog_types & (1 << 6) == 0
+            }),
+            // A later layer's list replaces the earlier one.
+            (
+                "profile.t.prog_types = tracing, lsm",
+                "bpfgate.profile.t.prog_types=cgroup",
+                |p| {
+                    p.profiles[1].prog_types
+                        == prog_group(&[
+                            "cgroup_skb",
+                            "cgroup_sock",
+                            "cgroup_device",
+                            "cgroup_sock_addr",
+                            "cgroup_sysctl",
+                            "cgroup_sockopt",
+                        ])
+                },
+            ),
         ];
         for (config, line, check) in cases {
             let (p, w) = layered("", Some((config, "policy.conf")), line);
@@ -974,21 +1214,54 @@ mod tests {
         assert!(w.is_empty(), "{w:?}");
         let d = |i| Digest::parse(&sha(i)).unwrap();
         assert_eq!(p.bindings.len(), 3);
-        assert_eq!(
-            (p.profile_for(&d(1)).0.name.as_str(), p.profile_for(&d(1)).1),
-            ("ro", true)
-        );
-        assert_eq!(p.profile_for(&d(2)).0.name.as_str(), "net");
-        assert_eq!(p.profile_for(&d(3)).0.name.as_str(), FULL);
-        assert_eq!(
-            (p.profile_for(&d(4)).0.name.as_str(), p.profile_for(&d(4)).1),
-            ("net", false)
-        );
+        let of = |i| {
+            let (prof, why) = p.profile_for(&d(i), None);
+            (prof.name.to_string(), why)
+        };
+        assert_eq!(of(1), ("ro".into(), "digest"));
+        assert_eq!(of(2).0, "net");
+        assert_eq!(of(3).0, FULL);
+        assert_eq!(of(4), ("net".into(), "default"));
         let (q, w) = layered(&p.render(), None, "");
         assert!(w.is_empty(), "{w:?}\n{}", p.render());
         assert_eq!(p, q);
+        // Signers: a fingerprint as openssl prints it (colons, upper case) or plain hex; a digest binding wins.
+        let fp = "AB:".repeat(31) + "CD";
+        let (p, w) = layered(
+            &format!("profile.ro.bpf = read\nprofile.net.bpf = prog_load\nprofile.ro.signers = {fp}\nprofile.net.digests = {}", sha(7)),
+            None,
+            "",
+        );
+        assert!(w.is_empty(), "{w:?}");
+        let mut f = [0xabu8; 32];
+        f[31] = 0xcd;
+        assert_eq!(
+            p.signers.as_slice(),
+            &[SignerBinding {
+                fingerprint: f,
+                profile: 1
+            }]
+        );
+        assert_eq!(p.profile_for(&d(1), Some(&f)).1, "signer");
+        assert_eq!(p.profile_for(&d(1), Some(&f)).0.name.as_str(), "ro");
+        assert_eq!(p.profile_for(&d(7), Some(&f)).0.name.as_str(), "net");
+        assert_eq!(p.profile_for(&d(7), Some(&f)).1, "digest");
+        assert_eq!(p.profile_for(&d(1), Some(&[0; 32])).1, "default");
+        let (q, w) = layered(&p.render(), None, "");
+        assert!(w.is_empty(), "{w:?}\n{}", p.render());
+        assert_eq!(p, q);
+        assert_eq!(parse_fingerprint(&"ab".repeat(32)), Ok([0xab; 32]));
+        for bad in [
+            "ab",
+            &"ab".repeat(33),
+            &("zz".to_string() + &"ab".repeat(31)),
+            &("a".to_string() + &"ab".repeat(31)),
+        ] {
+            assert!(parse_fingerprint(bad).is_err(), "{bad}");
+        }
         // Bad input: names what was wrong and keeps what was there.
         let bad: &[(&str, &str)] = &[
+            ("profile.ro.signers = 00", "no profile \"ro\""),
             ("profile.full.bpf = read", "cannot be changed"),
             ("profile.Big.bpf = read", "1 to 15 of a-z"),
             ("profile.default.bpf = read", "not \"default\""),
@@ -998,8 +1271,13 @@ mod tests {
             ("profile.default = ro", "no profile \"ro\" (define it first"),
             (
                 "profile.ro.caps = 1",
-                "unknown profile field \"caps\" (known: bpf, digests)",
+                "unknown profile field \"caps\" (known: bpf, prog_types, digests, signers)",
             ),
+            (
+                "profile.net.prog_types = xdp, kprobes",
+                "unknown name \"kprobes\"",
+            ),
+            ("profile.full.prog_types = xdp", "cannot be changed"),
             ("profile.ro = read", "expected profile.NAME.bpf"),
         ];
         for (config, want) in bad {
@@ -1059,8 +1337,12 @@ mod tests {
 
     #[test]
     fn names_fit_their_bitmaps() {
+        assert_eq!(PROG_TYPES[6], "xdp");
+        assert_eq!(PROG_TYPES[29], "lsm");
+        assert_eq!(PROG_TYPES[32], "netfilter");
         assert!(
-            commands::NAMES.len() <= 64
+            PROG_TYPES.len() <= 64
+                && commands::NAMES.len() <= 64
                 && KIMG_OPS.len() <= 64
                 && KMOD_OPS.len() <= 64
                 && SYSCTL_OPS.len() <= 64

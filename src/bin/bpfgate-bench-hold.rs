@@ -8,8 +8,8 @@ use std::io::{Read, Write};
 use std::process::ExitCode;
 
 use bpfgate::error::Error;
+use bpfgate::load::gate;
 use bpfgate::load::skel::certs::CERTS;
-use bpfgate::load::{gate, keyring};
 use bpfgate::logging::{self, Sink};
 use libbpf_rs::query::{LinkInfo, ProgInfoIter};
 
@@ -36,8 +36,6 @@ fn boottime_ns() -> u128 {
 }
 
 fn run() -> Result<(), Error> {
-    let (features, keys) = gate::prepare(CERTS)?;
-    let started = boottime_ns();
     // The default policy, as on a booted machine: what the benchmark measures is the gate's cost as shipped. The
     // benchmark runs from the initramfs, where the initramfs trust window would stay open for the whole boot (and
     // every untrusted task would pay the window's check); after a real boot it is closed.
@@ -45,10 +43,12 @@ fn run() -> Result<(), Error> {
         initramfs_trusted: false,
         ..Default::default()
     };
+    let (features, keys) = gate::prepare(CERTS, &policy)?;
+    let started = boottime_ns();
     let held = match gate::attach(&features, &keys, &policy) {
         Ok(g) => g,
         Err(e) => {
-            keyring::discard(keys.serial);
+            keys.discard();
             return Err(e);
         }
     };
@@ -102,6 +102,6 @@ fn run() -> Result<(), Error> {
         );
     }
     drop(held);
-    keyring::discard(keys.serial);
+    keys.discard();
     Ok(())
 }

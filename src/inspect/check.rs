@@ -224,21 +224,22 @@ pub fn check(path: &Path, a: &Anchors<'_>) -> Verdict {
         );
     };
     match verify(&signer, alg, &digest, cert) {
-        Ok(()) => Verdict {
-            trusted: true,
-            reason: "trusted",
-            detail: format!(
-                "{digest_text}{blocks}; signed by {who} ({cert_name}); signature in {xattr}"
-            ),
-            profile: a.profiles.map(|p| {
-                let (prof, bound) = Digest::parse(&digest_text)
-                    .map_or((&p.profiles[0], false), |d| p.profile_for(&d));
-                (
-                    prof.name.to_string(),
-                    if bound { "digest" } else { "default" },
-                )
-            }),
-        },
+        Ok(()) => {
+            let print = Sha256::digest(cert);
+            Verdict {
+                trusted: true,
+                reason: "trusted",
+                detail: format!(
+                    "{digest_text}{blocks}; signed by {who} ({cert_name}, SHA-256 fingerprint {}); signature in {xattr}",
+                    crate::load::gate::fingerprint(cert)
+                ),
+                profile: a.profiles.map(|p| {
+                    let (prof, why) = Digest::parse(&digest_text)
+                        .map_or((&p.profiles[0], "default"), |d| p.profile_for(&d, Some(&print)));
+                    (prof.name.to_string(), why)
+                }),
+            }
+        }
         Err(v) => v,
     }
 }

@@ -12,7 +12,7 @@ use crate::load::pod::Pod;
 use crate::load::skel::types::{
     attach_path, bpfgate_limit, event_kind, event_verdict, event_why, gate_event, gate_object,
 };
-use crate::policy::{KIMG_OPS, KMOD_OPS, SYSCTL_OPS};
+use crate::policy::{KIMG_OPS, KMOD_OPS, PROG_TYPES, SYSCTL_OPS};
 
 /// Parses the iterator's output (whole gate_event records) and orders it by sequence number.
 pub fn parse(buf: &[u8]) -> Result<Vec<gate_event>, Error> {
@@ -65,6 +65,16 @@ fn kind(e: &gate_event) -> &'static str {
 fn what(e: &gate_event) -> String {
     let d = e.detail as usize;
     match event_kind(e.kind) {
+        event_kind::EV_BPF if event_why(e.why) == event_why::WHY_PROFILE_PROG_TYPE => {
+            let t = d >> 8;
+            format!(
+                "{} {}",
+                commands::name(d & 0xff),
+                PROG_TYPES
+                    .get(t)
+                    .map_or_else(|| format!("prog_type_{t}"), |s| s.to_string())
+            )
+        }
         event_kind::EV_BPF => commands::name(d),
         event_kind::EV_KMOD => KMOD_OPS
             .get(d)
@@ -125,6 +135,7 @@ fn why(e: &gate_event) -> &'static str {
         event_why::WHY_TAINT_FILE => "unverified_file",
         event_why::WHY_TAINT_ANON => "anonymous_memory",
         event_why::WHY_PROFILE => "not_in_profile",
+        event_why::WHY_PROFILE_PROG_TYPE => "prog_type_not_in_profile",
         _ => "none",
     }
 }

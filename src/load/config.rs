@@ -42,6 +42,7 @@ pub fn apply(cfg: &mut gate_config, p: &Policy) {
     cfg.profiles = p.profiles.len() as u32;
     for (i, prof) in p.profiles.iter().enumerate().take(PROFILES_MAX) {
         cfg.profile_bpf[i] = prof.bpf;
+        cfg.profile_prog_types[i] = prof.prog_types;
         for (d, b) in cfg.profile_names[i].iter_mut().zip(prof.name.bytes()) {
             *d = b as i8;
         }
@@ -94,14 +95,17 @@ pub fn policy_of(cfg: &gate_config) -> Policy {
         // The bindings' digests stay in the kernel, as the denylist's do.
         profiles: profile_names(cfg)
             .iter()
-            .zip(cfg.profile_bpf)
-            .map(|(name, bpf)| Profile {
+            .zip(cfg.profile_bpf.iter().zip(cfg.profile_prog_types))
+            .map(|(name, (bpf, prog_types))| Profile {
                 name: heapless::String::try_from(name.as_str()).unwrap_or_default(),
-                bpf,
+                bpf: *bpf,
+                prog_types,
             })
             .collect(),
         profile_default: cfg.profile_default.min(PROFILES_MAX as u32 - 1) as u8,
         bindings: heapless::Vec::new(),
+        // Signer bindings live on as keyrings (cfg.profile_keyrings), not as fingerprints.
+        signers: heapless::Vec::new(),
     }
 }
 
@@ -123,7 +127,7 @@ mod tests {
     #[test]
     fn round_trip() {
         let (p, w) = policy::layered(
-            "mode=audit\nbpf=restrict\nkmod=allow\nkimg.allow=dev_mem\nsysctl=restrict\nsysctl.allow=bpf_jit_limit\nbpf.block=token_create\nbpf.token_only=1\nanchors=baked,secondary\nprofile.readonly.bpf=read,prog_get_fd_by_id\nprofile.network_3.bpf=prog_load\nprofile.default=readonly",
+            "mode=audit\nbpf=restrict\nkmod=allow\nkimg.allow=dev_mem\nsysctl=restrict\nsysctl.allow=bpf_jit_limit\nbpf.block=token_create\nbpf.token_only=1\nanchors=baked,secondary\nprofile.readonly.bpf=read,prog_get_fd_by_id\nprofile.network_3.bpf=prog_load\nprofile.network_3.prog_types=xdp,network\nprofile.default=readonly",
             None,
             "",
         );

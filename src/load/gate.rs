@@ -68,7 +68,7 @@ fn load_with(certs: &[(&str, &[u8])], policy: &Policy) -> Result<String, Error> 
             pin_dir().display()
         ));
     }
-    let (features, keys) = prepare(certs)?;
+    let (features, keys) = prepare(certs, policy)?;
     let ring = keys.serial;
     match attach_and_pin(&features, &keys, policy) {
         Ok(n) => Ok(format!(
@@ -81,7 +81,7 @@ fn load_with(certs: &[(&str, &[u8])], policy: &Policy) -> Result<String, Error> 
             peak_rss_kib().map_or_else(|| "unknown".into(), |k| k.to_string())
         )),
         Err(e) => {
-            keyring::discard(ring);
+            keys.discard();
             Err(e)
         }
     }
@@ -94,8 +94,70 @@ fn peak_rss_kib() -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
-/// What every way of loading the gate starts with: API filesystems, kernel checks, the keyring.
-pub fn prepare(certs: &[(&str, &[u8])]) -> Result<(Features, keyring::Keyring), Error> {
+/// The SHA-256 fingerprint of a DER certificate, as `openssl x509 -fingerprint -sha256` prints it (colons).
+pub fn fingerprint(der: &[u8]) -> String {
+    let d = crate::signing::sha256::Sha256::digest(der);
+    d.iter()
+        .map(|b| format!("{b:02X}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+/// The baked certificates each signer-bound profile gets. A fingerprint that names no baked certificate binds
+/// nothing: warned, naming the certificates there are (the policy parser cannot know them).
+pub fn signer_groups(certs: &[(&str, &[u8])], policy: &Policy) -> Vec<keyring::SignerGroup> {
+    let prints: Vec<[u8; 32]> = certs
+        .iter()
+        .map(|(_, der)| crate::signing::sha256::Sha256::digest(der))
+        .collect();
+    for b in &policy.signers {
+        if !prints.contains(&b.fingerprint) {
+            let baked: Vec<String> = certs
+                .iter()
+                .map(|(name, der)| format!("{name} {}", fingerprint(der)))
+                .collect();
+            log::warn!(
+                "policy: profile {} is bound to signer {}, which is not a certificate baked into this bpfgate \
+                 (baked: {}); that binding is ignored",
+                policy
+                    .profiles
+                    .get(usize::from(b.profile))
+                    .map_or("?", |p| p.name.as_str()),
+                b.fingerprint.iter().map(|x| format!("{x:02X}")).collect::<Vec<_>>().join(":"),
+                baked.join("; ")
+            );
+        }
+    }
+    policy
+        .profiles
+        .iter()
+        .enumerate()
+        .filter_map(|(i, p)| {
+            let certs: Vec<usize> = prints
+                .iter()
+                .enumerate()
+                .filter(|(_, f)| {
+                    policy
+                        .signers
+                        .iter()
+                        .any(|b| usize::from(b.profile) == i && b.fingerprint == **f)
+                })
+                .map(|(c, _)| c)
+                .collect();
+            (!certs.is_empty()).then(|| keyring::SignerGroup {
+                profile: i as u8,
+                name: p.name.to_string(),
+                certs,
+            })
+        })
+        .collect()
+}
+
+/// What every way of loading the gate starts with: API filesystems, kernel checks, the keyrings.
+pub fn prepare(
+    certs: &[(&str, &[u8])],
+    policy: &Policy,
+) -> Result<(Features, keyring::Keyring), Error> {
     if certs.is_empty() {
         return Err(Error::NoCertificates);
     }
@@ -108,7 +170,10 @@ pub fn prepare(certs: &[(&str, &[u8])]) -> Result<(Features, keyring::Keyring), 
             certs.len()
         )));
     }
-    Ok((features, keyring::create(certs)?))
+    Ok((
+        features,
+        keyring::create(certs, &signer_groups(certs, policy))?,
+    ))
 }
 
 /// A loaded, attached gate held by this process: its links are released when it is dropped, unless pinned.
@@ -202,6 +267,12 @@ pub fn attach(
         for (slot, key) in cfg.key_serials.iter_mut().zip(&keys.keys) {
             *slot = *key as u32;
         }
+        for (profile, ring) in &keys.profiles {
+            if let Some(slot) = cfg.profile_keyrings.get_mut(usize::from(*profile)) {
+                *slot = *ring as u32;
+            }
+        }
+        cfg.signer_bindings = keys.profiles.len() as u32;
         cfg.nr_cpus = nr_cpus;
         cfg.xattr_security = features.security_bpf_xattr.into();
         cfg.loader_tgid = std::process::id();

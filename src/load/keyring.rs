@@ -16,24 +16,76 @@ const KEY_SEARCH: u32 = 0x08;
 const READ_ONLY: u32 =
     ((KEY_VIEW | KEY_READ | KEY_SEARCH) << 24) | ((KEY_VIEW | KEY_READ | KEY_SEARCH) << 16);
 
-/// The gate's keyring and the serials of the certificate keys in it.
+/// The gate's keyring, the serials of the certificate keys in it, and the signer-binding keyrings: for each profile
+/// bound to signers, a keyring holding those certificates' keys (linked again, not copied).
 pub struct Keyring {
     pub serial: i32,
     pub keys: Vec<i32>,
+    pub profiles: Vec<(u8, i32)>,
 }
 
-/// Creates the keyring from DER certificates.
+/// The certificates (indices into the baked list) bound to one profile, and its name.
+pub struct SignerGroup {
+    pub profile: u8,
+    pub name: String,
+    pub certs: Vec<usize>,
+}
+
+impl Keyring {
+    /// Unlinks every keyring this run made, so a failed load leaves nothing behind (the kernel frees them).
+    pub fn discard(&self) {
+        for (_, ring) in &self.profiles {
+            discard(*ring);
+        }
+        discard(self.serial);
+    }
+}
+
+/// A closed, read-only keyring `desc` holding `keys` (which must still grant link permission), linked into root's
+/// user keyring.
+fn sealed_ring(desc: &str, keys: &[i32]) -> Result<i32, Error> {
+    let ring = sys::add_key("keyring", Some(desc), &[], KEY_SPEC_PROCESS_KEYRING)
+        .map_err(|e| Error::Keyring("creating a signer-binding keyring", e))?;
+    let seal = || -> Result<(), Error> {
+        for key in keys {
+            sys::key_link(*key, ring).map_err(|e| {
+                Error::Keyring("linking a certificate into a signer-binding keyring", e)
+            })?;
+        }
+        sys::keyring_close(ring)
+            .map_err(|e| Error::Keyring("closing a signer-binding keyring", e))?;
+        sys::key_link(ring, KEY_SPEC_USER_KEYRING).map_err(|e| {
+            Error::Keyring(
+                "linking a signer-binding keyring into root's user keyring",
+                e,
+            )
+        })?;
+        sys::key_setperm(ring, READ_ONLY)
+            .map_err(|e| Error::Keyring("making a signer-binding keyring read-only", e))
+    };
+    if let Err(e) = seal() {
+        discard(ring);
+        return Err(e);
+    }
+    Ok(ring)
+}
+
+/// Creates the keyring from DER certificates, and one keyring per signer group (`bpfgate.NAME`).
 ///
 /// A keyring of the same name in `_uid.0` is replaced (the kernel's add_key semantics); the caller only gets here
 /// when no gate is active, so no running gate holds the old serial.
-pub fn create(certs: &[(&str, &[u8])]) -> Result<Keyring, Error> {
+pub fn create(certs: &[(&str, &[u8])], groups: &[SignerGroup]) -> Result<Keyring, Error> {
     // Made in this process's own keyring, so that this process possesses it while filling it whatever session
     // keyring it runs under (a systemd service has a private one that does not reach `_uid.0`); linked into
     // `_uid.0` once complete, which keeps it after this process exits.
     let ring = sys::add_key("keyring", Some(KEYRING_NAME), &[], KEY_SPEC_PROCESS_KEYRING)
         .map_err(|e| Error::Keyring("creating keyring \"bpfgate\"", e))?;
-    let mut keys = Vec::with_capacity(certs.len());
-    let mut fill = || -> Result<(), Error> {
+    let mut out = Keyring {
+        serial: ring,
+        keys: Vec::with_capacity(certs.len()),
+        profiles: Vec::new(),
+    };
+    let fill = |out: &mut Keyring| -> Result<(), Error> {
         for (name, der) in certs {
             let key = sys::add_key("asymmetric", None, der, ring).map_err(|e| {
                 Error::Keyring(
@@ -45,9 +97,21 @@ pub fn create(certs: &[(&str, &[u8])]) -> Result<Keyring, Error> {
                     std::io::Error::new(e.kind(), format!("{name}: {e}")),
                 )
             })?;
-            sys::key_setperm(key, READ_ONLY)
+            out.keys.push(key);
+        }
+        // The signer-binding keyrings link the keys before they lose their link permission.
+        for g in groups {
+            let keys: Vec<i32> = g
+                .certs
+                .iter()
+                .filter_map(|i| out.keys.get(*i).copied())
+                .collect();
+            let r = sealed_ring(&format!("{KEYRING_NAME}.{}", g.name), &keys)?;
+            out.profiles.push((g.profile, r));
+        }
+        for key in &out.keys {
+            sys::key_setperm(*key, READ_ONLY)
                 .map_err(|e| Error::Keyring("making a certificate read-only", e))?;
-            keys.push(key);
         }
         sys::keyring_close(ring)
             .map_err(|e| Error::Keyring("closing the keyring to new keys", e))?;
@@ -56,15 +120,15 @@ pub fn create(certs: &[(&str, &[u8])]) -> Result<Keyring, Error> {
         sys::key_setperm(ring, READ_ONLY)
             .map_err(|e| Error::Keyring("making the keyring read-only", e))
     };
-    if let Err(e) = fill() {
-        discard(ring);
+    if let Err(e) = fill(&mut out) {
+        out.discard();
         return Err(e);
     }
-    Ok(Keyring { serial: ring, keys })
+    Ok(out)
 }
 
-/// Unlinks a keyring this run made, so a failed load leaves nothing behind (the kernel frees it).
-pub fn discard(ring: i32) {
+/// Unlinks one keyring this run made.
+fn discard(ring: i32) {
     match sys::key_unlink(ring, KEY_SPEC_USER_KEYRING) {
         // Never linked there (it failed before): the process keyring drops it when this process exits.
         Err(e) if e.raw_os_error() != Some(libc::ENOENT) => {

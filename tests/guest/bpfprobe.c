@@ -47,6 +47,7 @@
  *   sharedfsexec PATH ARGS... start a process sharing this one's fs_struct (CLONE_FS), then exec PATH ARGS
  *   progexec PATH             load a socket filter, a perf-event, an XDP and a tc program, exec
  *                             `PATH progattach SFD PFD XFD CFD`
+ *   progtype N                load a two-instruction program of type N (uapi number), expected attach type 0
  *   progpass PATH             load an XDP program, exec `PATH progrecv FD` with its fd open
  *   progrecv FD               a forked child takes program fd FD of this process with pidfd_getfd, then is sent it
  *                             over SCM_RIGHTS: getfd= and recv= (EPERM when the kernel dropped the fd)
@@ -1252,6 +1253,12 @@ int main(int argc, char **argv)
 		return shared_fs_exec(argv + 2);
 	if (!strcmp(op, "progexec") && argc >= 3)
 		return prog_exec(argv[2]);
+	if (!strcmp(op, "progtype") && argc >= 3) {
+		char name[32];
+
+		snprintf(name, sizeof(name), "prog_type_%s", argv[2]);
+		return report(name, prog_load_type(atoi(argv[2]), 0, 0));
+	}
 	if (!strcmp(op, "progpass") && argc >= 3)
 		return prog_pass(argv[2]);
 	if (!strcmp(op, "progrecv") && argc >= 3)

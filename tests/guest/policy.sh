@@ -7,9 +7,10 @@ PIN=/sys/fs/bpf/bpfgate
 obs() { echo "@@ $*"; }
 run() { n=$1; shift; out=$("$@" 2>&1 | tr '\n' ' '); obs "$n $out"; }
 
-for f in signed revoked foreign ro; do bpfgate --log stderr enroll --sig $S/probe-$f.sig $T/probe-$f >/dev/null; done
+for f in signed revoked foreign ro net second; do bpfgate --log stderr enroll --sig $S/probe-$f.sig $T/probe-$f >/dev/null; done
 deny=$(bpfgate digest $T/probe-revoked | cut -d' ' -f1)
 ro=$(bpfgate digest $T/probe-ro | cut -d' ' -f1)
+net=$(bpfgate digest $T/probe-net | cut -d' ' -f1)
 cat >/tmp/policy.conf <<CONF
 # The policy under test (tests/guest/policy.sh); the kernel command line adds bpfgate.kimg=restrict.
 bpf = restrict
@@ -25,6 +26,12 @@ anchors = baked, secondary, platform   # the kernel's keyrings too (a signer the
 # A monitoring tool's profile: it reads, it loads nothing. probe-ro (signed like probe-signed) is bound to it.
 profile.readonly.bpf = read, prog_get_fd_by_id, map_get_fd_by_id, btf_get_fd_by_id
 profile.readonly.digests = $ro
+# A networking loader's: socket filters and XDP, nothing that traces or hooks the kernel.
+profile.network.bpf = read, prog_load
+profile.network.prog_types = socket_filter, xdp
+profile.network.digests = $net
+# Everything the second (rotation) key signed reads only; probe-net, signed by it too, keeps its digest's profile.
+profile.readonly.signers = $(cat $S/second.fp)
 CONF
 CONFIG=""
 case " $(cat /proc/cmdline) " in *" bpfgate_policy_file "*) CONFIG="--config /tmp/policy.conf" ;; esac
@@ -42,6 +49,8 @@ obs "check_denylisted $(bpfgate check $CONFIG $T/probe-revoked 2>&1)"
 obs "check_foreign $(bpfgate check $CONFIG $T/probe-foreign 2>&1)"
 obs "check_ro $(bpfgate check $CONFIG $T/probe-ro 2>&1)"
 obs "check_full $(bpfgate check $CONFIG $T/probe-signed 2>&1)"
+obs "check_second $(bpfgate check $CONFIG $T/probe-second 2>&1)"
+obs "check_net $(bpfgate check $CONFIG $T/probe-net 2>&1)"
 bpfgate --log stderr load $CONFIG >/tmp/load.out 2>&1; rc=$?
 obs "load rc=$rc $(tr '\n' ' ' </tmp/load.out)"
 obs "pins $(ls $PIN | tr '\n' ' ')"
@@ -66,6 +75,12 @@ run ro_token $T/probe-ro token any
 run ro_fork_prog $T/probe-ro fork prog
 run ro_exec_full $T/probe-ro exec $T/probe-signed prog
 run ro_steal $T/probe-ro steal $PIN
+run second_prog $T/probe-second prog
+run second_map $T/probe-second map
+for t in 1 6 2 29; do
+    run net_prog_type_$t $T/probe-net progtype $t
+    run full_prog_type_$t $T/probe-signed progtype $t
+done
 # protected maps: untrusted tasks may write maps (policy), but not the ones trusted tasks created
 run untrusted_own_map_write $T/probe-unsigned mapwrite own
 run untrusted_own_map_write_shared $T/probe-unsigned mapwrite own shared
@@ -94,6 +109,10 @@ $T/probe-signed sleep 30 & SP=$!
 sleep 0.3
 run ptrace_untrusted_to_trusted $T/probe-unsigned ptrace $SP
 kill $SP 2>/dev/null
+# the signer-binding keyring (profile readonly) is the gate's like its main one
+pring=$(grep -E ' keyring +bpfgate.readonly: ' /proc/keys | awk '{print $1}')
+obs "profile_keyring ${pring:-none}"
+run profile_keyring_attack bpfprobe keyattack $((0x${pring:-0}))
 # the gate's own objects: protected in every mode
 rm -f $PIN/bpf; obs "rm_pin rc=$?"
 obs "pins_left $(ls $PIN | wc -l)"

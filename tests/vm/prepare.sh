@@ -27,9 +27,14 @@ sign probe-second second
 # Different content (a trailing byte), validly signed: the policy tests put its digest on the denylist.
 { cat "$out/bpfprobe"; printf 'revoked'; } >"$out/disk/t/probe-revoked"; chmod +x "$out/disk/t/probe-revoked"
 sign probe-revoked signer
-# Different content again: the policy tests bind its digest to a profile.
-{ cat "$out/bpfprobe"; printf 'readonly'; } >"$out/disk/t/probe-ro"; chmod +x "$out/disk/t/probe-ro"
-sign probe-ro signer
+# Different content again: the policy tests bind their digests to profiles.
+# probe-net is signed by the second (rotation) key, which the policy tests bind to another profile by signer: its
+# digest binding must win. The guest reads that key's fingerprint from second.fp.
+for n in ro:signer net:second; do
+    { cat "$out/bpfprobe"; printf '%s' "${n%%:*}"; } >"$out/disk/t/probe-${n%%:*}"; chmod +x "$out/disk/t/probe-${n%%:*}"
+    sign "probe-${n%%:*}" "${n#*:}"
+done
+openssl x509 -in "$keys/second.pem" -noout -fingerprint -sha256 | cut -d= -f2 >"$out/disk/sig/second.fp"
 # A signature over other content: sign a different file, keep its signature for probe-wrongfile.
 cp /bin/busybox "$out/disk/t/other"; sign other signer; cp "$out/disk/sig/other.sig" "$out/disk/sig/probe-wrongfile.sig"
 rm "$out/disk/t/other" "$out/disk/sig/other.sig"

@@ -204,6 +204,9 @@ struct gate_config {
 	__u32 key_serials[BPFGATE_KEYS_MAX]; /* the certificates in the keyring (0: unused slot) */
 	__u64 profile_bpf[BPFGATE_PROFILES]; /* bpf() commands each profile's loaders may use ([0] full: all) */
 	__u64 profile_prog_types[BPFGATE_PROFILES]; /* program types each profile's loaders may load ([0]: all) */
+	__u64 profile_kmod[BPFGATE_PROFILES];   /* what trust adds per profile in the kmod area (enum kmod_op bits) */
+	__u64 profile_kimg[BPFGATE_PROFILES];   /* ... in the kimg area (enum kimg_op bits) */
+	__u64 profile_sysctl[BPFGATE_PROFILES]; /* ... in the sysctl area (enum sysctl_op bits) */
 	char profile_names[BPFGATE_PROFILES][BPFGATE_PROFILE_NAME]; /* for status and log */
 	__u32 profiles;        /* profiles defined: 1 = only full (no profile checks at all) */
 	__u32 profile_default; /* profile of a trusted file no binding names */

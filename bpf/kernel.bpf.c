@@ -16,12 +16,35 @@
 #define PROC_SUPER_MAGIC 0x9fa0
 #define FMODE_WRITE 0x2
 
-/* A kernel-modifying (or kernel-reading) operation: permitted by the area's permission and allow-list. */
+/* Does the profile of trusted `task` withhold operation `op` of area `kind`? (The area's allow-list, which holds for
+ * everyone, was checked before.) */
+static __always_inline bool profile_withholds(struct task_struct *task, __u32 kind, __u32 op)
+{
+	struct task_trust *t = trusted_entry(task);
+	__u32 p;
+	__u64 m;
+
+	if (!t)
+		return false;
+	p = t->profile;
+	if (p >= BPFGATE_PROFILES)
+		return true;
+	m = kind == EV_KMOD ? cfg.profile_kmod[p] : kind == EV_KIMG ? cfg.profile_kimg[p] : cfg.profile_sysctl[p];
+	return op >= 64 || !((m >> op) & 1);
+}
+
+/* A kernel-modifying (or kernel-reading) operation: permitted by the area's permission and allow-list, and for a
+ * trusted task by its profile. */
 static __always_inline int kernel_op(__u32 kind, __u32 op)
 {
 	__u32 perm = kind == EV_KMOD ? cfg.kmod_perm : kind == EV_KIMG ? cfg.kimg_perm : cfg.sysctl_perm;
 	__u64 allow = kind == EV_KMOD ? cfg.kmod_allow : kind == EV_KIMG ? cfg.kimg_allow : cfg.sysctl_allow;
-	__u32 why = area_denies(perm, (allow >> op) & 1, bpf_get_current_task_btf());
+	bool listed = (allow >> op) & 1;
+	struct task_struct *task = bpf_get_current_task_btf();
+	__u32 why = area_denies(perm, listed, task);
+
+	if (cfg.profiles > 1 && why == WHY_NONE && !listed && perm != PERM_ALLOW && profile_withholds(task, kind, op))
+		why = WHY_PROFILE;
 
 	if (why == WHY_NONE)
 		return 0;

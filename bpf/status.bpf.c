@@ -19,18 +19,18 @@ static __always_inline int status_elem(struct bpf_iter__bpf_map_elem *ctx)
 		return 0;
 	k = *key;
 	if (ctx->meta->seq_num == 0) {
-		struct status_header hdr = {
+		/* The header's fixed fields, then the config straight from rodata (too big for the stack). */
+		struct {
+			__u32 magic, version, counters, _pad;
+		} hdr = {
 			.magic = BPFGATE_STATUS_MAGIC,
 			.version = BPFGATE_STATUS_VERSION,
 			.counters = CNT_MAX,
 		};
-		const volatile __u32 *src = (const volatile __u32 *)&cfg;
-		__u32 *dst = (__u32 *)&hdr.config;
 
-		/* Word by word through a volatile pointer: a plain memcpy would be folded to the zero initialiser. */
-		for (cpu = 0; cpu < sizeof(hdr.config) / 4; cpu++)
-			dst[cpu] = src[cpu];
+		_Static_assert(sizeof(hdr) == __builtin_offsetof(struct status_header, config), "status_header layout");
 		bpf_seq_write(seq, &hdr, sizeof(hdr));
+		bpf_seq_write(seq, (void *)&cfg, sizeof(cfg));
 	}
 	rec.index = k;
 	for (cpu = 0; cpu < BPFGATE_MAX_CPUS && cpu < cfg.nr_cpus; cpu++) {

@@ -39,7 +39,8 @@ Commands:
                          anchors = baked,builtin,secondary,platform (whose signatures count),
                          denylist = sha256:HEX,..., profile.NAME.bpf = commands a trusted loader
                          under profile NAME may use, profile.NAME.prog_types = the program types they may
-                         load, profile.NAME.signers = certificate SHA-256 fingerprints (everything they
+                         load, profile.NAME.kmod|kimg|sysctl = what trust adds there for them,
+                         profile.NAME.signers = certificate SHA-256 fingerprints (everything they
                          sign), profile.NAME.digests = sha256:HEX,... (the files it
                          binds), profile.default = NAME (default full: all of bpf(); docs/profiles.md).
                          See docs/policy.md.

@@ -216,6 +216,11 @@ pub struct Profile {
     /// Program types its loaders may load (bitmap by `enum bpf_prog_type`; `full`: every bit). None for a new
     /// profile: what a profile does not name, it does not get.
     pub prog_types: u64,
+    /// What trust adds in the other areas, beyond their allow-lists (bitmaps over KMOD_OPS, KIMG_OPS,
+    /// SYSCTL_OPS; `full`: everything). None for a new profile.
+    pub kmod: u64,
+    pub kimg: u64,
+    pub sysctl: u64,
 }
 
 /// A file bound to a profile by its fs-verity digest (`profile.NAME.digests`): wins over the default.
@@ -369,6 +374,9 @@ impl Default for Policy {
                 name: String::try_from(FULL).unwrap_or_default(),
                 bpf: u64::MAX,
                 prog_types: u64::MAX,
+                kmod: u64::MAX,
+                kimg: u64::MAX,
+                sysctl: u64::MAX,
             }]),
             profile_default: 0,
             bindings: Vec::new(),
@@ -462,8 +470,8 @@ const KIMG_LIST: ListKey = ListKey {
 /// Every key, for messages.
 const KEYS: &str =
     "mode, required, bpf, bpf.allow, bpf.block, bpf.token_only, bpf.signed, kmod, kmod.allow, kimg, kimg.allow, sysctl, \
-     sysctl.allow, anchors, denylist, initramfs, profile.NAME.bpf, profile.NAME.prog_types, profile.NAME.digests, \
-     profile.NAME.signers, profile.default";
+     sysctl.allow, anchors, denylist, initramfs, profile.NAME.bpf, profile.NAME.prog_types, profile.NAME.kmod, \
+     profile.NAME.kimg, profile.NAME.sysctl, profile.NAME.digests, profile.NAME.signers, profile.default";
 
 /// Parses a comma-separated digest list, all or nothing: the first bad entry is the error.
 #[allow(clippy::result_large_err)]
@@ -668,7 +676,7 @@ impl Policy {
         let rest = &key["profile.".len()..];
         let Some((name, field)) = rest.rsplit_once('.') else {
             return Err(msg(format_args!(
-                "expected profile.NAME.bpf, .prog_types, .digests, .signers, or profile.default"
+                "expected profile.NAME.FIELD (bpf, prog_types, kmod, kimg, sysctl, digests, signers) or profile.default"
             )));
         };
         if name.is_empty()
@@ -683,16 +691,18 @@ impl Policy {
             )));
         }
         match field {
-            "bpf" | "prog_types" => {
+            "bpf" | "prog_types" | "kmod" | "kimg" | "sysctl" => {
                 if name == FULL {
                     return Err(msg(format_args!(
                         "the built-in profile full (all of bpf()) cannot be changed; define a new one"
                     )));
                 }
-                let m = if field == "bpf" {
-                    BPF_LIST.parse(v)?
-                } else {
-                    PROG_TYPE_LIST.parse(v)?
+                let m = match field {
+                    "bpf" => BPF_LIST.parse(v)?,
+                    "prog_types" => PROG_TYPE_LIST.parse(v)?,
+                    "kmod" => KMOD_LIST.parse(v)?,
+                    "kimg" => KIMG_LIST.parse(v)?,
+                    _ => SYSCTL_LIST.parse(v)?,
                 };
                 let i = match self.profile_index(name) {
                     Some(i) => usize::from(i),
@@ -702,6 +712,9 @@ impl Policy {
                                 .map_err(|_| msg(format_args!("name too long")))?,
                             bpf: 0,
                             prog_types: 0,
+                            kmod: 0,
+                            kimg: 0,
+                            sysctl: 0,
                         };
                         self.profiles.push(profile).map_err(|_| {
                             msg(format_args!(
@@ -711,11 +724,14 @@ impl Policy {
                         self.profiles.len() - 1
                     }
                 };
-                if field == "bpf" {
-                    self.profiles[i].bpf = m;
-                } else {
-                    self.profiles[i].prog_types = m;
-                }
+                let p = &mut self.profiles[i];
+                *match field {
+                    "bpf" => &mut p.bpf,
+                    "prog_types" => &mut p.prog_types,
+                    "kmod" => &mut p.kmod,
+                    "kimg" => &mut p.kimg,
+                    _ => &mut p.sysctl,
+                } = m;
                 Ok(())
             }
             "digests" => {
@@ -765,7 +781,7 @@ impl Policy {
                 Ok(())
             }
             _ => Err(msg(format_args!(
-                "unknown profile field {field:?} (known: bpf, prog_types, digests, signers)"
+                "unknown profile field {field:?} (known: bpf, prog_types, kmod, kimg, sysctl, digests, signers)"
             ))),
         }
     }
@@ -878,6 +894,13 @@ impl Policy {
                 "profile.{}.prog_types = {}\n",
                 p.name,
                 PROG_TYPE_LIST.render(p.prog_types)
+            );
+            out += &format!("profile.{}.kmod = {}\n", p.name, KMOD_LIST.render(p.kmod));
+            out += &format!("profile.{}.kimg = {}\n", p.name, KIMG_LIST.render(p.kimg));
+            out += &format!(
+                "profile.{}.sysctl = {}\n",
+                p.name,
+                SYSCTL_LIST.render(p.sysctl)
             );
         }
         for b in &self.bindings {
@@ -1271,14 +1294,14 @@ mod tests {
             ("profile.default = ro", "no profile \"ro\" (define it first"),
             (
                 "profile.ro.caps = 1",
-                "unknown profile field \"caps\" (known: bpf, prog_types, digests, signers)",
+                "unknown profile field \"caps\" (known: bpf, prog_types, kmod, kimg, sysctl, digests, signers)",
             ),
             (
                 "profile.net.prog_types = xdp, kprobes",
                 "unknown name \"kprobes\"",
             ),
             ("profile.full.prog_types = xdp", "cannot be changed"),
-            ("profile.ro = read", "expected profile.NAME.bpf"),
+            ("profile.ro = read", "expected profile.NAME.FIELD (bpf, prog_types"),
         ];
         for (config, want) in bad {
             let (p, w) = layered("", Some((config, "policy.conf")), "");

@@ -43,6 +43,9 @@ pub fn apply(cfg: &mut gate_config, p: &Policy) {
     for (i, prof) in p.profiles.iter().enumerate().take(PROFILES_MAX) {
         cfg.profile_bpf[i] = prof.bpf;
         cfg.profile_prog_types[i] = prof.prog_types;
+        cfg.profile_kmod[i] = prof.kmod;
+        cfg.profile_kimg[i] = prof.kimg;
+        cfg.profile_sysctl[i] = prof.sysctl;
         for (d, b) in cfg.profile_names[i].iter_mut().zip(prof.name.bytes()) {
             *d = b as i8;
         }
@@ -95,11 +98,14 @@ pub fn policy_of(cfg: &gate_config) -> Policy {
         // The bindings' digests stay in the kernel, as the denylist's do.
         profiles: profile_names(cfg)
             .iter()
-            .zip(cfg.profile_bpf.iter().zip(cfg.profile_prog_types))
-            .map(|(name, (bpf, prog_types))| Profile {
+            .enumerate()
+            .map(|(i, name)| Profile {
                 name: heapless::String::try_from(name.as_str()).unwrap_or_default(),
-                bpf: *bpf,
-                prog_types,
+                bpf: cfg.profile_bpf[i],
+                prog_types: cfg.profile_prog_types[i],
+                kmod: cfg.profile_kmod[i],
+                kimg: cfg.profile_kimg[i],
+                sysctl: cfg.profile_sysctl[i],
             })
             .collect(),
         profile_default: cfg.profile_default.min(PROFILES_MAX as u32 - 1) as u8,
@@ -127,7 +133,7 @@ mod tests {
     #[test]
     fn round_trip() {
         let (p, w) = policy::layered(
-            "mode=audit\nbpf=restrict\nkmod=allow\nkimg.allow=dev_mem\nsysctl=restrict\nsysctl.allow=bpf_jit_limit\nbpf.block=token_create\nbpf.token_only=1\nanchors=baked,secondary\nprofile.readonly.bpf=read,prog_get_fd_by_id\nprofile.network_3.bpf=prog_load\nprofile.network_3.prog_types=xdp,network\nprofile.default=readonly",
+            "mode=audit\nbpf=restrict\nkmod=allow\nkimg.allow=dev_mem\nsysctl=restrict\nsysctl.allow=bpf_jit_limit\nbpf.block=token_create\nbpf.token_only=1\nanchors=baked,secondary\nprofile.readonly.bpf=read,prog_get_fd_by_id\nprofile.network_3.bpf=prog_load\nprofile.network_3.prog_types=xdp,network\nprofile.network_3.kmod=load\nprofile.network_3.kimg=bpf_write_user\nprofile.network_3.sysctl=bpf_jit_harden\nprofile.default=readonly",
             None,
             "",
         );

@@ -30,6 +30,7 @@ profile.readonly.digests = $ro
 profile.network.bpf = read, prog_load
 profile.network.prog_types = socket_filter, xdp
 profile.network.digests = $net
+profile.network.kmod = load    # it may load its modules; readonly gets no kmod, kimg or sysctl rights
 # Everything the second (rotation) key signed reads only; probe-net, signed by it too, keeps its digest's profile.
 profile.readonly.signers = $(cat $S/second.fp)
 CONF
@@ -92,6 +93,8 @@ run token_passed_to_untrusted $T/probe-signed token any pass $T/probe-unsigned
 run untrusted_finit bpfprobe finit $MOD; rmmod dummy 2>/dev/null
 run trusted_finit $T/probe-signed finit $MOD; rmmod dummy 2>/dev/null
 run trusted_finit_other_mntns unshare -m $T/probe-signed finit $MOD; rmmod dummy 2>/dev/null
+run ro_finit $T/probe-ro finit $MOD; rmmod dummy 2>/dev/null
+run net_finit $T/probe-net finit $MOD; rmmod dummy 2>/dev/null
 mount -t policyfs none /tmp/fsx 2>/dev/null
 obs "untrusted_module_request $(grep -c fs-policyfs /tmp/modprobe.calls 2>/dev/null || echo 0)"
 # kimg area
@@ -99,11 +102,13 @@ run untrusted_devmem bpfprobe openrw /dev/mem
 run untrusted_ioperm bpfprobe ioperm
 run trusted_devmem $T/probe-signed openrw /dev/mem
 run trusted_devmem_other_mntns unshare -m $T/probe-signed openrw /dev/mem
+run ro_devmem $T/probe-ro openrw /dev/mem
 # sysctl area (opened for writing)
 run untrusted_sysctl_stats bpfprobe openrw /proc/sys/kernel/bpf_stats_enabled
 run untrusted_sysctl_harden bpfprobe openrw /proc/sys/net/core/bpf_jit_harden
 run trusted_sysctl_stats $T/probe-signed openrw /proc/sys/kernel/bpf_stats_enabled
 run trusted_sysctl_stats_other_mntns unshare -m $T/probe-signed openrw /proc/sys/kernel/bpf_stats_enabled
+run ro_sysctl_stats $T/probe-ro openrw /proc/sys/kernel/bpf_stats_enabled
 # the trust boundary
 $T/probe-signed sleep 30 & SP=$!
 sleep 0.3

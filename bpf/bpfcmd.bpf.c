@@ -238,9 +238,8 @@ static __always_inline void mark_run(unsigned long long *ctx, union bpf_attr *at
 /* Why a trusted task's profile refuses command `slot` (WHY_NONE: it allows it), counted per profile: the command
  * itself, and for a program load the program type. The gate's own loader is not bound by one. Only when the policy
  * defines profiles (cfg.profiles > 1). */
-static __always_inline __u32 profile_denies(struct task_struct *task, __u32 slot, int cmd, union bpf_attr *attr)
+static __always_inline __u32 profile_denies(struct task_trust *t, __u32 slot, int cmd, union bpf_attr *attr)
 {
-	struct task_trust *t = trusted_entry(task);
 	__u32 p, why = WHY_NONE;
 
 	if (!t || t->loader)
@@ -279,10 +278,13 @@ int BPF_PROG(gate_bpf, int cmd, union bpf_attr *attr, unsigned int size)
 		/* Blocked for everyone but the gate's own loader, which must still pin. */
 		why = is_loader(task) ? WHY_NONE : WHY_BLOCKED;
 	} else {
-		why = area_denies(cfg.bpf_perm, listed, task);
-		/* A trusted task: what its profile lets it do. The allow-list holds for everyone, profiles included. */
-		if (cfg.profiles > 1 && why == WHY_NONE && !listed && cfg.bpf_perm != PERM_ALLOW)
-			why = profile_denies(task, slot, cmd, attr);
+		struct task_trust *t;
+
+		why = area_denies_entry(cfg.bpf_perm, listed, task, &t);
+		/* A trusted task: what its profile lets it do (its entry, just looked up). The allow-list holds for
+		 * everyone, profiles included. */
+		if (cfg.profiles > 1 && why == WHY_NONE && t)
+			why = profile_denies(t, slot, cmd, attr);
 	}
 	if (cfg.signed_progs) {
 		if (cmd == BPF_PROG_TEST_RUN)

@@ -251,16 +251,28 @@ static __always_inline bool in_init_mnt_ns(struct task_struct *task)
 }
 
 /* Why `task` may not do something in an area with permission `perm`: WHY_NONE when it may. `listed`: the
- * operation is on the area's allow-list, which holds for everyone. */
-static __always_inline __u32 area_denies(__u32 perm, bool listed, struct task_struct *task)
+ * operation is on the area's allow-list, which holds for everyone. `*entry`: the task's verdict entry when the
+ * check looked it up and it is trusted (a profile check reuses it), NULL otherwise. */
+static __always_inline __u32 area_denies_entry(__u32 perm, bool listed, struct task_struct *task,
+						struct task_trust **entry)
 {
+	*entry = NULL;
 	if (perm == PERM_ALLOW || listed)
 		return WHY_NONE;
-	if (!task_is_trusted(task))
+	*entry = trusted_entry(task);
+	if (!*entry)
 		return WHY_UNTRUSTED;
 	if (perm == PERM_RESTRICT && !in_init_mnt_ns(task))
 		return WHY_NAMESPACE;
 	return WHY_NONE;
+}
+
+/* As area_denies_entry, without the entry. */
+static __always_inline __u32 area_denies(__u32 perm, bool listed, struct task_struct *task)
+{
+	struct task_trust *t;
+
+	return area_denies_entry(perm, listed, task, &t);
 }
 
 /* Appends a record to the event ring (defined once, in bpfgate.bpf.c). A global function, verified once on its own

@@ -18,14 +18,11 @@
 
 /* Does the profile of trusted `task` withhold operation `op` of area `kind`? (The area's allow-list, which holds for
  * everyone, was checked before.) */
-static __always_inline bool profile_withholds(struct task_struct *task, __u32 kind, __u32 op)
+static __always_inline bool profile_withholds(struct task_trust *t, __u32 kind, __u32 op)
 {
-	struct task_trust *t = trusted_entry(task);
 	__u32 p;
 	__u64 m;
 
-	if (!t)
-		return false;
 	p = t->profile;
 	if (p >= BPFGATE_PROFILES)
 		return true;
@@ -40,10 +37,10 @@ static __always_inline int kernel_op(__u32 kind, __u32 op)
 	__u32 perm = kind == EV_KMOD ? cfg.kmod_perm : kind == EV_KIMG ? cfg.kimg_perm : cfg.sysctl_perm;
 	__u64 allow = kind == EV_KMOD ? cfg.kmod_allow : kind == EV_KIMG ? cfg.kimg_allow : cfg.sysctl_allow;
 	bool listed = (allow >> op) & 1;
-	struct task_struct *task = bpf_get_current_task_btf();
-	__u32 why = area_denies(perm, listed, task);
+	struct task_trust *t;
+	__u32 why = area_denies_entry(perm, listed, bpf_get_current_task_btf(), &t);
 
-	if (cfg.profiles > 1 && why == WHY_NONE && !listed && perm != PERM_ALLOW && profile_withholds(task, kind, op))
+	if (cfg.profiles > 1 && why == WHY_NONE && t && profile_withholds(t, kind, op))
 		why = WHY_PROFILE;
 
 	if (why == WHY_NONE)

@@ -55,6 +55,16 @@ Commands:
   enroll --sig SIG FILE  Enable fs-verity on FILE (sha256, 4096-byte blocks) and store SIG, made by
                          `fsverity sign FILE SIG --key KEY --cert CERT`, in the xattrs the gate reads
                          (security.bpf.bpfgate.sig and user.bpfgate.sig).
+  enroll --store DIR [--store DIR]... FILE...
+                         Enroll each FILE with the signature a store keeps for its fs-verity digest
+                         (DIR/sha256/HEX.sig, made by scripts/sign-store.sh), then say whether the gate would
+                         trust it. A file without a store entry, or whose entry is not a signature, is named
+                         and left as it was. Exit status 1 when any file is not enrolled or not trusted.
+  sync [--store DIR]... [--watch FILE] [--config FILE]
+                         The same for every file of the watch list (default /etc/bpfgate/watch.conf: one path
+                         per line, a directory for the files in it) from the stores (default
+                         /etc/bpfgate/signatures, then /usr/lib/bpfgate/signatures): enrolls what changed,
+                         prints each file it could not enroll and why. Run after package upgrades.
   check [--config FILE] [--json] FILE...
                          Say for each file whether the gate would trust it, and if not exactly why: script,
                          no_verity, bad_digest (algorithm), denylisted (policy as `load` reads it), no_signature,
@@ -107,6 +117,15 @@ pub enum Command {
     Enroll {
         sig: PathBuf,
         file: PathBuf,
+    },
+    EnrollStore {
+        stores: Vec<PathBuf>,
+        files: Vec<PathBuf>,
+    },
+    Sync {
+        stores: Vec<PathBuf>,
+        watch: PathBuf,
+        config: Option<PathBuf>,
     },
     Digest {
         files: Vec<PathBuf>,
@@ -297,28 +316,72 @@ fn command(name: &str, p: &mut Parser) -> Result<Command, Error> {
             Command::Status { json }
         }
         "enroll" => {
-            let (mut sig, mut file) = (None, None);
+            let (mut sig, mut stores, mut files) = (None, Vec::new(), Vec::new());
             while let Some(a) = p.next().map_err(lex(cmd))? {
                 match a {
                     Arg::Long("sig") => sig = Some(value(p, "enroll: --sig", "a file")?),
-                    Arg::Short('h') | Arg::Long("help") => return help("enroll"),
-                    Arg::Value(v) if file.is_none() => file = Some(v),
-                    Arg::Value(v) => {
-                        return Err(usage(format!(
-                            "enroll: one FILE at a time (extra {:?})",
-                            v.to_string_lossy()
-                        )))
+                    Arg::Long("store") => {
+                        stores.push(PathBuf::from(value(p, "enroll: --store", "a directory")?))
                     }
+                    Arg::Short('h') | Arg::Long("help") => return help("enroll"),
+                    Arg::Value(v) => files.push(PathBuf::from(v)),
                     a => return Err(usage(format!("enroll: unknown option {}", shown(&a)))),
                 }
             }
-            let sig = sig.ok_or_else(|| {
-                usage("enroll: --sig SIG is required (make it with `fsverity sign`)")
-            })?;
-            let file = file.ok_or_else(|| usage("enroll: FILE is required"))?;
-            Command::Enroll {
-                sig: sig.into(),
-                file: file.into(),
+            if files.is_empty() {
+                return Err(usage("enroll: FILE is required"));
+            }
+            match (sig, stores.is_empty()) {
+                (Some(_), false) => {
+                    return Err(usage("enroll: --sig SIG or --store DIR, not both"))
+                }
+                (Some(sig), true) => {
+                    if files.len() > 1 {
+                        return Err(usage(format!(
+                            "enroll: one FILE at a time with --sig (extra {:?}); --store takes many",
+                            files[1].display().to_string()
+                        )));
+                    }
+                    Command::Enroll {
+                        sig: sig.into(),
+                        file: files.remove(0),
+                    }
+                }
+                (None, false) => Command::EnrollStore { stores, files },
+                (None, true) => {
+                    return Err(usage(
+                        "enroll: --sig SIG (made with `fsverity sign`) or --store DIR is required",
+                    ))
+                }
+            }
+        }
+        "sync" => {
+            let (mut stores, mut watch, mut config) = (Vec::new(), None, None);
+            while let Some(a) = p.next().map_err(lex(cmd))? {
+                match a {
+                    Arg::Long("store") => {
+                        stores.push(PathBuf::from(value(p, "sync: --store", "a directory")?))
+                    }
+                    Arg::Long("watch") => {
+                        watch = Some(PathBuf::from(value(p, "sync: --watch", "a file")?))
+                    }
+                    Arg::Long("config") => {
+                        config = Some(PathBuf::from(value(p, "sync: --config", "a file")?))
+                    }
+                    Arg::Short('h') | Arg::Long("help") => return help("sync"),
+                    a => return Err(unexpected(&a)),
+                }
+            }
+            if stores.is_empty() {
+                stores = crate::signing::store::STORES
+                    .iter()
+                    .map(PathBuf::from)
+                    .collect();
+            }
+            Command::Sync {
+                stores,
+                watch: watch.unwrap_or_else(|| crate::signing::store::WATCH.into()),
+                config,
             }
         }
         "digest" => {
@@ -434,6 +497,32 @@ mod tests {
                 Command::Enroll {
                     sig: "a.sig".into(),
                     file: "f".into(),
+                },
+            ),
+            (
+                "enroll --store /s --store /t a b",
+                Command::EnrollStore {
+                    stores: vec!["/s".into(), "/t".into()],
+                    files: vec!["a".into(), "b".into()],
+                },
+            ),
+            (
+                "sync",
+                Command::Sync {
+                    stores: vec![
+                        "/etc/bpfgate/signatures".into(),
+                        "/usr/lib/bpfgate/signatures".into(),
+                    ],
+                    watch: "/etc/bpfgate/watch.conf".into(),
+                    config: None,
+                },
+            ),
+            (
+                "sync --store /s --watch /w --config /c",
+                Command::Sync {
+                    stores: vec!["/s".into()],
+                    watch: "/w".into(),
+                    config: Some("/c".into()),
                 },
             ),
             (
@@ -560,7 +649,15 @@ mod tests {
             ("check --yaml f", "\"--yaml\""),
             ("doctor / /mnt", "\"/mnt\""),
             ("status --yaml", "\"--yaml\""),
-            ("enroll f", "--sig SIG is required"),
+            (
+                "enroll f",
+                "--sig SIG (made with `fsverity sign`) or --store DIR is required",
+            ),
+            ("enroll --sig s --store d f", "not both"),
+            ("enroll --store", "--store needs a directory"),
+            ("enroll --store d", "FILE is required"),
+            ("sync --watch", "--watch needs a file"),
+            ("sync extra", "\"extra\""),
             ("enroll --sig", "--sig needs a file"),
             ("enroll --sig s", "FILE is required"),
             ("enroll --sig s a b", "extra \"b\""),

@@ -36,6 +36,7 @@ pub mod signing {
     pub mod der;
     pub mod sha256;
     pub mod sha512;
+    pub mod store;
     pub mod verity;
 }
 

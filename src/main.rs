@@ -177,6 +177,23 @@ fn run(cmd: Command) -> Result<ExitCode, Error> {
         Command::Enroll { sig, file } => {
             println!("{}: {}", file.display(), verity::enroll(&file, &sig)?)
         }
+        Command::EnrollStore { stores, files } => {
+            let files: Vec<Result<std::path::PathBuf, String>> =
+                files.into_iter().map(Ok).collect();
+            if !enroll_from_stores(&stores, &files, None)? {
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+        Command::Sync {
+            stores,
+            watch,
+            config,
+        } => {
+            let files = bpfgate::signing::store::read_watch(&watch)?;
+            if !enroll_from_stores(&stores, &files, config)? {
+                return Ok(ExitCode::FAILURE);
+            }
+        }
         Command::Digest { files } => {
             for f in files {
                 println!(
@@ -188,4 +205,59 @@ fn run(cmd: Command) -> Result<ExitCode, Error> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Enrolls each file from the stores and says whether the gate would trust it now (under the boot policy, or
+/// `config`). One line per file on stdout; what went wrong names the file. True when every file is trusted.
+fn enroll_from_stores(
+    stores: &[std::path::PathBuf],
+    files: &[Result<std::path::PathBuf, String>],
+    config: Option<std::path::PathBuf>,
+) -> Result<bool, Error> {
+    use bpfgate::signing::store::{self, Outcome};
+    let config = config.unwrap_or_else(|| policy::CONFIG_PATH.into());
+    let (policy, warnings) = gate::boot_policy(Some(&config))?;
+    for w in &warnings.list {
+        log::warn!("policy: {w}");
+    }
+    let anchors = check::Anchors::of_policy(
+        &policy,
+        skel::certs::CERTS,
+        bpfgate::load::kernel::reads_security_xattr(),
+    );
+    let mut all = true;
+    for f in files {
+        let f = match f {
+            Ok(f) => f,
+            Err(why) => {
+                println!("{why}");
+                all = false;
+                continue;
+            }
+        };
+        let done = match store::enroll(stores, f) {
+            Outcome::Enrolled(entry, notes) => {
+                format!("enrolled from {} ({notes})", entry.display())
+            }
+            Outcome::Unchanged(entry) => format!("unchanged (signature of {})", entry.display()),
+            Outcome::Failed(why) => {
+                println!("{}: not enrolled: {why}", f.display());
+                all = false;
+                continue;
+            }
+        };
+        let v = check::check(f, &anchors);
+        all &= v.trusted;
+        if v.trusted {
+            println!("{}: {done}; trusted", f.display());
+        } else {
+            println!(
+                "{}: {done}; but untrusted: {}: {}",
+                f.display(),
+                v.reason,
+                v.detail
+            );
+        }
+    }
+    Ok(all)
 }

@@ -1195,6 +1195,50 @@ fn second_exec_hits_the_cache_and_an_xattr_change_makes_it_stale(g: &Guest) {
     g.assert_eq("cache_after_second_restore", "map=ok");
 }
 
+/// Issue 17: `enroll --store` enrolls a file by its digest from a signature store made by scripts/sign-store.sh and
+/// it is trusted at once (before: untrusted); a file without an entry and one whose entry is garbage are named and
+/// left as they were; `sync` over a watch list finds the enrolled file unchanged and names a missing path.
+fn signature_store_enrolls_by_digest(g: &Guest) {
+    g.assert_eq("store_before", "map=EPERM");
+    let e = g.get("store_enroll");
+    let lines: Vec<&str> = e.split('|').collect();
+    assert!(e.starts_with("rc=1 "), "[{}] {e}", g.kernel);
+    assert!(
+        lines[0].contains("/probe-store: enrolled from /mnt/store/sha256/")
+            && lines[0].ends_with("; trusted"),
+        "[{}] {e}",
+        g.kernel
+    );
+    assert!(
+        lines[1].contains("/probe-nostore: not enrolled: no signature for sha256:")
+            && lines[1].contains("in /mnt/store"),
+        "[{}] {e}",
+        g.kernel
+    );
+    assert!(
+        lines[2].contains("/probe-badstore: not enrolled: ") && lines[2].contains("PKCS#7"),
+        "[{}] {e}",
+        g.kernel
+    );
+    g.assert_eq("store_after", "map=ok");
+    assert!(
+        g.get("store_bad_unchanged")
+            .contains("untrusted: no_verity"),
+        "[{}] {}",
+        g.kernel,
+        g.get("store_bad_unchanged")
+    );
+    let s = g.get("store_sync");
+    assert!(
+        s.starts_with("rc=1 ")
+            && s.contains("/probe-store: unchanged (signature of /mnt/store/sha256/")
+            && s.contains("; trusted|")
+            && s.contains("/nonexistent/loader: No such file or directory"),
+        "[{}] {s}",
+        g.kernel
+    );
+}
+
 fn status_counts_match(g: &Guest) {
     let (a0, d0) = cmd_counts(g.get("counts_before"), "map_create");
     let (a1, d1) = cmd_counts(g.get("counts_after"), "map_create");
@@ -2537,6 +2581,7 @@ per_kernel!(scenarios, guest:
     untrusted_root_cannot_reach_gate_objects,
     status_works_untrusted_and_is_read_only,
     second_exec_hits_the_cache_and_an_xattr_change_makes_it_stale,
+    signature_store_enrolls_by_digest,
     status_counts_match,
     second_load_leaves_gate_and_keyring_intact,
     bpftool_signed_allowed_unsigned_denied,

@@ -39,10 +39,20 @@ fn run() -> Result<(), Error> {
     // The default policy, as on a booted machine: what the benchmark measures is the gate's cost as shipped. The
     // benchmark runs from the initramfs, where the initramfs trust window would stay open for the whole boot (and
     // every untrusted task would pay the window's check); after a real boot it is closed.
-    let policy = bpfgate::policy::Policy {
+    // BPFGATE_BENCH_POLICY=FILE (tests/guest/bench.sh, BENCH_POLICY=profiles): that config over the defaults.
+    let mut policy = bpfgate::policy::Policy {
         initramfs_trusted: false,
         ..Default::default()
     };
+    if let Some(path) = std::env::var_os("BPFGATE_BENCH_POLICY") {
+        let text =
+            std::fs::read_to_string(&path).map_err(|e| Error::File(path.clone().into(), e))?;
+        let mut w = bpfgate::policy::Warnings::default();
+        policy.apply_config(&text, &path.to_string_lossy(), &mut w);
+        if !w.is_empty() {
+            return Err(Error::Status(format!("benchmark policy: {:?}", w.list)));
+        }
+    }
     let (features, keys) = gate::prepare(CERTS, &policy)?;
     let started = boottime_ns();
     let held = match gate::attach(&features, &keys, &policy) {

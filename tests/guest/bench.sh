@@ -9,6 +9,17 @@ for f in bench-signed $(cd $T && ls | grep '^bench-fresh'); do
     bpfgate --log stderr enroll --sig $S/$f.sig $T/$f >/dev/null || obs "bench_error enroll $f"
 done
 echo 1 >/proc/sys/kernel/bpf_stats_enabled
+# bpfgate_bench_policy=profiles: the held gate's policy binds the benchmark loader to a profile (bench-hold reads it).
+case " $(cat /proc/cmdline) " in *" bpfgate_bench_policy=profiles "*)
+    cat >/tmp/bench-policy.conf <<CONF
+profile.bench.bpf = read, map_create, map_update_elem
+profile.bench.prog_types = socket_filter
+profile.bench.digests = $(bpfgate digest $T/bench-signed | cut -d' ' -f1)
+profile.other.bpf = read
+CONF
+    export BPFGATE_BENCH_POLICY=/tmp/bench-policy.conf
+    obs "bench_note policy profiles: $(tr '\n' ';' </tmp/bench-policy.conf)" ;;
+esac
 # Size and memory of the real loader: a pinned load in a private bpffs would stay for the whole boot, so it runs
 # last; here only the binary's size.
 obs "bench_size bpfgate $(wc -c </bin/bpfgate)"

@@ -217,6 +217,16 @@ run cache_after_remove $T/probe-cache map
 bpfprobe setxattr $T/probe-cache user.bpfgate.sig $S/probe-cache.sig >/dev/null
 run cache_after_second_restore $T/probe-cache map
 
+# --- Signature store: enroll by digest from a store, sync a watch list ---
+run store_before $T/probe-store map
+bpfgate --log stderr enroll --store /mnt/store $T/probe-store $T/probe-nostore $T/probe-badstore >/tmp/store.out 2>&1
+obs "store_enroll rc=$? $(tr '\n' '|' </tmp/store.out)"
+run store_after $T/probe-store map
+run store_bad_unchanged bpfgate check $T/probe-badstore
+printf '# loaders\n%s\n/nonexistent/loader\n' "$T/probe-store" >/tmp/watch.conf
+bpfgate --log stderr sync --store /mnt/store --watch /tmp/watch.conf >/tmp/sync.out 2>&1
+obs "store_sync rc=$? $(tr '\n' '|' </tmp/sync.out)"
+
 # --- Counts: three denied map creations by an untrusted task ---
 status_json counts_before
 for i in 1 2 3; do $T/probe-unsigned map >/dev/null; done

@@ -4,7 +4,8 @@
 #! each program's own cost from the kernel's BPF statistics, then the spread of the ratios over the runs.
 #! Usage: tests/vm/bench.sh STAGEDIR [ROUNDS [ITERATIONS [RUNS]]]   (ROUNDS >= 5 for the real figures)
 #! BENCH_CLOCK=icount (default): the guest clock counts instructions (1 ns each), so runs repeat; wall: plain TCG
-#! time, which wanders with the host's load by up to 20%. BENCH_PROFILE=1: the function-graph tracer follows the
+#! time, which wanders with the host's load by up to 20%. BENCH_POLICY=profiles: the gate runs with profiles defined
+#! (the benchmark loader bound to one). BENCH_PROFILE=1: the function-graph tracer follows the
 #! last `bpfgate load`'s bpf() calls (4 calls deep; BENCH_PROFILE=FUNCTION:DEPTH for another function) and the
 #! report lists where their time goes.
 set -euo pipefail
@@ -18,6 +19,16 @@ wall) clock_note="wall-time TCG: noise up to 20%" ;;
 *) echo "bench: BENCH_CLOCK=$GUEST_CLOCK: expected icount or wall" >&2; exit 2 ;;
 esac
 status=0
+# BENCH_POLICY=profiles: the gate holds a policy with profiles (the benchmark loader bound by digest to one that
+# allows what it does, a second unused one), so the profile checks run on every hot path they touch.
+policy_arg() {
+    case ${BENCH_POLICY:-} in
+    '') ;;
+    profiles) echo " bpfgate_bench_policy=profiles" ;;
+    *) echo "bench: BENCH_POLICY=$BENCH_POLICY: expected profiles or nothing" >&2; exit 2 ;;
+    esac
+}
+policy_arg >/dev/null || exit 2
 # The guest's profile word: BENCH_PROFILE=1 (bpf() calls, 4 deep) or FUNCTION:DEPTH.
 profile_arg() {
     case ${BENCH_PROFILE:-} in
@@ -52,7 +63,7 @@ for suite in ${BPFGATE_BENCH_KERNELS:-trixie sid trixie-backports}; do
     for run in $(seq 1 "$runs"); do
         log=$vm/bench-$suite-$run.log
         boot_guest "$suite" "$vm" "$vm/disk.img" "bench-$suite-$run" 1024 3600 \
-            "bpfgate_bench bpfgate_bench_rounds=$rounds bpfgate_bench_iters=$iters$(profile_arg)"
+            "bpfgate_bench bpfgate_bench_rounds=$rounds bpfgate_bench_iters=$iters$(profile_arg)$(policy_arg)"
         if ! grep -q '^done' "$log.obs" || grep -q 'bench_error\|failed' "$log.obs"; then
             echo "bench: the $suite guest did not complete run $run of the benchmark; see $log" >&2
             grep 'bench_error\|failed' "$log.obs" >&2 || true

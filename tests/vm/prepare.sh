@@ -35,6 +35,12 @@ for n in ro:signer net:second; do
     sign "probe-${n%%:*}" "${n#*:}"
 done
 openssl x509 -in "$keys/second.pem" -noout -fingerprint -sha256 | cut -d= -f2 >"$out/disk/sig/second.fp"
+# A signature store (issue 17): probe-store's signature kept by digest, made by the signing recipe; probe-nostore
+# has none; probe-badstore's entry is garbage.
+for n in store nostore badstore; do { cat "$out/bpfprobe"; printf '%s' "$n"; } >"$out/disk/t/probe-$n"; done
+chmod +x "$out/disk/t/probe-store" "$out/disk/t/probe-nostore" "$out/disk/t/probe-badstore"
+"$here/../../scripts/sign-store.sh" "$keys/signer.key" "$keys/signer.pem" "$out/disk/store" "$out/disk/t/probe-store" >/dev/null
+printf 'not a signature' >"$out/disk/store/sha256/$(fsverity digest --compact "$out/disk/t/probe-badstore").sig"
 # A signature over other content: sign a different file, keep its signature for probe-wrongfile.
 cp /bin/busybox "$out/disk/t/other"; sign other signer; cp "$out/disk/sig/other.sig" "$out/disk/sig/probe-wrongfile.sig"
 rm "$out/disk/t/other" "$out/disk/sig/other.sig"

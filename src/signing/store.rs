@@ -1,0 +1,206 @@
+//! Signature stores: `fsverity sign` signatures kept by the fs-verity digest of the file they sign, so that a package,
+//! an image build or a CI job can ship signatures without knowing where the files will land.
+//!
+//! Layout: `DIR/sha256/HEX.sig`, HEX the file's fs-verity digest (sha256, 4096-byte blocks: the parameters `enroll`
+//! enables fs-verity with, and `fsverity digest FILE` prints by default). Two stores by default, searched in order:
+//! the local one under /etc (the operator's) and the packaged one under /usr/lib (the distribution's).
+//! `scripts/sign-store.sh` signs a tree of files into a store.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::Error;
+use crate::signing::sha256::hex;
+use crate::signing::verity;
+use crate::sys;
+
+/// The stores `enroll --store` and `sync` search when none is named, in order.
+pub const STORES: &[&str] = &["/etc/bpfgate/signatures", "/usr/lib/bpfgate/signatures"];
+/// The watch list `sync` reads when none is named.
+pub const WATCH: &str = "/etc/bpfgate/watch.conf";
+
+/// Where a store keeps the signature of the file with fs-verity digest `digest` (sha256).
+pub fn entry(store: &Path, digest: &[u8; 32]) -> PathBuf {
+    store.join("sha256").join(format!("{}.sig", hex(digest)))
+}
+
+/// The fs-verity digest the store is keyed by: measured when fs-verity is enabled already (it must then use
+/// sha256, as `enroll` does), computed in userspace otherwise.
+fn digest_of(file: &Path) -> Result<[u8; 32], String> {
+    let f = std::fs::File::open(file).map_err(|e| format!("cannot open it: {e}"))?;
+    match sys::measure_verity(std::os::fd::AsFd::as_fd(&f)) {
+        Ok((1, d)) if d.len() == 32 => {
+            let mut out = [0u8; 32];
+            out.copy_from_slice(&d);
+            Ok(out)
+        }
+        Ok((alg, _)) => Err(format!(
+            "fs-verity is enabled with hash algorithm {alg}, not sha256: stores are keyed by sha256 digests"
+        )),
+        Err(_) => verity::digest_file(file).map_err(|e| e.to_string()),
+    }
+}
+
+/// What happened to one file.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Enrolled now, from this store entry (and what `enroll` noted).
+    Enrolled(PathBuf, String),
+    /// Already carries the store's signature: nothing to do.
+    Unchanged(PathBuf),
+    /// Could not be enrolled: why, and how to fix it.
+    Failed(String),
+}
+
+/// Enrolls `file` from the first store that has a signature for its digest. Changes nothing when none has one or
+/// the entry is not a signature (`enroll` checks the blob before it touches the file).
+pub fn enroll(stores: &[PathBuf], file: &Path) -> Outcome {
+    match std::fs::metadata(file) {
+        Ok(m) if m.is_file() => {}
+        Ok(_) => return Outcome::Failed("not a regular file".into()),
+        Err(e) => return Outcome::Failed(format!("cannot read it: {e}")),
+    }
+    let digest = match digest_of(file) {
+        Ok(d) => d,
+        Err(e) => return Outcome::Failed(e),
+    };
+    let Some(sig) = stores
+        .iter()
+        .map(|s| entry(s, &digest))
+        .find(|p| p.exists())
+    else {
+        let searched: Vec<String> = stores.iter().map(|s| s.display().to_string()).collect();
+        return Outcome::Failed(format!(
+            "no signature for sha256:{} in {} (sign it into a store: scripts/sign-store.sh KEY CERT STORE FILE)",
+            hex(&digest),
+            searched.join(", ")
+        ));
+    };
+    let want = match std::fs::read(&sig) {
+        Ok(b) => b,
+        Err(e) => return Outcome::Failed(format!("{}: {e}", sig.display())),
+    };
+    if let Ok(f) = std::fs::File::open(file) {
+        let fd = std::os::fd::AsFd::as_fd(&f);
+        let has_verity = sys::measure_verity(fd).is_ok();
+        if has_verity
+            && sys::fgetxattr(fd, verity::XATTR_USER, verity::SIG_MAX).is_ok_and(|v| v == want)
+        {
+            return Outcome::Unchanged(sig);
+        }
+    }
+    match verity::enroll(file, &sig) {
+        Ok(notes) => Outcome::Enrolled(sig, notes),
+        Err(e) => Outcome::Failed(e.to_string()),
+    }
+}
+
+/// The files of a watch list: one path per line, `#` comments; a directory stands for the regular files in it (not
+/// recursive). A path that does not exist is an error item, named, so that a typo is seen.
+pub fn watch_list(text: &str) -> Vec<Result<PathBuf, String>> {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let line = line.split('#').next().unwrap_or("").trim();
+        if line.is_empty() {
+            continue;
+        }
+        let p = PathBuf::from(line);
+        match std::fs::metadata(&p) {
+            Ok(m) if m.is_dir() => match std::fs::read_dir(&p) {
+                Ok(entries) => {
+                    let mut files: Vec<PathBuf> = entries
+                        .filter_map(Result::ok)
+                        .map(|e| e.path())
+                        .filter(|f| std::fs::metadata(f).is_ok_and(|m| m.is_file()))
+                        .collect();
+                    files.sort();
+                    out.extend(files.into_iter().map(Ok));
+                }
+                Err(e) => out.push(Err(format!("{line}: cannot list it: {e}"))),
+            },
+            Ok(_) => out.push(Ok(p)),
+            Err(e) => out.push(Err(format!(
+                "{line}: {e} (remove it from the watch list, or fix the path)"
+            ))),
+        }
+    }
+    out
+}
+
+/// Reads a watch list file.
+pub fn read_watch(path: &Path) -> Result<Vec<Result<PathBuf, String>>, Error> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::File(path.into(), e))?;
+    Ok(watch_list(&text))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tmp(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("bpfgate-store-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    #[test]
+    fn entries_are_keyed_by_digest() {
+        let d = [0xabu8; 32];
+        assert_eq!(
+            entry(Path::new("/usr/lib/bpfgate/signatures"), &d),
+            PathBuf::from(format!(
+                "/usr/lib/bpfgate/signatures/sha256/{}.sig",
+                "ab".repeat(32)
+            ))
+        );
+    }
+
+    #[test]
+    fn watch_lists_expand_directories_and_name_missing_paths() {
+        let d = tmp("watch");
+        std::fs::write(d.join("b"), "x").unwrap();
+        std::fs::write(d.join("a"), "x").unwrap();
+        std::fs::create_dir(d.join("sub")).unwrap();
+        let text = format!(
+            "# loaders\n{}   # all of it\n\n{}/a\n/nonexistent/bpfgate-loader\n",
+            d.display(),
+            d.display()
+        );
+        let got = watch_list(&text);
+        let ok: Vec<&PathBuf> = got.iter().filter_map(|r| r.as_ref().ok()).collect();
+        assert_eq!(ok, [&d.join("a"), &d.join("b"), &d.join("a")]);
+        let errs: Vec<&String> = got.iter().filter_map(|r| r.as_ref().err()).collect();
+        assert_eq!(errs.len(), 1);
+        assert!(
+            errs[0].starts_with("/nonexistent/bpfgate-loader: ") && errs[0].contains("watch list")
+        );
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn missing_and_bad_entries_change_nothing() {
+        let d = tmp("enroll");
+        let store = d.join("store");
+        let file = d.join("loader");
+        std::fs::write(&file, b"\x7fELF not really").unwrap();
+        // No entry: named by digest, the file untouched.
+        let Outcome::Failed(why) = enroll(&[store.clone()], &file) else {
+            panic!("enrolled without a signature")
+        };
+        let digest = verity::digest_file(&file).unwrap();
+        assert!(
+            why.contains(&format!("no signature for sha256:{}", hex(&digest))),
+            "{why}"
+        );
+        // An entry that is not a signature: refused before the file is touched.
+        std::fs::create_dir_all(store.join("sha256")).unwrap();
+        std::fs::write(entry(&store, &digest), b"garbage").unwrap();
+        let Outcome::Failed(why) = enroll(&[store.clone()], &file) else {
+            panic!("enrolled garbage")
+        };
+        assert!(why.contains("PKCS#7"), "{why}");
+        assert_eq!(std::fs::read(&file).unwrap(), b"\x7fELF not really");
+        assert!(matches!(enroll(&[store], &d), Outcome::Failed(w) if w == "not a regular file"));
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+}

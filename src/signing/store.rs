@@ -184,7 +184,7 @@ mod tests {
         let file = d.join("loader");
         std::fs::write(&file, b"\x7fELF not really").unwrap();
         // No entry: named by digest, the file untouched.
-        let Outcome::Failed(why) = enroll(&[store.clone()], &file) else {
+        let Outcome::Failed(why) = enroll(std::slice::from_ref(&store), &file) else {
             panic!("enrolled without a signature")
         };
         let digest = verity::digest_file(&file).unwrap();
@@ -195,7 +195,7 @@ mod tests {
         // An entry that is not a signature: refused before the file is touched.
         std::fs::create_dir_all(store.join("sha256")).unwrap();
         std::fs::write(entry(&store, &digest), b"garbage").unwrap();
-        let Outcome::Failed(why) = enroll(&[store.clone()], &file) else {
+        let Outcome::Failed(why) = enroll(std::slice::from_ref(&store), &file) else {
             panic!("enrolled garbage")
         };
         assert!(why.contains("PKCS#7"), "{why}");

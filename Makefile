@@ -125,6 +125,9 @@ install:
 	install -D -m 0755 initramfs/initramfs-tools/hooks/bpfgate $(DESTDIR)$(ITDIR)/hooks/bpfgate
 	install -D -m 0755 initramfs/initramfs-tools/scripts/init-premount/bpfgate $(DESTDIR)$(ITDIR)/scripts/init-premount/bpfgate
 	install -D -m 0644 units/bpfgate.service $(DESTDIR)$(UNITDIR)/bpfgate.service
+	install -D -m 0644 units/dpkg-bpfgate.cfg $(DESTDIR)/etc/dpkg/dpkg.cfg.d/bpfgate
+	install -D -m 0755 scripts/sign-store.sh $(DESTDIR)$(PREFIX)/share/bpfgate/sign-store.sh
+	install -d $(DESTDIR)$(PREFIX)/lib/bpfgate/signatures/sha256 $(DESTDIR)$(PREFIX)/lib/bpfgate/watch.d
 	install -d $(DESTDIR)$(DOCDIR)
 	install -m 0644 docs/*.md $(DESTDIR)$(DOCDIR)/
 

@@ -60,11 +60,14 @@ Commands:
                          (DIR/sha256/HEX.sig, made by scripts/sign-store.sh), then say whether the gate would
                          trust it. A file without a store entry, or whose entry is not a signature, is named
                          and left as it was. Exit status 1 when any file is not enrolled or not trusted.
-  sync [--store DIR]... [--watch FILE] [--config FILE]
-                         The same for every file of the watch list (default /etc/bpfgate/watch.conf: one path
-                         per line, a directory for the files in it) from the stores (default
-                         /etc/bpfgate/signatures, then /usr/lib/bpfgate/signatures): enrolls what changed,
-                         prints each file it could not enroll and why. Run after package upgrades.
+  sync [--store DIR]... [--watch FILE] [--config FILE] [--quiet]
+                         The same for every file of the watch lists (default /etc/bpfgate/watch.conf and the
+                         *.conf of /etc/bpfgate/watch.d and /usr/lib/bpfgate/watch.d: one path per line, a
+                         directory for the files in it) from the stores (default /etc/bpfgate/signatures, then
+                         /usr/lib/bpfgate/signatures): enrolls what changed, prints each file it could not
+                         enroll and why (--quiet: nothing for files that were fine already, and no error when
+                         there is no watch list). The dpkg hook
+                         `make install` adds runs it after every package operation.
   check [--config FILE] [--json] FILE...
                          Say for each file whether the gate would trust it, and if not exactly why: script,
                          no_verity, bad_digest (algorithm), denylisted (policy as `load` reads it), no_signature,
@@ -124,8 +127,9 @@ pub enum Command {
     },
     Sync {
         stores: Vec<PathBuf>,
-        watch: PathBuf,
+        watch: Option<PathBuf>,
         config: Option<PathBuf>,
+        quiet: bool,
     },
     Digest {
         files: Vec<PathBuf>,
@@ -356,9 +360,10 @@ fn command(name: &str, p: &mut Parser) -> Result<Command, Error> {
             }
         }
         "sync" => {
-            let (mut stores, mut watch, mut config) = (Vec::new(), None, None);
+            let (mut stores, mut watch, mut config, mut quiet) = (Vec::new(), None, None, false);
             while let Some(a) = p.next().map_err(lex(cmd))? {
                 match a {
+                    Arg::Long("quiet") => quiet = true,
                     Arg::Long("store") => {
                         stores.push(PathBuf::from(value(p, "sync: --store", "a directory")?))
                     }
@@ -380,8 +385,9 @@ fn command(name: &str, p: &mut Parser) -> Result<Command, Error> {
             }
             Command::Sync {
                 stores,
-                watch: watch.unwrap_or_else(|| crate::signing::store::WATCH.into()),
+                watch,
                 config,
+                quiet,
             }
         }
         "digest" => {
@@ -513,16 +519,18 @@ mod tests {
                         "/etc/bpfgate/signatures".into(),
                         "/usr/lib/bpfgate/signatures".into(),
                     ],
-                    watch: "/etc/bpfgate/watch.conf".into(),
+                    watch: None,
                     config: None,
+                    quiet: false,
                 },
             ),
             (
-                "sync --store /s --watch /w --config /c",
+                "sync --store /s --watch /w --config /c --quiet",
                 Command::Sync {
                     stores: vec!["/s".into()],
-                    watch: "/w".into(),
+                    watch: Some("/w".into()),
                     config: Some("/c".into()),
+                    quiet: true,
                 },
             ),
             (

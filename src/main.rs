@@ -180,7 +180,7 @@ fn run(cmd: Command) -> Result<ExitCode, Error> {
         Command::EnrollStore { stores, files } => {
             let files: Vec<Result<std::path::PathBuf, String>> =
                 files.into_iter().map(Ok).collect();
-            if !enroll_from_stores(&stores, &files, None)? {
+            if !enroll_from_stores(&stores, &files, None, false)? {
                 return Ok(ExitCode::FAILURE);
             }
         }
@@ -188,9 +188,18 @@ fn run(cmd: Command) -> Result<ExitCode, Error> {
             stores,
             watch,
             config,
+            quiet,
         } => {
-            let files = bpfgate::signing::store::read_watch(&watch)?;
-            if !enroll_from_stores(&stores, &files, config)? {
+            let files = match watch {
+                Some(w) => bpfgate::signing::store::read_watch(&w)?,
+                // The dpkg hook runs on every machine bpfgate is installed on: nothing to watch is not an error
+                // there.
+                None if quiet && !bpfgate::signing::store::has_default_watch() => {
+                    return Ok(ExitCode::SUCCESS)
+                }
+                None => bpfgate::signing::store::default_watch()?,
+            };
+            if !enroll_from_stores(&stores, &files, config, quiet)? {
                 return Ok(ExitCode::FAILURE);
             }
         }
@@ -208,11 +217,13 @@ fn run(cmd: Command) -> Result<ExitCode, Error> {
 }
 
 /// Enrolls each file from the stores and says whether the gate would trust it now (under the boot policy, or
-/// `config`). One line per file on stdout; what went wrong names the file. True when every file is trusted.
+/// `config`). One line per file on stdout (`quiet`: none for a file that was enrolled and trusted already); what
+/// went wrong names the file. True when every file is trusted.
 fn enroll_from_stores(
     stores: &[std::path::PathBuf],
     files: &[Result<std::path::PathBuf, String>],
     config: Option<std::path::PathBuf>,
+    quiet: bool,
 ) -> Result<bool, Error> {
     use bpfgate::signing::store::{self, Outcome};
     let config = config.unwrap_or_else(|| policy::CONFIG_PATH.into());
@@ -248,6 +259,9 @@ fn enroll_from_stores(
         };
         let v = check::check(f, &anchors);
         all &= v.trusted;
+        if v.trusted && quiet && done.starts_with("unchanged") {
+            continue;
+        }
         if v.trusted {
             println!("{}: {done}; trusted", f.display());
         } else {

@@ -270,6 +270,8 @@ impl Variant {
                         " init=/usr/lib/systemd/systemd-unsigned".to_string(),
                     Variant::DistroRequiredNoLsm => format!(" {NO_BPF_LSM}"),
                     Variant::DistroOptionalNoLsm => format!(" {NO_BPF_LSM} bpfgate.required=0"),
+                    // The package-upgrade test (dpkg and apt with the signature-store hook) runs in this boot.
+                    Variant::DistroDracut => " bpfgate_distro_dpkg".to_string(),
                     _ => String::new(),
                 }
             ),
@@ -2351,6 +2353,54 @@ mod distro_dracut {
     fn signed_systemd_keeps_its_bpf_features() {
         crate::distro_signed_systemd_keeps_its_bpf_features(crate::guest_distro_dracut("trixie"))
     }
+    #[test]
+    fn package_upgrades_keep_signed_loaders_trusted() {
+        crate::distro_package_upgrades_keep_signed_loaders_trusted(crate::guest_distro_dracut(
+            "trixie",
+        ))
+    }
+}
+
+/// Issue 17: the real dpkg and apt in the booted root, the hook `make install` adds: a package's loader whose
+/// signature the package ships in the packaged store is trusted as soon as `dpkg -i` (v1) or `apt-get install` (v2)
+/// returns; v3 ships none: the hook's output names the file, the loader is untrusted and `check` says why. Control:
+/// the unsigned probe is refused before any of it.
+fn distro_package_upgrades_keep_signed_loaders_trusted(g: &Guest) {
+    g.assert_eq("dpkg_before", "map=EPERM");
+    for (k, map) in [("dpkg_v1", "dpkg_v1_map"), ("apt_v2", "apt_v2_map")] {
+        let out = g.get(k);
+        assert!(
+            out.starts_with("rc=0 ")
+                && out.contains(
+                    "/usr/sbin/demo-loader: enrolled from /usr/lib/bpfgate/signatures/sha256/"
+                )
+                && out.contains("; trusted"),
+            "[{}] {k}: {out}",
+            g.kernel
+        );
+        g.assert_eq(map, "map=ok");
+    }
+    assert!(
+        g.get("apt_v2_check").contains(": trusted: "),
+        "[{}] {}",
+        g.kernel,
+        g.get("apt_v2_check")
+    );
+    let v3 = g.get("dpkg_v3");
+    assert!(
+        v3.starts_with("rc=0 ")
+            && v3.contains("/usr/sbin/demo-loader: not enrolled: no signature for sha256:")
+            && v3.contains("bpfgate: some watched files are not trusted"),
+        "[{}] {v3}",
+        g.kernel
+    );
+    g.assert_eq("dpkg_v3_map", "map=EPERM");
+    assert!(
+        g.get("dpkg_v3_check").contains("untrusted: no_verity"),
+        "[{}] {}",
+        g.kernel,
+        g.get("dpkg_v3_check")
+    );
 }
 
 /// dracut, BPF LSM missing, required: the initrd unit fails, the boot stops before the real root, with the reason.

@@ -15,8 +15,11 @@ use crate::sys;
 
 /// The stores `enroll --store` and `sync` search when none is named, in order.
 pub const STORES: &[&str] = &["/etc/bpfgate/signatures", "/usr/lib/bpfgate/signatures"];
-/// The watch list `sync` reads when none is named.
+/// The watch list `sync` reads when none is named...
 pub const WATCH: &str = "/etc/bpfgate/watch.conf";
+/// ... with every `*.conf` in these (a package that ships a loader ships its watch entry here, beside its
+/// signature in the packaged store).
+pub const WATCH_DIRS: &[&str] = &["/etc/bpfgate/watch.d", "/usr/lib/bpfgate/watch.d"];
 
 /// Where a store keeps the signature of the file with fs-verity digest `digest` (sha256).
 pub fn entry(store: &Path, digest: &[u8; 32]) -> PathBuf {
@@ -70,7 +73,7 @@ pub fn enroll(stores: &[PathBuf], file: &Path) -> Outcome {
     else {
         let searched: Vec<String> = stores.iter().map(|s| s.display().to_string()).collect();
         return Outcome::Failed(format!(
-            "no signature for sha256:{} in {} (sign it into a store: scripts/sign-store.sh KEY CERT STORE FILE)",
+            "no signature for sha256:{} in {} (sign it into a store with sign-store.sh: /usr/share/bpfgate/, or scripts/ in the source)",
             hex(&digest),
             searched.join(", ")
         ));
@@ -130,6 +133,47 @@ pub fn watch_list(text: &str) -> Vec<Result<PathBuf, String>> {
 pub fn read_watch(path: &Path) -> Result<Vec<Result<PathBuf, String>>, Error> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::File(path.into(), e))?;
     Ok(watch_list(&text))
+}
+
+/// Is there any default watch list?
+pub fn has_default_watch() -> bool {
+    Path::new(WATCH).exists()
+        || WATCH_DIRS.iter().any(|d| {
+            std::fs::read_dir(d).is_ok_and(|mut e| {
+                e.any(|e| e.is_ok_and(|e| e.path().extension().is_some_and(|x| x == "conf")))
+            })
+        })
+}
+
+/// The default watch lists: WATCH when it exists, then the `*.conf` files of WATCH_DIRS in name order. None at
+/// all is an error that says where they go.
+pub fn default_watch() -> Result<Vec<Result<PathBuf, String>>, Error> {
+    let mut lists: Vec<PathBuf> = Vec::new();
+    if Path::new(WATCH).exists() {
+        lists.push(WATCH.into());
+    }
+    for d in WATCH_DIRS {
+        if let Ok(entries) = std::fs::read_dir(d) {
+            let mut confs: Vec<PathBuf> = entries
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "conf"))
+                .collect();
+            confs.sort();
+            lists.extend(confs);
+        }
+    }
+    if lists.is_empty() {
+        return Err(Error::Usage(format!(
+            "sync: nothing to watch: no {WATCH} and no *.conf in {} (one path per line; or --watch FILE)",
+            WATCH_DIRS.join(" or ")
+        )));
+    }
+    let mut out = Vec::new();
+    for l in lists {
+        out.extend(read_watch(&l)?);
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

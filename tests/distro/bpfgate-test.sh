@@ -27,6 +27,21 @@ obs "ipdeny_journal $(journalctl -b -u ipdeny-test.service --no-pager -o cat 2>&
 systemctl daemon-reexec >/tmp/reexec 2>&1; obs "reexec_rc $? $(tr '\n' ' ' </tmp/reexec)"
 systemctl start ipdeny-test.service >/tmp/ipdeny 2>&1; obs "ipdeny_reexec_rc $?"
 obs "pid1_bpf_warnings $(grep -c -iE 'bpf.*(not supported|operation not permitted|failed)' /tmp/journal)"
+# Package upgrades with the real dpkg and apt: the hook `make install` put in /etc/dpkg/dpkg.cfg.d syncs the stores
+# after each operation. v1 (dpkg) and v2 (apt) ship their signature in the packaged store, v3 none.
+if grep -qw bpfgate_distro_dpkg /proc/cmdline; then
+    L=/usr/sbin/demo-loader
+    obs "dpkg_before $(/usr/local/bin/probe-unsigned map 2>&1)"
+    dpkg -i /root/debs/demo-loader_1_amd64.deb >/tmp/dpkg1 2>&1; obs "dpkg_v1 rc=$? $(grep -i bpfgate /tmp/dpkg1 | tr '\n' '|')"
+    obs "dpkg_v1_map $($L map 2>&1)"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q /root/debs/demo-loader_2_amd64.deb >/tmp/apt2 2>&1
+    obs "apt_v2 rc=$? $(grep -i bpfgate /tmp/apt2 | tr '\n' '|')"
+    obs "apt_v2_map $($L map 2>&1)"
+    obs "apt_v2_check $(bpfgate check $L 2>&1)"
+    dpkg -i /root/debs/demo-loader_3_amd64.deb >/tmp/dpkg3 2>&1; obs "dpkg_v3 rc=$? $(grep -i bpfgate /tmp/dpkg3 | tr '\n' '|')"
+    obs "dpkg_v3_map $($L map 2>&1)"
+    obs "dpkg_v3_check $(bpfgate check $L 2>&1)"
+fi
 obs "distro_log $(bpfgate log 2>&1 | tr '\n' '|')"
 obs "distro_status_json $(bpfgate status --json 2>&1)"
 obs "done"

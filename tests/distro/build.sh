@@ -20,6 +20,21 @@ cp "$root/boot/vmlinuz-$kver" "$out/vmlinuz"
 
 # bpfgate, as a distribution would install it, and the probes; the test unit and its script.
 install_bpfgate "$root" "$bin" "$probe" bpfgate-distro
+# Package upgrades (issue 17): three versions of a package shipping a loader (the probe with a version string
+# appended) and its watch entry; v1 and v2 carry the loader's signature in the packaged store, v3 none. The dpkg
+# hook `make install` put in /etc/dpkg/dpkg.cfg.d enrolls them (tests/distro/bpfgate-test.sh installs them).
+mkdir -p "$root/root/debs"
+for v in 1 2 3; do
+    d=$(mktemp -d); mkdir -p "$d/DEBIAN" "$d/usr/sbin" "$d/usr/lib/bpfgate/watch.d"
+    { cat "$probe"; printf 'demo-loader %s' "$v"; } >"$d/usr/sbin/demo-loader"; chmod 0755 "$d/usr/sbin/demo-loader"
+    echo /usr/sbin/demo-loader >"$d/usr/lib/bpfgate/watch.d/demo-loader.conf"
+    [ "$v" = 3 ] || "$top/scripts/sign-store.sh" "$keys/signer.key" "$keys/signer.pem" \
+        "$d/usr/lib/bpfgate/signatures" "$d/usr/sbin/demo-loader" >/dev/null
+    printf 'Package: demo-loader\nVersion: %s\nArchitecture: amd64\nMaintainer: bpfgate tests <tests@bpfgate.invalid>\nDescription: a signed BPF loader (bpfgate test package)\n' \
+        "$v" >"$d/DEBIAN/control"
+    dpkg-deb --root-owner-group -Zgzip --build "$d" "$root/root/debs/demo-loader_${v}_amd64.deb" >/dev/null
+    rm -rf "$d"
+done
 install -m 0755 "$here/bpfgate-test.sh" "$root/usr/local/bin/bpfgate-test.sh"
 install -m 0644 "$here/bpfgate-test.service" "$root/etc/systemd/system/bpfgate-test.service"
 ln -sf /etc/systemd/system/bpfgate-test.service "$root/etc/systemd/system/multi-user.target.wants/bpfgate-test.service"

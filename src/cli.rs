@@ -48,6 +48,12 @@ Commands:
                          Print the gate's recorded decisions (denials; in audit mode, what would have been
                          denied; taints), oldest first, from the pinned event ring (the last 1024). With
                          --follow, keep printing new ones. Works for untrusted root (read(2) on a pin).
+  rollout [--json] [--search DIR]...
+                         Turn the event log into a rollout plan: every executable that used bpf(), loaded a
+                         module, touched a guarded kernel interface or attached a program while untrusted (run
+                         in audit mode first), by path and fs-verity digest, with its event count, what it did,
+                         and the commands to sign and enroll it. Processes that are gone are found by inode in
+                         the usual bin directories and each --search DIR.
   status [--json]        Show whether the gate is active, the features in use, per-command decision counts and,
                          when the policy defines profiles, decisions per profile.
                          Works for any root process, trusted or not (reads the pinned status iterator).
@@ -116,6 +122,10 @@ pub enum Command {
     },
     Status {
         json: bool,
+    },
+    Rollout {
+        json: bool,
+        search: Vec<PathBuf>,
     },
     Enroll {
         sig: PathBuf,
@@ -359,6 +369,20 @@ fn command(name: &str, p: &mut Parser) -> Result<Command, Error> {
                 }
             }
         }
+        "rollout" => {
+            let (mut json, mut search) = (false, Vec::new());
+            while let Some(a) = p.next().map_err(lex(cmd))? {
+                match a {
+                    Arg::Long("json") => json = true,
+                    Arg::Long("search") => {
+                        search.push(PathBuf::from(value(p, "rollout: --search", "a directory")?))
+                    }
+                    Arg::Short('h') | Arg::Long("help") => return help("rollout"),
+                    a => return Err(unexpected(&a)),
+                }
+            }
+            Command::Rollout { json, search }
+        }
         "sync" => {
             let (mut stores, mut watch, mut config, mut quiet) = (Vec::new(), None, None, false);
             while let Some(a) = p.next().map_err(lex(cmd))? {
@@ -490,6 +514,13 @@ mod tests {
                 },
             ),
             ("status", Command::Status { json: false }),
+            (
+                "rollout --json --search /opt/bin",
+                Command::Rollout {
+                    json: true,
+                    search: vec!["/opt/bin".into()],
+                },
+            ),
             ("status --json", Command::Status { json: true }),
             (
                 "enroll --sig a.sig f",

@@ -128,6 +128,23 @@ fn run(cmd: Command) -> Result<ExitCode, Error> {
                 std::thread::sleep(std::time::Duration::from_millis(250));
             }
         }
+        Command::Rollout { json, search } => {
+            let Some(evs) = events::read(&gate::events_pin())? else {
+                eprintln!("bpfgate: not active (no {})", gate::events_pin().display());
+                return Ok(ExitCode::from(3));
+            };
+            let mut dirs: Vec<std::path::PathBuf> = bpfgate::inspect::rollout::SEARCH
+                .iter()
+                .map(Into::into)
+                .collect();
+            dirs.extend(search);
+            let plan = bpfgate::inspect::rollout::plan(&evs, &dirs);
+            if json {
+                println!("{}", bpfgate::inspect::rollout::json(&plan));
+            } else {
+                print!("{}", bpfgate::inspect::rollout::text(&plan));
+            }
+        }
         Command::Status { json } => match status::read(&gate::status_pin())? {
             Some(st) => print!("{}", if json { st.json() + "\n" } else { st.text() }),
             None => {

@@ -2020,6 +2020,42 @@ fn gate_stays_protected_under_every_policy(g: &Guest) {
     );
 }
 
+/// Issue 17, rollout from audit: the plan lists exactly the executables that acted untrusted in this boot (the
+/// unsigned probe, the initramfs's bpfprobe, busybox's mount auto-loading a module, the foreign-signed probe), each
+/// with its path, fs-verity digest, what it did and the commands that sign and enroll it.
+fn rollout_plan_lists_what_to_sign(g: &Guest) {
+    let j = g.get("rollout_json");
+    let names: Vec<&str> = j
+        .split("{\"name\":\"")
+        .skip(1)
+        .filter_map(|x| x.split('"').next())
+        .collect();
+    assert_eq!(
+        names,
+        ["probe-unsigned", "bpfprobe", "busybox", "probe-foreign"],
+        "[{}] {j}",
+        g.kernel
+    );
+    assert!(
+        j.contains("\"path\":\"/mnt/t/probe-unsigned\",\"digest\":\"sha256:")
+            && j.contains("\"bpf map_create\",\"bpf map_update_elem\",\"bpf prog_load\"")
+            && j.contains("\"path\":\"/bin/bpfprobe\"")
+            && j.contains("\"kmod load\""),
+        "[{}] {j}",
+        g.kernel
+    );
+    let t = g.get("rollout");
+    assert!(
+        t.starts_with("4 executable(s) used guarded interfaces while untrusted.")
+            && t.contains(
+                "|  fsverity sign /mnt/t/probe-unsigned probe-unsigned.sig --key KEY --cert CERT|"
+            )
+            && t.contains("|  bpfgate enroll --sig probe-unsigned.sig /mnt/t/probe-unsigned|"),
+        "[{}] {t}",
+        g.kernel
+    );
+}
+
 fn audit_mode_allows_and_records(g: &Guest) {
     assert!(
         g.get("load").contains("audit mode"),
@@ -2676,6 +2712,7 @@ per_kernel!(policy_restrict, guest_policy_restrict:
 );
 per_kernel!(policy_audit, guest_policy_audit:
     audit_mode_allows_and_records,
+    rollout_plan_lists_what_to_sign,
     gate_stays_protected_under_every_policy,
 );
 per_kernel!(policy_allow, guest_policy_allow:

@@ -141,16 +141,33 @@ fn why(e: &gate_event) -> &'static str {
 }
 
 /// The executable's full path when the process still runs the same file (same inode: a recycled pid does not
-/// count); its file name from the record otherwise.
-fn exe_path(e: &gate_event) -> String {
+/// count).
+pub fn live_exe(e: &gate_event) -> Option<std::path::PathBuf> {
     use std::os::unix::fs::MetadataExt;
     let proc_exe = format!("/proc/{}/exe", e.tgid);
     match std::fs::metadata(&proc_exe) {
-        Ok(m) if m.ino() == e.exe_ino => std::fs::read_link(&proc_exe)
-            .map(|p| p.display().to_string())
-            .unwrap_or_else(|_| chars(&e.exe)),
-        _ => chars(&e.exe),
+        Ok(m) if m.ino() == e.exe_ino => std::fs::read_link(&proc_exe).ok(),
+        _ => None,
     }
+}
+
+/// The executable's file name as the event recorded it.
+pub fn exe_name(e: &gate_event) -> String {
+    chars(&e.exe)
+}
+
+/// The event's kind and what was attempted, by name (`bpf`, `prog_load`).
+pub fn kind_name(e: &gate_event) -> &'static str {
+    kind(e)
+}
+
+pub fn what_name(e: &gate_event) -> String {
+    what(e)
+}
+
+/// The executable's full path when the process still runs the same file; its file name from the record otherwise.
+fn exe_path(e: &gate_event) -> String {
+    live_exe(e).map_or_else(|| chars(&e.exe), |p| p.display().to_string())
 }
 
 use crate::json::string as json_str;

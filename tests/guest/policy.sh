@@ -133,5 +133,8 @@ obs "log_json_first $(bpfgate log --json | head -1)"
 obs "log_json_profile $(bpfgate log --json | grep probe-ro | grep prog_load | head -1)"
 obs "follow_lines $(wc -l </tmp/follow.out)"
 obs "follow_prog_load $(grep -c prog_load /tmp/follow.out) of $(grep -c prog_load /tmp/log.out)"
+# The rollout plan from this log (audit mode: what enforce would have refused for want of trust).
+obs "rollout $(bpfgate rollout --search /mnt/t 2>&1 | tr '\n' '|')"
+obs "rollout_json $(bpfgate rollout --json --search /mnt/t 2>&1)"
 cat $PIN/events >/mnt/events-stream.bin  # a real event stream, kept as a fuzzing seed
 obs "dmesg_warnings $(dmesg | grep -cE 'WARNING:|BUG:|Oops|Call Trace|general protection')"

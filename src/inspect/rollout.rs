@@ -266,11 +266,11 @@ mod tests {
         std::fs::write(&f, b"\x7fELF").unwrap();
         let m = std::fs::metadata(&f).unwrap();
         assert_eq!(
-            find(m.dev(), m.ino(), "loader", &[d.clone()]),
+            find(m.dev(), m.ino(), "loader", std::slice::from_ref(&d)),
             Some(f.clone())
         );
         assert_eq!(
-            find(m.dev(), m.ino() + 1, "renamed-loader", &[d.clone()]),
+            find(m.dev(), m.ino() + 1, "renamed-loader", std::slice::from_ref(&d)),
             None
         );
         std::fs::remove_dir_all(&d).unwrap();

@@ -1516,19 +1516,24 @@ fn load_without_bpf_lsm_fails_cleanly(g: &Guest) {
     );
 }
 
+/// Every operation of a `keyattack` run (observation `who`) was refused: EACCES (permissions) or EPERM (the gate).
+fn key_attacks_refused(g: &Guest, who: &str) {
+    let v = g.get(who);
+    for op in ["add", "setperm", "revoke", "invalidate", "unlink", "clear"] {
+        let r = g.field(who, op);
+        assert!(
+            r == "EACCES" || r == "EPERM",
+            "[{}] {who}: {op}={r} in {v}",
+            g.kernel
+        );
+    }
+}
+
 fn keyring_closed_and_protected(g: &Guest) {
     // Closed, read-only permissions: add/setperm/revoke fail on permissions alone; invalidate, unlink and clear
     // are refused by the gate's key_permission hook, for untrusted and trusted tasks alike.
     for who in ["keyring_attack", "keyring_attack_trusted", "cert_attack"] {
-        let v = g.get(who);
-        for op in ["add", "setperm", "revoke", "invalidate", "unlink", "clear"] {
-            let r = g.field(who, op);
-            assert!(
-                r == "EACCES" || r == "EPERM",
-                "[{}] {who}: {op}={r} in {v}",
-                g.kernel
-            );
-        }
+        key_attacks_refused(g, who);
     }
     // Control: a keyring without the gate's restrictions, one fresh keyring per call.
     g.assert_eq(
@@ -1913,11 +1918,59 @@ fn profiles_limit_what_a_trusted_loader_may_do(g: &Guest) {
     );
     assert!(
         g.get("check_full")
-            .ends_with("; profile full (the default: no binding names its digest)"),
+            .ends_with("; profile full (the default: no binding names its digest or signer)"),
         "[{}] {}",
         g.kernel,
         g.get("check_full")
     );
+    // The other areas: what trust adds there, a profile names too. readonly names nothing; network may load modules.
+    // Controls: the full loader's trusted_finit, trusted_devmem and trusted_sysctl_stats.
+    for (k, want) in [
+        ("ro_finit", "finit=EPERM"),
+        ("ro_devmem", "openrw=EPERM"),
+        ("ro_sysctl_stats", "openrw=EPERM"),
+        ("net_finit", "finit=ok"),
+        ("trusted_finit", "finit=ok"),
+        ("trusted_devmem", "openrw=ok"),
+        ("trusted_sysctl_stats", "openrw=ok"),
+    ] {
+        g.assert_eq(k, want);
+    }
+    assert!(
+        logged(g, "denied", "kmod load", "probe-ro", "not_in_profile"),
+        "[{}] {}",
+        g.kernel,
+        log_lines(g).join("\n")
+    );
+    // A signer binding: everything the second key signed reads only, unless a digest binding says otherwise.
+    g.assert_eq("second_prog", "prog=EPERM");
+    g.assert_eq("second_map", "map=ok");
+    for (k, want) in [
+        (
+            "check_second",
+            "; profile readonly (a binding names its signer)",
+        ),
+        (
+            "check_net",
+            "; profile network (a binding names its digest)",
+        ),
+    ] {
+        assert!(g.get(k).ends_with(want), "[{}] {k}: {}", g.kernel, g.get(k));
+    }
+    assert!(
+        g.get("check_second").contains("SHA-256 fingerprint "),
+        "[{}] {}",
+        g.kernel,
+        g.get("check_second")
+    );
+    // Its keyring is closed and protected like the gate's own.
+    assert_ne!(
+        g.get("profile_keyring"),
+        "none",
+        "[{}] no bpfgate.readonly keyring",
+        g.kernel
+    );
+    key_attacks_refused(g, "profile_keyring_attack");
     let st = g.get("status_end");
     let allowed = json_u64(st, Some("readonly"), "allowed");
     let denied = json_u64(st, Some("readonly"), "denied");
@@ -2853,14 +2906,7 @@ fn signed_programs_need_the_gates_keyring(g: &Guest) {
         g.kernel
     );
     // With bpf.signed, keyctl's attacks on the gate's keyring are still refused, and the keyring still works.
-    for op in ["add", "setperm", "revoke", "invalidate", "unlink", "clear"] {
-        let r = g.field("keyring_attack", op);
-        assert!(
-            r == "EACCES" || r == "EPERM",
-            "[{}] keyring_attack: {op}={r}",
-            g.kernel
-        );
-    }
+    key_attacks_refused(g, "keyring_attack");
     let again = g.get("signed_after_key_attacks");
     assert!(
         again.starts_with("ok hits="),

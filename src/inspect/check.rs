@@ -314,8 +314,9 @@ pub fn line(path: &Path, v: &Verdict, json: bool) -> String {
     } else if v.trusted {
         let profile = match &v.profile {
             Some((name, "digest")) => format!("; profile {name} (a binding names its digest)"),
+            Some((name, "signer")) => format!("; profile {name} (a binding names its signer)"),
             Some((name, _)) => {
-                format!("; profile {name} (the default: no binding names its digest)")
+                format!("; profile {name} (the default: no binding names its digest or signer)")
             }
             None => String::new(),
         };

@@ -270,7 +270,12 @@ mod tests {
             Some(f.clone())
         );
         assert_eq!(
-            find(m.dev(), m.ino() + 1, "renamed-loader", std::slice::from_ref(&d)),
+            find(
+                m.dev(),
+                m.ino() + 1,
+                "renamed-loader",
+                std::slice::from_ref(&d)
+            ),
             None
         );
         std::fs::remove_dir_all(&d).unwrap();

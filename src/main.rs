@@ -164,16 +164,8 @@ fn run(cmd: Command) -> Result<ExitCode, Error> {
             json,
             files,
         } => {
-            let config = config.unwrap_or_else(|| policy::CONFIG_PATH.into());
-            let (policy, warnings) = gate::boot_policy(Some(&config))?;
-            for w in &warnings.list {
-                log::warn!("policy: {w}");
-            }
-            let anchors = check::Anchors::of_policy(
-                &policy,
-                skel::certs::CERTS,
-                bpfgate::load::kernel::reads_security_xattr(),
-            );
+            let policy = check_policy(config)?;
+            let anchors = check::Anchors::on_this_machine(&policy);
             let mut all = true;
             for f in &files {
                 let v = check::check(f, &anchors);
@@ -243,16 +235,8 @@ fn enroll_from_stores(
     quiet: bool,
 ) -> Result<bool, Error> {
     use bpfgate::signing::store::{self, Outcome};
-    let config = config.unwrap_or_else(|| policy::CONFIG_PATH.into());
-    let (policy, warnings) = gate::boot_policy(Some(&config))?;
-    for w in &warnings.list {
-        log::warn!("policy: {w}");
-    }
-    let anchors = check::Anchors::of_policy(
-        &policy,
-        skel::certs::CERTS,
-        bpfgate::load::kernel::reads_security_xattr(),
-    );
+    let policy = check_policy(config)?;
+    let anchors = check::Anchors::on_this_machine(&policy);
     let mut all = true;
     for f in files {
         let f = match f {
@@ -291,4 +275,14 @@ fn enroll_from_stores(
         }
     }
     Ok(all)
+}
+
+/// The policy `check` judges by: `config` (default: the boot config) over the built-in layers, its warnings logged.
+fn check_policy(config: Option<std::path::PathBuf>) -> Result<policy::Policy, Error> {
+    let config = config.unwrap_or_else(|| policy::CONFIG_PATH.into());
+    let (policy, warnings) = gate::boot_policy(Some(&config))?;
+    for w in &warnings.list {
+        log::warn!("policy: {w}");
+    }
+    Ok(policy)
 }

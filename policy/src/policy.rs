@@ -473,18 +473,20 @@ const KEYS: &str =
      sysctl.allow, anchors, denylist, initramfs, profile.NAME.bpf, profile.NAME.prog_types, profile.NAME.kmod, \
      profile.NAME.kimg, profile.NAME.sysctl, profile.NAME.digests, profile.NAME.signers, profile.default";
 
-/// Parses a comma-separated digest list, all or nothing: the first bad entry is the error.
+/// Parses a comma-separated list of digests or fingerprints (`none` or nothing: empty), all or nothing: the first
+/// bad entry is the error.
 #[allow(clippy::result_large_err)]
-fn digests(
+fn items<T>(
     v: &str,
-    mut each: impl FnMut(Digest) -> Result<(), String<WARNING_MAX>>,
+    parse: fn(&str) -> Result<T, &'static str>,
+    mut each: impl FnMut(T) -> Result<(), String<WARNING_MAX>>,
 ) -> Result<(), String<WARNING_MAX>> {
     for item in v
         .split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty() && *s != "none")
     {
-        let d = Digest::parse(item).map_err(|e| {
+        let d = parse(item).map_err(|e| {
             let mut s = String::new();
             let cut = item.get(..24).unwrap_or(item);
             let _ = write!(s, "{cut:?}...: {e}");
@@ -621,7 +623,7 @@ impl Policy {
             "denylist" => {
                 // All or nothing: a bad entry leaves the list as it was.
                 let mut next = self.denylist.clone();
-                digests(v, |d| {
+                items(v, Digest::parse, |d| {
                     if !next.contains(&d) && next.push(d).is_err() {
                         let mut s = String::new();
                         let _ = write!(s, "more than {DENY_MAX} digests");
@@ -740,7 +742,7 @@ impl Policy {
                     .ok_or_else(|| self.no_profile(name))?;
                 // All or nothing, as the denylist.
                 let mut next = self.bindings.clone();
-                digests(v, |digest| {
+                items(v, Digest::parse, |digest| {
                     if let Some(b) = next.iter_mut().find(|b| b.digest == digest) {
                         b.profile = profile;
                     } else if next.push(Binding { digest, profile }).is_err() {
@@ -756,15 +758,7 @@ impl Policy {
                     .profile_index(name)
                     .ok_or_else(|| self.no_profile(name))?;
                 let mut next = self.signers.clone();
-                for item in v
-                    .split(',')
-                    .map(str::trim)
-                    .filter(|s| !s.is_empty() && *s != "none")
-                {
-                    let fingerprint = parse_fingerprint(item).map_err(|e| {
-                        let cut = item.get(..24).unwrap_or(item);
-                        msg(format_args!("{cut:?}: {e}"))
-                    })?;
+                items(v, parse_fingerprint, |fingerprint| {
                     if let Some(b) = next.iter_mut().find(|b| b.fingerprint == fingerprint) {
                         b.profile = profile;
                     } else if next
@@ -776,7 +770,8 @@ impl Policy {
                     {
                         return Err(msg(format_args!("more than {SIGNERS_MAX} signer bindings")));
                     }
-                }
+                    Ok(())
+                })?;
                 self.signers = next;
                 Ok(())
             }

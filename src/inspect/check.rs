@@ -59,6 +59,16 @@ pub struct Anchors<'a> {
 }
 
 impl<'a> Anchors<'a> {
+    /// What `load` would trust on this machine under `policy`: the certificates baked into this binary, and the
+    /// signature xattr the running kernel lets BPF read.
+    pub fn on_this_machine(policy: &'a crate::policy::Policy) -> Self {
+        Self::of_policy(
+            policy,
+            crate::load::skel::certs::CERTS,
+            crate::load::kernel::reads_security_xattr(),
+        )
+    }
+
     /// What `load` would trust under `policy`: the baked certificates `certs` when its `anchors` name them, the
     /// kernel keyrings it names, and its denylist.
     pub fn of_policy(
@@ -231,7 +241,7 @@ pub fn check(path: &Path, a: &Anchors<'_>) -> Verdict {
                 reason: "trusted",
                 detail: format!(
                     "{digest_text}{blocks}; signed by {who} ({cert_name}, SHA-256 fingerprint {}); signature in {xattr}",
-                    crate::load::gate::fingerprint(cert)
+                    crate::load::gate::colon_hex(&print)
                 ),
                 profile: a.profiles.map(|p| {
                     let (prof, why) = Digest::parse(&digest_text)

@@ -46,7 +46,8 @@ fn chars(b: &[i8]) -> String {
     cstr(&bytes)
 }
 
-fn kind(e: &gate_event) -> &'static str {
+/// The event's area (`bpf`, `kmod`, ...).
+pub fn kind(e: &gate_event) -> &'static str {
     match event_kind(e.kind) {
         event_kind::EV_BPF => "bpf",
         event_kind::EV_KMOD => "kmod",
@@ -62,7 +63,7 @@ fn kind(e: &gate_event) -> &'static str {
 }
 
 /// What was attempted, by name.
-fn what(e: &gate_event) -> String {
+pub fn what(e: &gate_event) -> String {
     let d = e.detail as usize;
     match event_kind(e.kind) {
         event_kind::EV_BPF if event_why(e.why) == event_why::WHY_PROFILE_PROG_TYPE => {
@@ -154,15 +155,6 @@ pub fn live_exe(e: &gate_event) -> Option<std::path::PathBuf> {
 /// The executable's file name as the event recorded it.
 pub fn exe_name(e: &gate_event) -> String {
     chars(&e.exe)
-}
-
-/// The event's kind and what was attempted, by name (`bpf`, `prog_load`).
-pub fn kind_name(e: &gate_event) -> &'static str {
-    kind(e)
-}
-
-pub fn what_name(e: &gate_event) -> String {
-    what(e)
 }
 
 /// The executable's full path when the process still runs the same file; its file name from the record otherwise.

@@ -67,9 +67,9 @@ pub fn plan(evs: &[gate_event], search: &[PathBuf]) -> Vec<Executable> {
         let what = if e.kind == event_kind::EV_PTRACE.0 {
             "attach".to_string()
         } else {
-            events::what_name(e)
+            events::what(e)
         };
-        x.ops.insert(format!("{} {what}", events::kind_name(e)));
+        x.ops.insert(format!("{} {what}", events::kind(e)));
         if x.path.is_none() {
             x.path = events::live_exe(e);
         }

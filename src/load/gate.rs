@@ -94,10 +94,10 @@ fn peak_rss_kib() -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
-/// The SHA-256 fingerprint of a DER certificate, as `openssl x509 -fingerprint -sha256` prints it (colons).
-pub fn fingerprint(der: &[u8]) -> String {
-    let d = crate::signing::sha256::Sha256::digest(der);
-    d.iter()
+/// A SHA-256 certificate fingerprint as `openssl x509 -fingerprint -sha256` prints it (upper case, colons).
+pub fn colon_hex(print: &[u8; 32]) -> String {
+    print
+        .iter()
         .map(|b| format!("{b:02X}"))
         .collect::<Vec<_>>()
         .join(":")
@@ -114,7 +114,8 @@ pub fn signer_groups(certs: &[(&str, &[u8])], policy: &Policy) -> Vec<keyring::S
         if !prints.contains(&b.fingerprint) {
             let baked: Vec<String> = certs
                 .iter()
-                .map(|(name, der)| format!("{name} {}", fingerprint(der)))
+                .zip(&prints)
+                .map(|((name, _), print)| format!("{name} {}", colon_hex(print)))
                 .collect();
             log::warn!(
                 "policy: profile {} is bound to signer {}, which is not a certificate baked into this bpfgate \
@@ -123,7 +124,7 @@ pub fn signer_groups(certs: &[(&str, &[u8])], policy: &Policy) -> Vec<keyring::S
                     .profiles
                     .get(usize::from(b.profile))
                     .map_or("?", |p| p.name.as_str()),
-                b.fingerprint.iter().map(|x| format!("{x:02X}")).collect::<Vec<_>>().join(":"),
+                colon_hex(&b.fingerprint),
                 baked.join("; ")
             );
         }

@@ -27,19 +27,22 @@ pub fn entry(store: &Path, digest: &[u8; 32]) -> PathBuf {
 }
 
 /// The fs-verity digest the store is keyed by: measured when fs-verity is enabled already (it must then use
-/// sha256, as `enroll` does), computed in userspace otherwise.
-fn digest_of(file: &Path) -> Result<[u8; 32], String> {
+/// sha256, as `enroll` does; the signature xattr is returned too), computed in userspace otherwise (None).
+fn digest_of(file: &Path) -> Result<([u8; 32], Option<Vec<u8>>), String> {
     let f = std::fs::File::open(file).map_err(|e| format!("cannot open it: {e}"))?;
-    match sys::measure_verity(std::os::fd::AsFd::as_fd(&f)) {
+    let fd = std::os::fd::AsFd::as_fd(&f);
+    match sys::measure_verity(fd) {
         Ok((1, d)) if d.len() == 32 => {
             let mut out = [0u8; 32];
             out.copy_from_slice(&d);
-            Ok(out)
+            Ok((out, sys::fgetxattr(fd, verity::XATTR_USER, verity::SIG_MAX).ok()))
         }
         Ok((alg, _)) => Err(format!(
             "fs-verity is enabled with hash algorithm {alg}, not sha256: stores are keyed by sha256 digests"
         )),
-        Err(_) => verity::digest_file(file).map_err(|e| e.to_string()),
+        Err(_) => verity::digest_file(file)
+            .map(|d| (d, None))
+            .map_err(|e| e.to_string()),
     }
 }
 
@@ -62,7 +65,7 @@ pub fn enroll(stores: &[PathBuf], file: &Path) -> Outcome {
         Ok(_) => return Outcome::Failed("not a regular file".into()),
         Err(e) => return Outcome::Failed(format!("cannot read it: {e}")),
     }
-    let digest = match digest_of(file) {
+    let (digest, enrolled_sig) = match digest_of(file) {
         Ok(d) => d,
         Err(e) => return Outcome::Failed(e),
     };
@@ -82,14 +85,8 @@ pub fn enroll(stores: &[PathBuf], file: &Path) -> Outcome {
         Ok(b) => b,
         Err(e) => return Outcome::Failed(format!("{}: {e}", sig.display())),
     };
-    if let Ok(f) = std::fs::File::open(file) {
-        let fd = std::os::fd::AsFd::as_fd(&f);
-        let has_verity = sys::measure_verity(fd).is_ok();
-        if has_verity
-            && sys::fgetxattr(fd, verity::XATTR_USER, verity::SIG_MAX).is_ok_and(|v| v == want)
-        {
-            return Outcome::Unchanged(sig);
-        }
+    if enrolled_sig.is_some_and(|v| v == want) {
+        return Outcome::Unchanged(sig);
     }
     match verity::enroll(file, &sig) {
         Ok(notes) => Outcome::Enrolled(sig, notes),

@@ -12,8 +12,8 @@
 #define FMODE_WRITE 0x2
 #define BPF_LINK_GET_FD_BY_ID 30
 /* Program signing fields of union bpf_attr (UAPI, 6.18+): read at their ABI offsets, because the vmlinux.h the
- * gate is built with (6.12) predates them. Read only when cfg.signed_progs is set, which the loader does only on a
- * kernel that has them (its BTF names struct bpf_map's excl_prog_sha). */
+ * gate is built with (6.12) predates them. Read only when cfg.signed_progs or cfg.track_signed is set, which the
+ * loader does only on a kernel that has them (its BTF names struct bpf_map's excl_prog_sha). */
 #define ATTR_MAP_EXCL_PROG_HASH 80       /* BPF_MAP_CREATE: __u64 excl_prog_hash */
 #define ATTR_MAP_EXCL_PROG_HASH_SIZE 88  /* __u32 excl_prog_hash_size */
 #define ATTR_PROG_SIGNATURE 152          /* BPF_PROG_LOAD: __u64 signature */
@@ -235,10 +235,22 @@ static __always_inline void mark_run(unsigned long long *ctx, union bpf_attr *at
 		t->signed_run = is_signed;
 }
 
+/* Does profile `p` refuse attach type `type`? Only the attach types profiles control are checked (cgroup,
+ * tracing, LSM, and any the policy has no name for); the others follow from the program type. */
+static __always_inline bool attach_refused(__u32 p, __u32 type)
+{
+	if (type >= 64 || p >= BPFGATE_PROFILES)
+		return true;
+	return ((cfg.attach_controlled >> type) & 1) && !((cfg.profile_attach_types[p] >> type) & 1);
+}
+
 /* Why a trusted task's profile refuses command `slot` (WHY_NONE: it allows it), counted per profile: the command
- * itself, and for a program load the program type. The gate's own loader is not bound by one. Only when the policy
- * defines profiles (cfg.profiles > 1). */
-static __always_inline __u32 profile_denies(struct task_trust *t, __u32 slot, int cmd, union bpf_attr *attr)
+ * itself; the program type, the attach type of a tracing or LSM program and, with signed_programs, program signing
+ * in the kernel (BPF_PROG_LOAD); the map type (BPF_MAP_CREATE); the attach type (BPF_PROG_ATTACH, BPF_PROG_DETACH,
+ * BPF_LINK_CREATE). `*type` is the refused type, for the event. The gate's own loader is not bound by one, `full`
+ * allows everything (types the kernel adds later too). Only when the policy defines profiles (cfg.profiles > 1). */
+static __always_inline __u32 profile_denies(struct task_trust *t, __u32 slot, int cmd, union bpf_attr *attr,
+					    __u32 *type)
 {
 	__u32 p, why = WHY_NONE;
 
@@ -247,11 +259,30 @@ static __always_inline __u32 profile_denies(struct task_trust *t, __u32 slot, in
 	p = t->profile;
 	if (p >= BPFGATE_PROFILES)
 		return WHY_PROFILE;
-	if (!((cfg.profile_bpf[p] >> slot) & 1))
+	if (p == 0) {
+		count(CNT_PROFILE_ALLOWED);
+		return WHY_NONE;
+	}
+	if (!((cfg.profile_bpf[p] >> slot) & 1)) {
 		why = WHY_PROFILE;
-	else if (cmd == BPF_PROG_LOAD &&
-		 (attr->prog_type >= 64 || !((cfg.profile_prog_types[p] >> attr->prog_type) & 1)))
-		why = WHY_PROFILE_PROG_TYPE;
+	} else if (cmd == BPF_PROG_LOAD) {
+		*type = attr->prog_type;
+		if (*type >= 64 || !((cfg.profile_prog_types[p] >> *type) & 1))
+			why = WHY_PROFILE_PROG_TYPE;
+		else if ((*type == BPF_PROG_TYPE_TRACING || *type == BPF_PROG_TYPE_LSM) &&
+			 attach_refused(p, *type = attr->expected_attach_type))
+			why = WHY_PROFILE_ATTACH_TYPE;
+		else if (((cfg.profile_signed >> p) & 1) && !cfg.prog_signing)
+			why = WHY_PROFILE_NO_SIGNING;
+	} else if (cmd == BPF_MAP_CREATE) {
+		*type = attr->map_type;
+		if (*type >= 64 || !((cfg.profile_map_types[p] >> *type) & 1))
+			why = WHY_PROFILE_MAP_TYPE;
+	} else if (cmd == BPF_PROG_ATTACH || cmd == BPF_PROG_DETACH || cmd == BPF_LINK_CREATE) {
+		*type = cmd == BPF_LINK_CREATE ? attr->link_create.attach_type : attr->attach_type;
+		if (attach_refused(p, *type))
+			why = WHY_PROFILE_ATTACH_TYPE;
+	}
 	count((why == WHY_NONE ? CNT_PROFILE_ALLOWED : CNT_PROFILE_DENIED) + p);
 	return why;
 }
@@ -263,7 +294,7 @@ int BPF_PROG(gate_bpf, int cmd, union bpf_attr *attr, unsigned int size)
 	__u32 slot = cmd >= 0 && cmd < BPFGATE_CMD_OTHER ? cmd : BPFGATE_CMD_OTHER;
 	bool known = slot < BPFGATE_CMD_OTHER;
 	bool listed = known && (cfg.bpf_allow >> slot) & 1;
-	__u32 why;
+	__u32 why, type = 0;
 
 	/* Links have no LSM hook of their own when an fd is handed out: refuse the gate's by id here, and the
 	 * commands that change a link through an fd (one opened from a pin): replacing an iterator's program would
@@ -284,16 +315,14 @@ int BPF_PROG(gate_bpf, int cmd, union bpf_attr *attr, unsigned int size)
 		/* A trusted task: what its profile lets it do (its entry, just looked up). The allow-list holds for
 		 * everyone, profiles included. */
 		if (cfg.profiles > 1 && why == WHY_NONE && t)
-			why = profile_denies(t, slot, cmd, attr);
+			why = profile_denies(t, slot, cmd, attr, &type);
 	}
-	if (cfg.signed_progs) {
-		if (cmd == BPF_PROG_TEST_RUN)
-			mark_run(ctx, attr, task);
-		/* restrict: signed loads, like trusted ones, only from the initial mount namespace. */
-		if (why == WHY_UNTRUSTED && signed_step(ctx, cmd, attr, task)) {
-			why = cfg.bpf_perm == PERM_RESTRICT && !in_init_mnt_ns(task) ? WHY_NAMESPACE : WHY_NONE;
-			count(CNT_SIGNED);
-		}
+	if (cfg.track_signed && cmd == BPF_PROG_TEST_RUN)
+		mark_run(ctx, attr, task);
+	/* restrict: signed loads, like trusted ones, only from the initial mount namespace. */
+	if (cfg.signed_progs && why == WHY_UNTRUSTED && signed_step(ctx, cmd, attr, task)) {
+		why = cfg.bpf_perm == PERM_RESTRICT && !in_init_mnt_ns(task) ? WHY_NAMESPACE : WHY_NONE;
+		count(CNT_SIGNED);
 	}
 	/* Protected maps: the write commands an untrusted task may use by policy do not reach trusted tasks' maps. A
 	 * command allowed without the allow-list was allowed for trust: no second trust lookup on the trusted path. */
@@ -313,8 +342,10 @@ int BPF_PROG(gate_bpf, int cmd, union bpf_attr *attr, unsigned int size)
 	count((why == WHY_NONE ? CNT_CMD_ALLOWED : CNT_CMD_DENIED) + slot);
 	if (why == WHY_NONE)
 		return 0;
-	/* A refused program type is named in the event: detail = command | type << 8. */
-	return deny(EV_BPF, why == WHY_PROFILE_PROG_TYPE ? cmd | (attr->prog_type & 0xff) << 8 : cmd, why);
+	/* A refused program, map or attach type is named in the event: detail = command | type << 8. */
+	if (why == WHY_PROFILE_PROG_TYPE || why == WHY_PROFILE_MAP_TYPE || why == WHY_PROFILE_ATTACH_TYPE)
+		return deny(EV_BPF, cmd | (type & 0xff) << 8, why);
+	return deny(EV_BPF, cmd, why);
 }
 
 /* bpf.token_only: maps and programs come into being only through a BPF token (a trusted loader's delegation).
@@ -376,12 +407,58 @@ void BPF_PROG(gate_bpf_map_free, struct bpf_map *map)
 		bpf_map_delete_elem(&loader_maps, &key);
 }
 
-/* Attached when the policy asks for bpf.token_only or bpf.signed. */
+/* struct bpf_prog_aux's record of the kernel's own signature check (about 7.2 on; enum bpf_sig_keyring,
+ * enum bpf_sig_verdict). */
+struct bpf_prog_aux___sig {
+	struct {
+		__s32 keyring_serial;
+		__u8 keyring_type;
+		__u8 verdict;
+	} sig;
+} __attribute__((preserve_access_index));
+
+#define BPF_SIG_KEYRING_BUILTIN_ 1 /* then SECONDARY 2, PLATFORM 3: keyring_id 0, 1, 2 */
+#define BPF_SIG_KEYRING_USER_ 4
+#define BPF_SIG_VERIFIED_ 1
+
+/* Did the kernel verify `prog`'s signature against a keyring the gate accepts? Where the kernel records its
+ * verdict on the program, that record decides; before it (6.18 to 7.1) the load reaching this hook means the
+ * kernel verified the signature in attr against attr's keyring. */
+static __always_inline bool kernel_verified(struct bpf_prog *prog, union bpf_attr *attr)
+{
+	struct bpf_prog_aux___sig *aux = (void *)BPF_CORE_READ(prog, aux);
+	__u8 type;
+
+	if (!bpf_core_field_exists(aux->sig))
+		return signed_load(attr);
+	if (BPF_CORE_READ(aux, sig.verdict) != BPF_SIG_VERIFIED_)
+		return false;
+	type = BPF_CORE_READ(aux, sig.keyring_type);
+	if (type == BPF_SIG_KEYRING_USER_)
+		return keyring_accepted(BPF_CORE_READ(aux, sig.keyring_serial));
+	return type >= BPF_SIG_KEYRING_BUILTIN_ && type < BPF_SIG_KEYRING_USER_ &&
+	       keyring_accepted(type - BPF_SIG_KEYRING_BUILTIN_);
+}
+
+/* The profile of a trusted task whose profile requires signed programs, or BPFGATE_PROFILES. */
+static __always_inline __u32 signing_profile(struct task_struct *task)
+{
+	struct task_trust *t = trusted_entry(task);
+
+	if (!t || t->loader || t->profile >= BPFGATE_PROFILES || !((cfg.profile_signed >> t->profile) & 1))
+		return BPFGATE_PROFILES;
+	return t->profile;
+}
+
+/* Attached when the policy asks for bpf.token_only, bpf.signed or a profile's signed_programs. */
 SEC("lsm/bpf_prog_load")
 int BPF_PROG(gate_prog_load, struct bpf_prog *prog, union bpf_attr *attr, struct bpf_token *token)
 {
+	struct task_struct *task = bpf_get_current_task_btf();
 	__u64 key = (__u64)prog;
 	__u8 one = 1;
+	bool is_signed;
+	__u32 p;
 	int ret;
 
 	/* bpf_prog_load() moves the token into prog->aux before calling the hook, and passes NULL (seen on 6.12
@@ -389,11 +466,18 @@ int BPF_PROG(gate_prog_load, struct bpf_prog *prog, union bpf_attr *attr, struct
 	if (cfg.token_only &&
 	    (ret = token_required(ctx_arg(ctx, 2) | (__u64)BPF_CORE_READ(prog, aux, token), BPF_PROG_LOAD)))
 		return ret;
-	/* bpf.signed: the kernel verified the signature before this hook, against the keyring in attr (the same
-	 * copy gate_bpf checked). A signed loader's own loads are its payload, whose hash it checked: signed too. */
-	if (!cfg.signed_progs)
+	/* Signed programs: the kernel verified the signature before this hook. A signed loader's own loads are its
+	 * payload, whose hash it checked: signed too. */
+	if (!cfg.track_signed)
 		return 0;
-	if (from_kernel(ctx, 3) ? !in_signed_run(bpf_get_current_task_btf()) : !signed_load(attr))
+	is_signed = from_kernel(ctx, 3) ? in_signed_run(task) : kernel_verified(prog, attr);
+	/* A profile with signed_programs loads nothing else. */
+	if (!is_signed && cfg.profile_signed && (p = signing_profile(task)) < BPFGATE_PROFILES) {
+		count(CNT_PROFILE_DENIED + p);
+		if ((ret = deny(EV_BPF, BPF_PROG_LOAD, WHY_PROFILE_UNSIGNED)))
+			return ret;
+	}
+	if (!is_signed)
 		return 0;
 	if (bpf_map_update_elem(&signed_progs, &key, &one, BPF_ANY) == 0)
 		return 0;
@@ -401,7 +485,7 @@ int BPF_PROG(gate_prog_load, struct bpf_prog *prog, union bpf_attr *attr, struct
 	return -ENOSPC;
 }
 
-/* Attached with bpf.signed. */
+/* Attached with cfg.track_signed. */
 SEC("lsm/bpf_prog_free")
 void BPF_PROG(gate_prog_free, struct bpf_prog *prog)
 {

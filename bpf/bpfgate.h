@@ -15,7 +15,7 @@ enum bpfgate_limit {
 	BPFGATE_SIG_MAX = 4096,
 	/* Status stream framing. */
 	BPFGATE_STATUS_MAGIC = 0x42504647, /* "BPFG" */
-	BPFGATE_STATUS_VERSION = 6,
+	BPFGATE_STATUS_VERSION = 7,
 	/* gate_event.profile of a task that is not trusted. */
 	BPFGATE_NO_PROFILE = 0xff,
 };
@@ -200,19 +200,25 @@ struct gate_config {
 	__u32 token_only;      /* 1: map_create, prog_load and btf_load need a BPF token (policy bpf.token_only) */
 	__u32 anchors;         /* bitmap of enum gate_anchor: whose signatures are trusted (policy anchors) */
 	__u32 signed_progs;    /* 1: untrusted tasks may load programs signed for an anchor keyring (policy bpf.signed) */
-	__u32 _reserved;       /* 0; keeps the struct free of padding */
+	__u32 profile_signed;  /* bitmap of profiles whose loaders load only signed programs (signed_programs) */
 	__u32 key_serials[BPFGATE_KEYS_MAX]; /* the certificates in the keyring (0: unused slot) */
 	__u64 profile_bpf[BPFGATE_PROFILES]; /* bpf() commands each profile's loaders may use ([0] full: all) */
 	__u64 profile_prog_types[BPFGATE_PROFILES]; /* program types each profile's loaders may load ([0]: all) */
 	__u64 profile_kmod[BPFGATE_PROFILES];   /* what trust adds per profile in the kmod area (enum kmod_op bits) */
 	__u64 profile_kimg[BPFGATE_PROFILES];   /* ... in the kimg area (enum kimg_op bits) */
 	__u64 profile_sysctl[BPFGATE_PROFILES]; /* ... in the sysctl area (enum sysctl_op bits) */
+	__u64 profile_map_types[BPFGATE_PROFILES]; /* map types each profile's loaders may create ([0]: all) */
+	__u64 profile_attach_types[BPFGATE_PROFILES]; /* attach types each profile's loaders may use ([0]: all) */
+	__u64 attach_controlled; /* attach types profiles control (cgroup, tracing, LSM; policy attach_controlled) */
 	char profile_names[BPFGATE_PROFILES][BPFGATE_PROFILE_NAME]; /* for status and log */
 	__u32 profiles;        /* profiles defined: 1 = only full (no profile checks at all) */
 	__u32 profile_default; /* profile of a trusted file no binding names */
 	__u32 bindings;        /* entries in the profile_bindings map */
 	__u32 signer_bindings; /* profiles with a signer keyring below (0: none, no extra keyring is tried) */
 	__u32 profile_keyrings[BPFGATE_PROFILES]; /* keyring of the baked certificates bound to each profile, or 0 */
+	__u32 prog_signing;    /* 1: the kernel has BPF program signing (6.18+) */
+	__u32 track_signed;    /* 1: signed programs and signed loaders' runs are recorded (bpf.signed or a profile's
+				* signed_programs, on a kernel with program signing) */
 };
 
 /* Key of the denylist map: the fs-verity digest, as in struct fsverity_digest, zero-padded. */
@@ -224,7 +230,8 @@ struct deny_key {
 
 /* What an event is about. */
 enum event_kind {
-	EV_BPF = 0,   /* a bpf() command (detail: command number; with WHY_PROFILE_PROG_TYPE, | program type << 8) */
+	EV_BPF = 0,   /* a bpf() command (detail: command number; with WHY_PROFILE_PROG_TYPE, _MAP_TYPE and
+		       * _ATTACH_TYPE, | the refused type << 8) */
 	EV_KMOD,      /* detail: enum kmod_op */
 	EV_KIMG,      /* detail: enum kimg_op */
 	EV_PTRACE,    /* an untrusted task attaching to a trusted one (detail: target pid) */
@@ -261,6 +268,11 @@ enum event_why {
 	WHY_PROTECTED_MAP, /* a write to a map a trusted task created, by an untrusted task */
 	WHY_PROFILE,    /* trusted, but the command is not in its profile */
 	WHY_PROFILE_PROG_TYPE, /* trusted, but its profile does not name the program type it loads */
+	WHY_PROFILE_MAP_TYPE,  /* ... the map type it creates */
+	WHY_PROFILE_ATTACH_TYPE, /* ... the attach type it loads a program for or attaches */
+	WHY_PROFILE_UNSIGNED,  /* its profile requires signed programs; this one carries no signature the kernel
+				* verified against an anchor keyring */
+	WHY_PROFILE_NO_SIGNING, /* its profile requires signed programs; the kernel has no program signing */
 };
 
 enum event_verdict {

@@ -308,10 +308,11 @@ int gate_keys(__u64 *ctx)
 		/* The gate's own check: bpf_lookup_user_key and the signature's keyring search. */
 		if (bpf_task_storage_get(&scratch, bpf_get_current_task_btf(), 0, 0))
 			return 0;
-		/* bpf.signed: the kernel's check of a program signature against the gate's keyring (BPF_PROG_LOAD's
-		 * keyring lookup, deferred, and its search for the signer). Only inside bpf(): keyctl's invalidate
-		 * needs no more than search permission, and stays refused. */
-		if (cfg.signed_progs && (need_perm == KEY_NEED_SEARCH || need_perm == KEY_DEFER_PERM_CHECK) &&
+		/* Signed programs (bpf.signed, a profile's signed_programs): the kernel's check of a program
+		 * signature against the gate's keyring (BPF_PROG_LOAD's keyring lookup, deferred, and its search for
+		 * the signer). Only inside bpf(): keyctl's invalidate needs no more than search permission, and
+		 * stays refused. */
+		if (cfg.track_signed && (need_perm == KEY_NEED_SEARCH || need_perm == KEY_DEFER_PERM_CHECK) &&
 		    in_bpf_syscall())
 			return 0;
 		return protect(true, OBJ_KEY);

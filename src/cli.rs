@@ -38,8 +38,11 @@ Commands:
                          keyring, Linux 6.18+, docs/signed-programs.md),
                          anchors = baked,builtin,secondary,platform (whose signatures count),
                          denylist = sha256:HEX,..., profile.NAME.bpf = commands a trusted loader
-                         under profile NAME may use, profile.NAME.prog_types = the program types they may
-                         load, profile.NAME.kmod|kimg|sysctl = what trust adds there for them,
+                         under profile NAME may use, profile.NAME.prog_types|map_types|attach_types = the
+                         program, map and (cgroup, tracing, LSM) attach types they may use,
+                         profile.NAME.signed_programs = required (only programs whose signature the kernel
+                         verified for an anchor keyring, Linux 6.18+),
+                         profile.NAME.kmod|kimg|sysctl = what trust adds there for them,
                          profile.NAME.signers = certificate SHA-256 fingerprints (everything they
                          sign), profile.NAME.digests = sha256:HEX,... (the files it
                          binds), profile.default = NAME (default full: all of bpf(); docs/profiles.md).
@@ -82,8 +85,10 @@ Commands:
                          signature is verified by the kernel against the baked certificates. Exit status 1
                          when any file is untrusted. Changes nothing (no gate needed).
   doctor [PATH]          Check the running kernel (version, BPF LSM in the active list, BTF, each kfunc and
-                         hook, keyrings) and PATH's filesystem (default /) for fs-verity, and print the fix
-                         for each failure (e.g. the lsm= line to use). Exit status 1 when a check fails.
+                         hook, keyrings) and PATH's filesystem (default /) for fs-verity, what the policy
+                         (/etc/bpfgate/policy.conf) needs of it (program signing for a profile with
+                         signed_programs), and print the fix for each failure (e.g. the lsm= line to use).
+                         Exit status 1 when a check fails.
   digest FILE...         Print each file's fs-verity digest, computed in userspace (same output as
                          `fsverity digest`): sha256:HEX FILE.
 

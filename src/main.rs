@@ -177,7 +177,9 @@ fn run(cmd: Command) -> Result<ExitCode, Error> {
             }
         }
         Command::Doctor { path } => {
-            let (text, all) = doctor::report(&doctor::run(&path));
+            // What `load` would enforce on this machine: the kernel must be able to do what it asks.
+            let (policy, _) = gate::boot_policy(Some(std::path::Path::new(policy::CONFIG_PATH)))?;
+            let (text, all) = doctor::report(&doctor::run(&path, &policy));
             print!("{text}");
             if !all {
                 return Ok(ExitCode::FAILURE);

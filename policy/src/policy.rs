@@ -144,6 +144,147 @@ pub const PROG_TYPES: &[&str] = &[
     "netfilter",
 ];
 
+/// BPF map types by uapi number (`enum bpf_map_type`, lower case, without the prefix), for
+/// `profile.NAME.map_types`. Types the kernel adds later are refused to every profile but `full`.
+pub const MAP_TYPES: &[&str] = &[
+    "unspec",
+    "hash",
+    "array",
+    "prog_array",
+    "perf_event_array",
+    "percpu_hash",
+    "percpu_array",
+    "stack_trace",
+    "cgroup_array",
+    "lru_hash",
+    "lru_percpu_hash",
+    "lpm_trie",
+    "array_of_maps",
+    "hash_of_maps",
+    "devmap",
+    "sockmap",
+    "cpumap",
+    "xskmap",
+    "sockhash",
+    "cgroup_storage",
+    "reuseport_sockarray",
+    "percpu_cgroup_storage",
+    "queue",
+    "stack",
+    "sk_storage",
+    "devmap_hash",
+    "struct_ops",
+    "ringbuf",
+    "inode_storage",
+    "task_storage",
+    "bloom_filter",
+    "user_ringbuf",
+    "cgrp_storage",
+    "arena",
+    "insn_array",
+    "rhash",
+];
+
+/// BPF attach types by uapi number (`enum bpf_attach_type`, lower case, without the `BPF_` prefix), for
+/// `profile.NAME.attach_types`.
+pub const ATTACH_TYPES: &[&str] = &[
+    "cgroup_inet_ingress",
+    "cgroup_inet_egress",
+    "cgroup_inet_sock_create",
+    "cgroup_sock_ops",
+    "sk_skb_stream_parser",
+    "sk_skb_stream_verdict",
+    "cgroup_device",
+    "sk_msg_verdict",
+    "cgroup_inet4_bind",
+    "cgroup_inet6_bind",
+    "cgroup_inet4_connect",
+    "cgroup_inet6_connect",
+    "cgroup_inet4_post_bind",
+    "cgroup_inet6_post_bind",
+    "cgroup_udp4_sendmsg",
+    "cgroup_udp6_sendmsg",
+    "lirc_mode2",
+    "flow_dissector",
+    "cgroup_sysctl",
+    "cgroup_udp4_recvmsg",
+    "cgroup_udp6_recvmsg",
+    "cgroup_getsockopt",
+    "cgroup_setsockopt",
+    "trace_raw_tp",
+    "trace_fentry",
+    "trace_fexit",
+    "modify_return",
+    "lsm_mac",
+    "trace_iter",
+    "cgroup_inet4_getpeername",
+    "cgroup_inet6_getpeername",
+    "cgroup_inet4_getsockname",
+    "cgroup_inet6_getsockname",
+    "xdp_devmap",
+    "cgroup_inet_sock_release",
+    "xdp_cpumap",
+    "sk_lookup",
+    "xdp",
+    "sk_skb_verdict",
+    "sk_reuseport_select",
+    "sk_reuseport_select_or_migrate",
+    "perf_event",
+    "trace_kprobe_multi",
+    "lsm_cgroup",
+    "struct_ops",
+    "netfilter",
+    "tcx_ingress",
+    "tcx_egress",
+    "trace_uprobe_multi",
+    "cgroup_unix_connect",
+    "cgroup_unix_sendmsg",
+    "cgroup_unix_recvmsg",
+    "cgroup_unix_getpeername",
+    "cgroup_unix_getsockname",
+    "netkit_primary",
+    "netkit_peer",
+    "trace_kprobe_session",
+    "trace_uprobe_session",
+    "trace_fsession",
+    "trace_fentry_multi",
+    "trace_fexit_multi",
+    "trace_fsession_multi",
+];
+
+/// The attach types whose names start with `prefix`, or are one of `also`.
+fn attach_family(prefix: &str, also: &[&str]) -> u64 {
+    ATTACH_TYPES
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| n.starts_with(prefix) || also.contains(n))
+        .fold(0, |m, (i, _)| m | 1 << i)
+}
+
+/// Attach types of cgroup programs: every `cgroup_*` name.
+fn attach_cgroup() -> u64 {
+    attach_family("cgroup_", &[])
+}
+
+/// Attach types of tracing programs: BTF-typed tracepoints, fentry/fexit/fmod_ret with their session and
+/// multi-attach forms, iterators, perf events (kprobes, tracepoints), kprobe/uprobe multi and session links.
+fn attach_tracing() -> u64 {
+    attach_family("trace_", &["modify_return", "perf_event"])
+}
+
+/// Attach types of LSM programs.
+fn attach_lsm() -> u64 {
+    attach_family("lsm_", &[])
+}
+
+/// The attach types a profile controls (`profile.NAME.attach_types`): those of cgroup, tracing and LSM programs,
+/// where one program type reaches many places in the kernel. Other attach types (XDP, tc, sockets, netfilter,
+/// struct_ops) follow from the program type, which `prog_types` names. Attach types past this list (newer
+/// kernels) are controlled too: no profile but `full` names them.
+pub fn attach_controlled() -> u64 {
+    attach_cgroup() | attach_tracing() | attach_lsm() | !range(0, ATTACH_TYPES.len())
+}
+
 /// Program-type groups: what a networking, a cgroup or a tracing loader loads.
 fn prog_group(names: &[&str]) -> u64 {
     bits(PROG_TYPES, names)
@@ -221,6 +362,15 @@ pub struct Profile {
     pub kmod: u64,
     pub kimg: u64,
     pub sysctl: u64,
+    /// Map types its loaders may create (bitmap by `enum bpf_map_type`; `full`: every bit). None for a new
+    /// profile.
+    pub map_types: u64,
+    /// Attach types (of cgroup, tracing and LSM programs: `attach_controlled`) its loaders may load programs
+    /// for and attach (bitmap by `enum bpf_attach_type`; `full`: every bit). None for a new profile.
+    pub attach_types: u64,
+    /// Every program its loaders load must carry a signature the kernel verified against an anchor keyring
+    /// (`profile.NAME.signed_programs = required`; kernels with BPF program signing).
+    pub signed_programs: bool,
 }
 
 /// A file bound to a profile by its fs-verity digest (`profile.NAME.digests`): wins over the default.
@@ -377,6 +527,9 @@ impl Default for Policy {
                 kmod: u64::MAX,
                 kimg: u64::MAX,
                 sysctl: u64::MAX,
+                map_types: u64::MAX,
+                attach_types: u64::MAX,
+                signed_programs: false,
             }]),
             profile_default: 0,
             bindings: Vec::new(),
@@ -453,6 +606,18 @@ const PROG_TYPE_LIST: ListKey = ListKey {
         }),
     ],
 };
+const MAP_TYPE_LIST: ListKey = ListKey {
+    names: MAP_TYPES,
+    groups: &[],
+};
+const ATTACH_TYPE_LIST: ListKey = ListKey {
+    names: ATTACH_TYPES,
+    groups: &[
+        ("cgroup", attach_cgroup),
+        ("tracing", attach_tracing),
+        ("lsm", attach_lsm),
+    ],
+};
 const ANCHOR_LIST: ListKey = ListKey {
     names: ANCHORS,
     groups: &[],
@@ -470,8 +635,9 @@ const KIMG_LIST: ListKey = ListKey {
 /// Every key, for messages.
 const KEYS: &str =
     "mode, required, bpf, bpf.allow, bpf.block, bpf.token_only, bpf.signed, kmod, kmod.allow, kimg, kimg.allow, sysctl, \
-     sysctl.allow, anchors, denylist, initramfs, profile.NAME.bpf, profile.NAME.prog_types, profile.NAME.kmod, \
-     profile.NAME.kimg, profile.NAME.sysctl, profile.NAME.digests, profile.NAME.signers, profile.default";
+     sysctl.allow, anchors, denylist, initramfs, profile.NAME.bpf, profile.NAME.prog_types, profile.NAME.map_types, \
+     profile.NAME.attach_types, profile.NAME.signed_programs, profile.NAME.kmod, profile.NAME.kimg, \
+     profile.NAME.sysctl, profile.NAME.digests, profile.NAME.signers, profile.default";
 
 /// Parses a comma-separated list of digests or fingerprints (`none` or nothing: empty), all or nothing: the first
 /// bad entry is the error.
@@ -678,7 +844,7 @@ impl Policy {
         let rest = &key["profile.".len()..];
         let Some((name, field)) = rest.rsplit_once('.') else {
             return Err(msg(format_args!(
-                "expected profile.NAME.FIELD (bpf, prog_types, kmod, kimg, sysctl, digests, signers) or profile.default"
+                "expected profile.NAME.FIELD (bpf, prog_types, map_types, attach_types, signed_programs, kmod, kimg, sysctl, digests, signers) or profile.default"
             )));
         };
         if name.is_empty()
@@ -693,7 +859,8 @@ impl Policy {
             )));
         }
         match field {
-            "bpf" | "prog_types" | "kmod" | "kimg" | "sysctl" => {
+            "bpf" | "prog_types" | "map_types" | "attach_types" | "signed_programs" | "kmod" | "kimg"
+            | "sysctl" => {
                 if name == FULL {
                     return Err(msg(format_args!(
                         "the built-in profile full (all of bpf()) cannot be changed; define a new one"
@@ -702,6 +869,18 @@ impl Policy {
                 let m = match field {
                     "bpf" => BPF_LIST.parse(v)?,
                     "prog_types" => PROG_TYPE_LIST.parse(v)?,
+                    "map_types" => MAP_TYPE_LIST.parse(v)?,
+                    "attach_types" => ATTACH_TYPE_LIST.parse(v)?,
+                    "signed_programs" => match v {
+                        "required" => 1,
+                        "optional" => 0,
+                        _ => {
+                            return Err(msg(format_args!(
+                                "expected required (every program its loaders load must be signed for an anchor \
+                                 keyring) or optional"
+                            )))
+                        }
+                    },
                     "kmod" => KMOD_LIST.parse(v)?,
                     "kimg" => KIMG_LIST.parse(v)?,
                     _ => SYSCTL_LIST.parse(v)?,
@@ -717,6 +896,9 @@ impl Policy {
                             kmod: 0,
                             kimg: 0,
                             sysctl: 0,
+                            map_types: 0,
+                            attach_types: 0,
+                            signed_programs: false,
                         };
                         self.profiles.push(profile).map_err(|_| {
                             msg(format_args!(
@@ -727,9 +909,15 @@ impl Policy {
                     }
                 };
                 let p = &mut self.profiles[i];
+                if field == "signed_programs" {
+                    p.signed_programs = m != 0;
+                    return Ok(());
+                }
                 *match field {
                     "bpf" => &mut p.bpf,
                     "prog_types" => &mut p.prog_types,
+                    "map_types" => &mut p.map_types,
+                    "attach_types" => &mut p.attach_types,
                     "kmod" => &mut p.kmod,
                     "kimg" => &mut p.kimg,
                     _ => &mut p.sysctl,
@@ -776,7 +964,7 @@ impl Policy {
                 Ok(())
             }
             _ => Err(msg(format_args!(
-                "unknown profile field {field:?} (known: bpf, prog_types, kmod, kimg, sysctl, digests, signers)"
+                "unknown profile field {field:?} (known: bpf, prog_types, map_types, attach_types, signed_programs, kmod, kimg, sysctl, digests, signers)"
             ))),
         }
     }
@@ -890,6 +1078,19 @@ impl Policy {
                 p.name,
                 PROG_TYPE_LIST.render(p.prog_types)
             );
+            out += &format!(
+                "profile.{}.map_types = {}\n",
+                p.name,
+                MAP_TYPE_LIST.render(p.map_types)
+            );
+            out += &format!(
+                "profile.{}.attach_types = {}\n",
+                p.name,
+                ATTACH_TYPE_LIST.render(p.attach_types)
+            );
+            if p.signed_programs {
+                out += &format!("profile.{}.signed_programs = required\n", p.name);
+            }
             out += &format!("profile.{}.kmod = {}\n", p.name, KMOD_LIST.render(p.kmod));
             out += &format!("profile.{}.kimg = {}\n", p.name, KIMG_LIST.render(p.kimg));
             out += &format!(
@@ -1210,6 +1411,47 @@ mod tests {
                         ])
                 },
             ),
+            // Map types, attach types and signed programs: none until named.
+            ("profile.x.bpf = map_create", "", |p| {
+                p.profiles[1].map_types == 0
+                    && p.profiles[1].attach_types == 0
+                    && !p.profiles[1].signed_programs
+                    && p.profiles[0].map_types == u64::MAX
+                    && p.profiles[0].attach_types == u64::MAX
+            }),
+            ("profile.x.map_types = array, ringbuf, hash", "", |p| {
+                p.profiles[1].map_types == 1 << 2 | 1 << 27 | 1 << 1
+            }),
+            ("profile.x.map_types = all", "", |p| {
+                p.profiles[1].map_types == range(0, MAP_TYPES.len())
+            }),
+            (
+                "profile.sd.attach_types = cgroup_inet_ingress, lsm_mac",
+                "bpfgate.profile.sd.signed_programs=required",
+                |p| p.profiles[1].attach_types == 1 << 27 | 1 && p.profiles[1].signed_programs,
+            ),
+            (
+                "profile.sd.signed_programs = required",
+                "bpfgate.profile.sd.signed_programs=optional",
+                |p| !p.profiles[1].signed_programs,
+            ),
+            ("profile.t.attach_types = tracing", "", |p| {
+                let a = p.profiles[1].attach_types;
+                a & 1 << 24 != 0 // trace_fentry
+                    && a & 1 << 26 != 0 // modify_return
+                    && a & 1 << 41 != 0 // perf_event
+                    && a & 1 << 27 == 0 // lsm_mac
+                    && a & 1 << 37 == 0 // xdp
+                    && a & 1 == 0
+            }),
+            ("profile.c.attach_types = cgroup, lsm", "", |p| {
+                let a = p.profiles[1].attach_types;
+                a & 1 << 6 != 0 // cgroup_device
+                    && a & 1 << 53 != 0 // cgroup_unix_getsockname
+                    && a & 1 << 43 != 0 // lsm_cgroup
+                    && a & 1 << 24 == 0
+                    && a & 1 << 46 == 0 // tcx_ingress
+            }),
         ];
         for (config, line, check) in cases {
             let (p, w) = layered("", Some((config, "policy.conf")), line);
@@ -1289,13 +1531,17 @@ mod tests {
             ("profile.default = ro", "no profile \"ro\" (define it first"),
             (
                 "profile.ro.caps = 1",
-                "unknown profile field \"caps\" (known: bpf, prog_types, kmod, kimg, sysctl, digests, signers)",
+                "unknown profile field \"caps\" (known: bpf, prog_types, map_types, attach_types, signed_programs, kmod, kimg, sysctl, digests, signers)",
             ),
             (
                 "profile.net.prog_types = xdp, kprobes",
                 "unknown name \"kprobes\"",
             ),
             ("profile.full.prog_types = xdp", "cannot be changed"),
+            ("profile.full.signed_programs = required", "cannot be changed"),
+            ("profile.x.map_types = hashmap", "unknown name \"hashmap\""),
+            ("profile.x.attach_types = fentry", "unknown name \"fentry\""),
+            ("profile.x.signed_programs = yes", "expected required"),
             ("profile.ro = read", "expected profile.NAME.FIELD (bpf, prog_types"),
         ];
         for (config, want) in bad {
@@ -1341,7 +1587,7 @@ mod tests {
     #[test]
     fn render_round_trips() {
         let (p, w) = layered(
-            "mode=audit\nbpf=restrict\nbpf.block=token_create\nkimg.allow=kcore,kexec\nkmod=allow\ninitramfs=untrusted\nbpf.token_only=1\nanchors=baked,platform\nsysctl=allow\nsysctl.allow=bpf_jit_harden",
+            "mode=audit\nbpf=restrict\nbpf.block=token_create\nkimg.allow=kcore,kexec\nkmod=allow\ninitramfs=untrusted\nbpf.token_only=1\nanchors=baked,platform\nsysctl=allow\nsysctl.allow=bpf_jit_harden\nprofile.sd.bpf=prog_load,link_create\nprofile.sd.prog_types=cgroup,lsm\nprofile.sd.map_types=hash,array\nprofile.sd.attach_types=cgroup,lsm_mac\nprofile.sd.signed_programs=required\nprofile.sd.kmod=load\nprofile.ro.bpf=read\nprofile.default=ro",
             None,
             &format!("bpfgate.denylist={SHA256} bpfgate.required=0 bpfgate.bpf.allow=none"),
         );
@@ -1358,8 +1604,20 @@ mod tests {
         assert_eq!(PROG_TYPES[6], "xdp");
         assert_eq!(PROG_TYPES[29], "lsm");
         assert_eq!(PROG_TYPES[32], "netfilter");
+        assert_eq!(MAP_TYPES[27], "ringbuf");
+        assert_eq!(MAP_TYPES[35], "rhash");
+        assert_eq!(ATTACH_TYPES[27], "lsm_mac");
+        assert_eq!(ATTACH_TYPES[37], "xdp");
+        assert_eq!(ATTACH_TYPES[61], "trace_fsession_multi");
+        // What a profile controls: cgroup, tracing and LSM attach types and the unnamed future ones; not XDP,
+        // tc or socket attach types.
+        let c = attach_controlled();
+        assert!(c & 1 << 0 != 0 && c & 1 << 27 != 0 && c & 1 << 41 != 0 && c & 1 << 63 != 0);
+        assert!(c & 1 << 37 == 0 && c & 1 << 46 == 0 && c & 1 << 4 == 0 && c & 1 << 44 == 0);
         assert!(
             PROG_TYPES.len() <= 64
+                && MAP_TYPES.len() <= 64
+                && ATTACH_TYPES.len() <= 64
                 && commands::NAMES.len() <= 64
                 && KIMG_OPS.len() <= 64
                 && KMOD_OPS.len() <= 64

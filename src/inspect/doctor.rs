@@ -151,8 +151,9 @@ fn mount_point(path: &Path) -> Option<std::path::PathBuf> {
         .map(Path::to_path_buf)
 }
 
-/// Every check, in order. `path`: the filesystem to check for fs-verity (default /).
-pub fn run(path: &Path) -> Vec<Finding> {
+/// Every check, in order. `path`: the filesystem to check for fs-verity (default /); `policy`: what `load` would
+/// enforce here (for what it needs of the kernel).
+pub fn run(path: &Path, policy: &crate::policy::Policy) -> Vec<Finding> {
     let mut out = Vec::new();
     let release = fs::read_to_string("/proc/sys/kernel/osrelease")
         .map(|s| s.trim().to_string())
@@ -224,11 +225,13 @@ pub fn run(path: &Path) -> Vec<Finding> {
                         "this kernel cannot read security.bpf.* xattrs"
                     }
                 )));
-                out.push(info(if have.contains(PROG_SIGNING_MARKER) {
+                let signing = have.contains(PROG_SIGNING_MARKER);
+                out.push(info(if signing {
                     "BPF program signing available: policy bpf.signed can let untrusted tasks load signed programs"
                 } else {
                     "no BPF program signing (Linux 6.18+): policy bpf.signed has no effect on this kernel"
                 }));
+                out.extend(signing_profiles(policy, signing));
             }
             Err(e) => out.push(fail(format!("reading {VMLINUX_BTF}: {e}"), "run as root")),
         }
@@ -248,6 +251,37 @@ pub fn run(path: &Path) -> Vec<Finding> {
         "the gate is not loaded"
     }));
     out
+}
+
+/// Profiles whose loaders may load only signed programs need a kernel that checks program signatures: without
+/// one, those loaders load nothing at all.
+fn signing_profiles(policy: &crate::policy::Policy, signing: bool) -> Option<Finding> {
+    let names: Vec<&str> = policy
+        .profiles
+        .iter()
+        .filter(|p| p.signed_programs)
+        .map(|p| p.name.as_str())
+        .collect();
+    if names.is_empty() {
+        return None;
+    }
+    let names = names.join(", ");
+    Some(if signing {
+        ok(format!(
+            "profile {names} requires signed programs: the kernel checks program signatures"
+        ))
+    } else {
+        fail(
+            format!(
+                "profile {names} requires signed programs, and this kernel has no BPF program signing: \
+                 its loaders would load no programs at all"
+            ),
+            format!(
+                "boot Linux 6.18 or newer, or set profile.NAME.signed_programs = optional for {names} in {}",
+                crate::policy::CONFIG_PATH
+            ),
+        )
+    })
 }
 
 /// The report; the bool says whether every check passed.

@@ -12,7 +12,7 @@ use crate::load::pod::Pod;
 use crate::load::skel::types::{
     attach_path, bpfgate_limit, event_kind, event_verdict, event_why, gate_event, gate_object,
 };
-use crate::policy::{KIMG_OPS, KMOD_OPS, PROG_TYPES, SYSCTL_OPS};
+use crate::policy::{ATTACH_TYPES, KIMG_OPS, KMOD_OPS, MAP_TYPES, PROG_TYPES, SYSCTL_OPS};
 
 /// Parses the iterator's output (whole gate_event records) and orders it by sequence number.
 pub fn parse(buf: &[u8]) -> Result<Vec<gate_event>, Error> {
@@ -66,14 +66,19 @@ pub fn kind(e: &gate_event) -> &'static str {
 pub fn what(e: &gate_event) -> String {
     let d = e.detail as usize;
     match event_kind(e.kind) {
-        event_kind::EV_BPF if event_why(e.why) == event_why::WHY_PROFILE_PROG_TYPE => {
+        event_kind::EV_BPF if typed(e) => {
             let t = d >> 8;
+            let (names, unnamed) = match event_why(e.why) {
+                event_why::WHY_PROFILE_MAP_TYPE => (MAP_TYPES, "map_type"),
+                event_why::WHY_PROFILE_ATTACH_TYPE => (ATTACH_TYPES, "attach_type"),
+                _ => (PROG_TYPES, "prog_type"),
+            };
             format!(
                 "{} {}",
                 commands::name(d & 0xff),
-                PROG_TYPES
+                names
                     .get(t)
-                    .map_or_else(|| format!("prog_type_{t}"), |s| s.to_string())
+                    .map_or_else(|| format!("{unnamed}_{t}"), |s| s.to_string())
             )
         }
         event_kind::EV_BPF => commands::name(d),
@@ -116,6 +121,16 @@ pub fn what(e: &gate_event) -> String {
     }
 }
 
+/// A bpf() event that names the refused program, map or attach type in its detail (command | type << 8).
+fn typed(e: &gate_event) -> bool {
+    matches!(
+        event_why(e.why),
+        event_why::WHY_PROFILE_PROG_TYPE
+            | event_why::WHY_PROFILE_MAP_TYPE
+            | event_why::WHY_PROFILE_ATTACH_TYPE
+    )
+}
+
 fn verdict(e: &gate_event) -> &'static str {
     match event_verdict(e.verdict) {
         event_verdict::VERDICT_DENIED => "denied",
@@ -137,6 +152,10 @@ fn why(e: &gate_event) -> &'static str {
         event_why::WHY_TAINT_ANON => "anonymous_memory",
         event_why::WHY_PROFILE => "not_in_profile",
         event_why::WHY_PROFILE_PROG_TYPE => "prog_type_not_in_profile",
+        event_why::WHY_PROFILE_MAP_TYPE => "map_type_not_in_profile",
+        event_why::WHY_PROFILE_ATTACH_TYPE => "attach_type_not_in_profile",
+        event_why::WHY_PROFILE_UNSIGNED => "unsigned_program",
+        event_why::WHY_PROFILE_NO_SIGNING => "signing_unsupported_by_kernel",
         _ => "none",
     }
 }

@@ -46,10 +46,14 @@ pub fn apply(cfg: &mut gate_config, p: &Policy) {
         cfg.profile_kmod[i] = prof.kmod;
         cfg.profile_kimg[i] = prof.kimg;
         cfg.profile_sysctl[i] = prof.sysctl;
+        cfg.profile_map_types[i] = prof.map_types;
+        cfg.profile_attach_types[i] = prof.attach_types;
+        cfg.profile_signed |= u32::from(prof.signed_programs) << i;
         for (d, b) in cfg.profile_names[i].iter_mut().zip(prof.name.bytes()) {
             *d = b as i8;
         }
     }
+    cfg.attach_controlled = crate::policy::attach_controlled();
     cfg.profile_default = u32::from(p.profile_default);
     cfg.bindings = p.bindings.len() as u32;
 }
@@ -106,6 +110,9 @@ pub fn policy_of(cfg: &gate_config) -> Policy {
                 kmod: cfg.profile_kmod[i],
                 kimg: cfg.profile_kimg[i],
                 sysctl: cfg.profile_sysctl[i],
+                map_types: cfg.profile_map_types[i],
+                attach_types: cfg.profile_attach_types[i],
+                signed_programs: (cfg.profile_signed >> i) & 1 == 1,
             })
             .collect(),
         profile_default: cfg.profile_default.min(PROFILES_MAX as u32 - 1) as u8,
@@ -133,7 +140,7 @@ mod tests {
     #[test]
     fn round_trip() {
         let (p, w) = policy::layered(
-            "mode=audit\nbpf=restrict\nkmod=allow\nkimg.allow=dev_mem\nsysctl=restrict\nsysctl.allow=bpf_jit_limit\nbpf.block=token_create\nbpf.token_only=1\nanchors=baked,secondary\nprofile.readonly.bpf=read,prog_get_fd_by_id\nprofile.network_3.bpf=prog_load\nprofile.network_3.prog_types=xdp,network\nprofile.network_3.kmod=load\nprofile.network_3.kimg=bpf_write_user\nprofile.network_3.sysctl=bpf_jit_harden\nprofile.default=readonly",
+            "mode=audit\nbpf=restrict\nkmod=allow\nkimg.allow=dev_mem\nsysctl=restrict\nsysctl.allow=bpf_jit_limit\nbpf.block=token_create\nbpf.token_only=1\nanchors=baked,secondary\nprofile.readonly.bpf=read,prog_get_fd_by_id\nprofile.network_3.bpf=prog_load\nprofile.network_3.prog_types=xdp,network\nprofile.network_3.kmod=load\nprofile.network_3.kimg=bpf_write_user\nprofile.network_3.sysctl=bpf_jit_harden\nprofile.network_3.map_types=array,ringbuf\nprofile.network_3.attach_types=cgroup_inet_ingress,lsm_mac\nprofile.network_3.signed_programs=required\nprofile.default=readonly",
             None,
             "",
         );

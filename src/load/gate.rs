@@ -243,8 +243,9 @@ pub fn attach(
     let init_ns = init_mnt_ns()?;
     let nr_cpus = libbpf_rs::num_possible_cpus()
         .map_err(|e| Error::Bpf("counting possible CPUs".into(), e))? as u32;
-    // The program hooks exist only when the policy needs them: bpf.token_only and bpf.signed (the map hook serves
-    // protected maps too and checks the options itself). bpf.signed needs a kernel with program signing.
+    // The program hooks exist only when the policy needs them: bpf.token_only, bpf.signed and a profile's
+    // signed_programs (the map hook serves protected maps too and checks the options itself). Signed programs
+    // need a kernel with program signing.
     let signed = policy.bpf_signed && features.prog_signing;
     if policy.bpf_signed && !signed {
         log::warn!(
@@ -253,6 +254,21 @@ pub fn attach(
             features.release
         );
     }
+    let signing_profiles: Vec<&str> = policy
+        .profiles
+        .iter()
+        .filter(|p| p.signed_programs)
+        .map(|p| p.name.as_str())
+        .collect();
+    if !signing_profiles.is_empty() && !features.prog_signing {
+        log::warn!(
+            "profile {} requires signed programs, and kernel {} has no BPF program signing (Linux 6.18 or newer): \
+             its loaders load no programs (refused as signing_unsupported_by_kernel)",
+            signing_profiles.join(", "),
+            features.release
+        );
+    }
+    let track_signed = features.prog_signing && (signed || !signing_profiles.is_empty());
     let initramfs = if policy.initramfs_trusted {
         initramfs_dev()
     } else {
@@ -278,6 +294,8 @@ pub fn attach(
         cfg.xattr_security = features.security_bpf_xattr.into();
         cfg.loader_tgid = std::process::id();
         cfg.signed_progs = u32::from(signed);
+        cfg.prog_signing = u32::from(features.prog_signing);
+        cfg.track_signed = u32::from(track_signed);
     };
     let opened = std::time::Instant::now();
     let obj = lskel::load(&lskel::gate_api(), &mut configure)
@@ -325,8 +343,8 @@ pub fn attach(
 
     // The sysctl guard runs on every open: attached only when the policy restricts the BPF sysctls.
     let hooks = lsm_hooks(
-        policy.bpf_token_only || signed,
-        signed,
+        policy.bpf_token_only || track_signed,
+        track_signed,
         policy.sysctl != crate::policy::Perm::Allow,
     );
     let mut links: Vec<(&'static str, OwnedFd)> = Vec::with_capacity(hooks.len() + 2);

@@ -40,7 +40,7 @@ const _: () = assert!(size_of::<gate_ids>() == 3 * 40 * 4);
 const _: () = assert!(size_of::<status_counter>() == 4 + 4 + 8);
 const _: () = assert!(
     size_of::<status_header>()
-        == 4 * 4 + (5 * 8 + 16 * 4 + 8 * 4 + 5 * 8 * 8 + 8 * 16 + 4 * 4 + 8 * 4)
+        == 4 * 4 + (5 * 8 + 16 * 4 + 8 * 4 + 7 * 8 * 8 + 8 + 8 * 16 + 4 * 4 + 8 * 4 + 2 * 4)
 );
 const _: () = assert!(size_of::<gate_event>() == 3 * 8 + 10 * 4 + 16 + 48);
 const _: () = assert!(size_of::<deny_key>() == 2 + 2 + 64);
@@ -51,7 +51,8 @@ unsafe impl Pod for task_trust {}
 unsafe impl Pod for gate_ids {}
 // SAFETY: u32 index, u32 _pad, u64 value, no padding (size checked above).
 unsafe impl Pod for status_counter {}
-// SAFETY: four u32 then gate_config (four u64, fourteen u32, an array of eight u32), no padding (size checked above).
+// SAFETY: four u32 then gate_config (u64 fields and arrays, u32 fields and arrays, byte arrays, its u64 parts at
+// 8-byte offsets and its size a multiple of 8), no padding (size checked above).
 unsafe impl Pod for status_header {}
 // SAFETY: three u64, eight u32, two byte arrays (16 and 48), no padding (size checked above).
 unsafe impl Pod for gate_event {}

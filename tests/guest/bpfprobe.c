@@ -47,7 +47,11 @@
  *   sharedfsexec PATH ARGS... start a process sharing this one's fs_struct (CLONE_FS), then exec PATH ARGS
  *   progexec PATH             load a socket filter, a perf-event, an XDP and a tc program, exec
  *                             `PATH progattach SFD PFD XFD CFD`
- *   progtype N                load a two-instruction program of type N (uapi number), expected attach type 0
+ *   progtype N [A]            load a two-instruction program of type N (uapi number), expected attach type A
+ *                             (default 0)
+ *   maptype N                 create a map of type N (uapi number; 4-byte keys and values, one entry)
+ *   attachtype N | linktype N BPF_PROG_ATTACH / BPF_LINK_CREATE with attach type N and no program (fd -1): the
+ *                             kernel answers EBADF, EINVAL or the like, a gate that refuses the type EPERM
  *   progpass PATH             load an XDP program, exec `PATH progrecv FD` with its fd open
  *   progrecv FD               a forked child takes program fd FD of this process with pidfd_getfd, then is sent it
  *                             over SCM_RIGHTS: getfd= and recv= (EPERM when the kernel dropped the fd)
@@ -1257,7 +1261,30 @@ int main(int argc, char **argv)
 		char name[32];
 
 		snprintf(name, sizeof(name), "prog_type_%s", argv[2]);
-		return report(name, prog_load_type(atoi(argv[2]), 0, 0));
+		return report(name, prog_load_type(atoi(argv[2]), argc >= 4 ? atoi(argv[3]) : 0, 0));
+	}
+	if (!strcmp(op, "maptype") && argc >= 3) {
+		union bpf_attr a = { .map_type = atoi(argv[2]), .key_size = 4, .value_size = 4, .max_entries = 1 };
+		char name[32];
+
+		snprintf(name, sizeof(name), "map_type_%s", argv[2]);
+		return report(name, sys_bpf(BPF_MAP_CREATE, &a));
+	}
+	if ((!strcmp(op, "attachtype") || !strcmp(op, "linktype")) && argc >= 3) {
+		union bpf_attr a = { 0 };
+		char name[32];
+
+		if (op[0] == 'a') {
+			a.target_fd = -1;
+			a.attach_bpf_fd = -1;
+			a.attach_type = atoi(argv[2]);
+		} else {
+			a.link_create.prog_fd = -1;
+			a.link_create.target_fd = -1;
+			a.link_create.attach_type = atoi(argv[2]);
+		}
+		snprintf(name, sizeof(name), "%s_type_%s", op[0] == 'a' ? "attach" : "link", argv[2]);
+		return report(name, sys_bpf(op[0] == 'a' ? BPF_PROG_ATTACH : BPF_LINK_CREATE, &a));
 	}
 	if (!strcmp(op, "progpass") && argc >= 3)
 		return prog_pass(argv[2]);

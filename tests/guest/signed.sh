@@ -12,6 +12,27 @@ run control_foreign_own_keyring $T/lskel foreign own $T/foreign.der
 run control_unsigned $T/lskel unsigned 0
 run control_tampered_own_keyring $T/lskel tampered own $T/signer.der
 
+# Profiles (issue 16): a systemd-like profile (cgroup and LSM programs, some map and attach types) and one that
+# requires signed programs, both bound by digest; probe-signed and lskel-full keep `full` (the controls).
+S=/mnt/sig
+for f in probe-signed probe-sd probe-req lskel-req lskel-full; do
+    bpfgate --log stderr enroll --sig $S/$f.sig $T/$f >/dev/null || obs "enroll_failed $f"
+done
+mkdir -p /etc/bpfgate
+cat >/etc/bpfgate/policy.conf <<CONF
+profile.sysd.bpf = read, prog_load, map_create, prog_attach, prog_detach, link_create
+profile.sysd.prog_types = cgroup, lsm
+profile.sysd.map_types = hash, array
+profile.sysd.attach_types = cgroup_inet_ingress, cgroup_inet_egress, lsm_mac
+profile.sysd.digests = $(bpfgate digest $T/probe-sd | cut -d' ' -f1)
+profile.signedonly.bpf = all
+profile.signedonly.prog_types = all
+profile.signedonly.map_types = all
+profile.signedonly.attach_types = all
+profile.signedonly.signed_programs = required
+profile.signedonly.digests = $(bpfgate digest $T/lskel-req | cut -d' ' -f1), $(bpfgate digest $T/probe-req | cut -d' ' -f1)
+CONF
+obs "doctor_signing $(bpfgate doctor 2>&1 | grep 'requires signed programs' | tr -s ' ')"
 bpfgate --log stderr load >/tmp/load.out 2>&1; obs "load rc=$? $(tr '\n' ' ' </tmp/load.out)"
 KR=$(bpfgate status --json | sed -n 's/.*"keyring":\([0-9]*\).*/\1/p')
 obs "gate_keyring $KR"
@@ -40,7 +61,32 @@ run untrusted_prog bpfprobe prog
 # attacks on the keyring (invalidate needs only search permission) stay refused, and signed loads still work.
 run keyring_attack bpfprobe keyattack "$KR"
 run signed_after_key_attacks $T/lskel signed "$KR"
+
 obs "status $(bpfgate --log stderr status --json 2>&1)"
+
+# A profile that requires signed programs: its loader's signed light skeleton loads (kernels with program
+# signing), its unsigned one does not, nor one signed for a keyring the caller made; `full` loads both.
+run req_signed $T/lskel-req signed "$KR"
+run req_unsigned $T/lskel-req unsigned 0
+run req_signed_own_keyring $T/lskel-req signed own $T/signer.der
+run full_signed $T/lskel-full signed "$KR"
+run full_unsigned $T/lskel-full unsigned 0
+# The plain (unsigned) program of a probe bound to the same profile, and of the full loader.
+run req_prog $T/probe-req prog
+run full_prog $T/probe-signed prog
+# The systemd-like profile: each program, map and attach type it names passes the gate (the kernel's own checks
+# answer), each it does not name is EPERM; the same calls from the full loader reach the kernel.
+for c in "progtype 8" "progtype 29 27" "progtype 29 43" "progtype 26 24" "maptype 1" "maptype 27" \
+    "attachtype 0" "attachtype 6" "linktype 27" "linktype 24" "linktype 37"; do
+    k=$(echo "$c" | tr ' ' '_')
+    run sd_$k $T/probe-sd $c
+    run full_$k $T/probe-signed $c
+done
+obs "status_profiles $(bpfgate --log stderr status --json 2>&1)"
 bpfgate log >/tmp/log.out 2>&1
 obs "log_prog_load_denied $(grep -c 'denied bpf prog_load' /tmp/log.out)"
+for w in unsigned_program signing_unsupported_by_kernel map_type_not_in_profile attach_type_not_in_profile \
+    prog_type_not_in_profile; do
+    obs "log_$w $(grep "$w" /tmp/log.out | head -1)"
+done
 obs "dmesg_warnings $(dmesg | grep -cE 'WARNING:|BUG:|Oops|Call Trace|general protection')"

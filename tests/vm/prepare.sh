@@ -30,7 +30,9 @@ sign probe-revoked signer
 # Different content again: the policy tests bind their digests to profiles.
 # probe-net is signed by the second (rotation) key, which the policy tests bind to another profile by signer: its
 # digest binding must win. The guest reads that key's fingerprint from second.fp.
-for n in ro:signer net:second; do
+# probe-sd is bound to a systemd-like profile (cgroup and LSM programs; some map and attach types), probe-req to
+# one that requires signed programs.
+for n in ro:signer net:second sd:signer req:signer; do
     { cat "$out/bpfprobe"; printf '%s' "${n%%:*}"; } >"$out/disk/t/probe-${n%%:*}"; chmod +x "$out/disk/t/probe-${n%%:*}"
     sign "probe-${n%%:*}" "${n#*:}"
 done
@@ -110,6 +112,12 @@ open(sys.argv[2], "w").write(s)
 PY
 gcc -static -O2 -Wall -I"$out/lskel" "${inc[@]}" -o "$out/disk/t/lskel" "$here/../guest/lskel.c" \
     2> >(grep -v "statically linked applications" >&2)
+# The same loader signed for the gate, twice (different content): lskel-req is bound to a profile that requires
+# signed programs, lskel-full keeps `full` (the control).
+for n in req full; do
+    { cat "$out/disk/t/lskel"; printf '%s' "$n"; } >"$out/disk/t/lskel-$n"; chmod +x "$out/disk/t/lskel-$n"
+    sign "lskel-$n" signer
+done
 openssl x509 -in "$keys/signer.pem" -outform DER -out "$out/disk/t/signer.der"
 openssl x509 -in "$keys/foreign.pem" -outform DER -out "$out/disk/t/foreign.der"
 

@@ -91,3 +91,23 @@ else
     rm -rf "$work"; trap - EXIT
     echo "sid tools: $(grep '^bpftool=' "$dest/packages")"
 fi
+
+# trixie-backports' bpftool (built from the newest kernel's source): from Linux 7.3 the kernel checks a light
+# skeleton's signature over its loader's instructions *and* data, so the signed skeletons for 7.3 and later come
+# from a 7.3 bpftool (run with sid's libraries, like sid's). Unpacked into $CACHE/trixie-backports-tools/root.
+want=bpftool=$(newest trixie-backports bpftool)
+dest=$CACHE/trixie-backports-tools
+if [ "$want" = "bpftool=" ]; then
+    echo "fetch-kernels: no bpftool in trixie-backports" >&2; exit 1
+elif [ -f "$dest/packages" ] && [ "$(cat "$dest/packages")" = "$want" ] && [ -x "$dest/root/usr/sbin/bpftool" ]; then
+    echo "trixie-backports tools: $want (cached)"
+else
+    work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
+    (cd "$work" && apt-get "${opts[@]}" -qq download "$want")
+    rm -rf "$dest.new"; mkdir -p "$dest.new/root"
+    for deb in "$work"/*.deb; do dpkg-deb -x "$deb" "$dest.new/root"; done
+    echo "$want" >"$dest.new/packages"
+    rm -rf "$dest"; mv "$dest.new" "$dest"
+    rm -rf "$work"; trap - EXIT
+    echo "trixie-backports tools: $want"
+fi

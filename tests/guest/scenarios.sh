@@ -159,7 +159,8 @@ run token_passed_to_untrusted $T/probe-signed token any pass $T/probe-unsigned
 run token_passed_to_trusted $T/probe-signed token any pass $T/probe-signed2
 run token_narrow $T/probe-signed token map_create
 # --- Signed programs: without bpf.signed (the default), a program signed for the gate's keyring is refused too ---
-run signed_lskel_default $T/lskel signed "$(bpfgate status --json | sed -n 's/.*"keyring":\([0-9]*\).*/\1/p')"
+LS=$T/lskel; case $(uname -r) in [0-6].* | 7.[0-2][.+-]*) ;; *) LS=$T/lskel73 ;; esac
+run signed_lskel_default $LS signed "$(bpfgate status --json | sed -n 's/.*"keyring":\([0-9]*\).*/\1/p')"
 for name in sha512 1k 64k; do
     for kind in valid wrong empty big random; do run vparam_${name}_$kind $T/probe-v-$name-$kind map; done
 done

@@ -4,18 +4,23 @@
 T=/mnt/t
 obs() { echo "@@ $*"; }
 run() { n=$1; shift; out=$("$@" 2>&1 | tr '\n' ' '); obs "$n $out"; }
+# The light skeletons of this kernel's signing style (tests/vm/prepare.sh): from 7.3 the kernel checks the
+# signature over the loader's instructions and data.
+LS=$T/lskel
+case $(uname -r) in [0-6].* | 7.[0-2][.+-]*) ;; *) LS=$T/lskel73 ;; esac
+obs "lskel $LS"
 
 # Controls, no gate: a signature verifies against any keyring the caller names (here one it made itself), and
 # an unsigned light skeleton loads too.
-run control_signed_own_keyring $T/lskel signed own $T/signer.der
-run control_foreign_own_keyring $T/lskel foreign own $T/foreign.der
-run control_unsigned $T/lskel unsigned 0
-run control_tampered_own_keyring $T/lskel tampered own $T/signer.der
+run control_signed_own_keyring $LS signed own $T/signer.der
+run control_foreign_own_keyring $LS foreign own $T/foreign.der
+run control_unsigned $LS unsigned 0
+run control_tampered_own_keyring $LS tampered own $T/signer.der
 
 # Profiles (issue 16): a systemd-like profile (cgroup and LSM programs, some map and attach types) and one that
 # requires signed programs, both bound by digest; probe-signed and lskel-full keep `full` (the controls).
 S=/mnt/sig
-for f in probe-signed probe-sd probe-req lskel-req lskel-full; do
+for f in probe-signed probe-sd probe-req ${LS##*/}-req ${LS##*/}-full; do
     bpfgate --log stderr enroll --sig $S/$f.sig $T/$f >/dev/null || obs "enroll_failed $f"
 done
 mkdir -p /etc/bpfgate
@@ -30,7 +35,7 @@ profile.signedonly.prog_types = all
 profile.signedonly.map_types = all
 profile.signedonly.attach_types = all
 profile.signedonly.signed_programs = required
-profile.signedonly.digests = $(bpfgate digest $T/lskel-req | cut -d' ' -f1), $(bpfgate digest $T/probe-req | cut -d' ' -f1)
+profile.signedonly.digests = $(bpfgate digest $LS-req | cut -d' ' -f1), $(bpfgate digest $T/probe-req | cut -d' ' -f1)
 CONF
 obs "doctor_signing $(bpfgate doctor 2>&1 | grep 'requires signed programs' | tr -s ' ')"
 bpfgate --log stderr load >/tmp/load.out 2>&1; obs "load rc=$? $(tr '\n' ' ' </tmp/load.out)"
@@ -39,38 +44,38 @@ obs "gate_keyring $KR"
 obs "policy $(bpfgate status | grep -E '^  bpf.signed' | tr -s ' ')"
 
 # Signed with the gate's key, checked against the gate's keyring: loads, attaches and runs for untrusted root.
-run signed_gate_keyring $T/lskel signed "$KR"
+run signed_gate_keyring $LS signed "$KR"
 # The same signature against a keyring the caller filled with the same (public) certificate: the kernel would
 # accept it, the gate does not (the keyring is the caller's choice).
-run signed_own_keyring $T/lskel signed own $T/signer.der
+run signed_own_keyring $LS signed own $T/signer.der
 # A key the gate does not hold, in the caller's keyring: refused by the gate.
-run foreign_own_keyring $T/lskel foreign own $T/foreign.der
+run foreign_own_keyring $LS foreign own $T/foreign.der
 # A foreign signature against the gate's keyring: the kernel's own check refuses it.
-run foreign_gate_keyring $T/lskel foreign "$KR"
+run foreign_gate_keyring $LS foreign "$KR"
 # The signed loader with other data than it was signed for: the gate lets the steps through, the loader's own
 # hash check refuses the payload (nothing loads).
-run tampered_gate_keyring $T/lskel tampered "$KR"
+run tampered_gate_keyring $LS tampered "$KR"
 # The kernel's builtin keyring (anchors = baked does not name it): refused by the gate.
-run signed_builtin_keyring $T/lskel signed 0
+run signed_builtin_keyring $LS signed 0
 # No signature at all.
-run unsigned $T/lskel unsigned 0
+run unsigned $LS unsigned 0
 # An unsigned program, by the same untrusted task that just loaded a signed one.
 run untrusted_prog bpfprobe prog
 
 # The key hook lets the kernel's signature check search the gate's keyring inside bpf(); outside it, keyctl's
 # attacks on the keyring (invalidate needs only search permission) stay refused, and signed loads still work.
 run keyring_attack bpfprobe keyattack "$KR"
-run signed_after_key_attacks $T/lskel signed "$KR"
+run signed_after_key_attacks $LS signed "$KR"
 
 obs "status $(bpfgate --log stderr status --json 2>&1)"
 
 # A profile that requires signed programs: its loader's signed light skeleton loads (kernels with program
 # signing), its unsigned one does not, nor one signed for a keyring the caller made; `full` loads both.
-run req_signed $T/lskel-req signed "$KR"
-run req_unsigned $T/lskel-req unsigned 0
-run req_signed_own_keyring $T/lskel-req signed own $T/signer.der
-run full_signed $T/lskel-full signed "$KR"
-run full_unsigned $T/lskel-full unsigned 0
+run req_signed $LS-req signed "$KR"
+run req_unsigned $LS-req unsigned 0
+run req_signed_own_keyring $LS-req signed own $T/signer.der
+run full_signed $LS-full signed "$KR"
+run full_unsigned $LS-full unsigned 0
 # The plain (unsigned) program of a probe bound to the same profile, and of the full loader.
 run req_prog $T/probe-req prog
 run full_prog $T/probe-signed prog

@@ -79,27 +79,37 @@ for n in signed fresh-1 fresh-2 fresh-3 fresh-4 fresh-5 fresh-6 fresh-7 fresh-8 
     cp "$out/bpfbench" "$out/disk/t/bench-$n"; sign "bench-$n" signer
 done
 
-# Signed programs (policy bpf.signed, kernels 6.18+): light skeletons of one payload made by sid's bpftool (run
-# through sid's ld.so from the tools tests/fetch-kernels.sh unpacked): signed with the gate's test key, with a
-# foreign key, and unsigned; one static loader holds all three. The loader itself stays unsigned (untrusted).
+# Signed programs (policy bpf.signed, profiles' signed_programs; kernels 6.18+): light skeletons of one payload,
+# signed with the gate's test key, with a foreign key, and unsigned; one static loader holds them all. The loader
+# itself stays unsigned (untrusted). Two styles: up to 7.2 the signature covers the loader program's instructions
+# (which check the data's hash themselves), from 7.3 the kernel checks it over the instructions and the data
+# (fd_array_cnt). Each comes from the bpftool of a kernel of its style, run through sid's ld.so and libraries from
+# the tools tests/fetch-kernels.sh unpacked: lskel (sid's, 7.2 today) and lskel73 (trixie-backports', 7.3).
 cache=${BPFGATE_KERNEL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/bpfgate/kernels}
 tools=$cache/sid-tools/root
-if [ ! -x "$tools/usr/sbin/bpftool" ]; then
-    echo "prepare: sid's BPF tools are missing ($tools): run tests/fetch-kernels.sh (make kernels)" >&2; exit 1
-fi
+for t in "$tools/usr/sbin/bpftool" "$cache/trixie-backports-tools/root/usr/sbin/bpftool"; do
+    if [ ! -x "$t" ]; then
+        echo "prepare: BPF tools are missing ($t): run tests/fetch-kernels.sh (make kernels)" >&2; exit 1
+    fi
+done
 lib=$tools/usr/lib/x86_64-linux-gnu
-sid_bpftool() { "$lib/ld-linux-x86-64.so.2" --library-path "$lib" "$tools/usr/sbin/bpftool" "$@"; }
-mkdir -p "$out/lskel"
 inc=(-I"$tools/usr/include" -I"$tools/usr/include/x86_64-linux-gnu")
+mkdir -p "$out/lskel"
 clang -O2 -g -target bpf "${inc[@]}" -c "$here/../guest/signed/demo.bpf.c" -o "$out/lskel/demo.bpf.o"
-sid_bpftool gen skeleton -L -S -k "$keys/signer.key" -i "$keys/signer.pem" "$out/lskel/demo.bpf.o" name demo_signed \
-    >"$out/lskel/demo_signed.lskel.h"
-sid_bpftool gen skeleton -L -S -k "$keys/foreign.key" -i "$keys/foreign.pem" "$out/lskel/demo.bpf.o" \
-    name demo_foreign >"$out/lskel/demo_foreign.lskel.h"
-sid_bpftool gen skeleton -L "$out/lskel/demo.bpf.o" name demo_unsigned >"$out/lskel/demo_unsigned.lskel.h"
-# Tampered: the signed skeleton with one byte of its loader data changed (the signature covers the loader's
-# instructions, which carry the data's hash).
-python3 - "$out/lskel/demo_signed.lskel.h" "$out/lskel/demo_tampered.lskel.h" <<'PY'
+# The kernel series a tools directory's bpftool was built from (its package version: bpftool=7.8.0+7.3.4-1...).
+series() { sed -n 's/^bpftool=[^+]*+\([0-9]*\.[0-9]*\).*/\1/p' "$1/packages"; }
+# build_lskel TOOLS NAME: the four skeletons made by TOOLS' bpftool, and the loader $out/disk/t/NAME.
+build_lskel() {
+    local bpftool=$1/root/usr/sbin/bpftool name=$2 dir=$out/lskel/$2 style
+    mk() { "$lib/ld-linux-x86-64.so.2" --library-path "$lib" "$bpftool" gen skeleton -L "$@"; }
+    mkdir -p "$dir/bpf"
+    mk -S -k "$keys/signer.key" -i "$keys/signer.pem" "$out/lskel/demo.bpf.o" name demo_signed >"$dir/demo_signed.lskel.h"
+    mk -S -k "$keys/foreign.key" -i "$keys/foreign.pem" "$out/lskel/demo.bpf.o" name demo_foreign \
+        >"$dir/demo_foreign.lskel.h"
+    mk "$out/lskel/demo.bpf.o" name demo_unsigned >"$dir/demo_unsigned.lskel.h"
+    # Tampered: the signed skeleton with one byte of its loader data changed (7.2: the loader's own hash check
+    # refuses it; 7.3: the kernel's signature check).
+    python3 - "$dir/demo_signed.lskel.h" "$dir/demo_tampered.lskel.h" <<'PY'
 import sys
 s = open(sys.argv[1]).read().replace("demo_signed", "demo_tampered").replace("DEMO_SIGNED", "DEMO_TAMPERED")
 start = s.index("static const char opts_data[]")
@@ -110,14 +120,34 @@ assert at < end
 s = s[:at] + "\\x01" + s[at + 2:]
 open(sys.argv[2], "w").write(s)
 PY
-gcc -static -O2 -Wall -I"$out/lskel" "${inc[@]}" -o "$out/disk/t/lskel" "$here/../guest/lskel.c" \
-    2> >(grep -v "statically linked applications" >&2)
-# The same loader signed for the gate, twice (different content): lskel-req is bound to a profile that requires
-# signed programs, lskel-full keeps `full` (the control).
-for n in req full; do
-    { cat "$out/disk/t/lskel"; printf '%s' "$n"; } >"$out/disk/t/lskel-$n"; chmod +x "$out/disk/t/lskel-$n"
-    sign "lskel-$n" signer
-done
+    # The skeleton runtime (libbpf's skel_internal.h) must match the style: from 7.3 the loader's BPF_PROG_LOAD
+    # binds its data map up front (fd_array_cnt = 1) and no longer asks for the map's hash. sid's libbpf-dev may
+    # predate that: adapt its header then (the two changes libbpf 1.8 made).
+    style=$(series "$1")
+    cp "$tools/usr/include/bpf/"*.h "$dir/bpf/"
+    if [ "$(printf '%s\n7.3\n' "$style" | sort -V | head -1)" = 7.3 ] && ! grep -q fd_array_cnt "$dir/bpf/skel_internal.h"; then
+        python3 - "$dir/bpf/skel_internal.h" <<'PY'
+import re, sys
+p = sys.argv[1]; s = open(p).read()
+call = re.search(r"\n\terr = skel_obj_get_info_by_fd\(map_fd\);\n\tif \(err < 0\) \{\n.*?\n\t\}\n", s, re.S)
+sig = "\tattr.signature_size = opts->signature_sz;\n"
+assert call and s.count(sig) == 1, "skel_internal.h: not the libbpf 1.7 layout this adapts"
+s = s[:call.start()] + "\n" + s[call.end():]
+s = s.replace(sig, sig + "\tif (opts->signature)\n\t\tattr.fd_array_cnt = 1;\n")
+open(p, "w").write(s)
+PY
+    fi
+    gcc -static -O2 -Wall -I"$dir" "${inc[@]}" -o "$out/disk/t/$name" "$here/../guest/lskel.c" \
+        2> >(grep -v "statically linked applications" >&2)
+    # The same loader signed for the gate, twice (different content): NAME-req is bound to a profile that
+    # requires signed programs, NAME-full keeps `full` (the control).
+    for n in req full; do
+        { cat "$out/disk/t/$name"; printf '%s' "$n"; } >"$out/disk/t/$name-$n"; chmod +x "$out/disk/t/$name-$n"
+        sign "$name-$n" signer
+    done
+}
+build_lskel "$cache/sid-tools" lskel
+build_lskel "$cache/trixie-backports-tools" lskel73
 openssl x509 -in "$keys/signer.pem" -outform DER -out "$out/disk/t/signer.der"
 openssl x509 -in "$keys/foreign.pem" -outform DER -out "$out/disk/t/foreign.der"
 

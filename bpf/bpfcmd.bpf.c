@@ -8,6 +8,7 @@
 
 #include "gate.h"
 
+#define ENOENT 2
 #define ENOSPC 28
 #define FMODE_WRITE 0x2
 #define BPF_LINK_GET_FD_BY_ID 30
@@ -296,11 +297,20 @@ int BPF_PROG(gate_bpf, int cmd, union bpf_attr *attr, unsigned int size)
 	bool listed = known && (cfg.bpf_allow >> slot) & 1;
 	__u32 why, type = 0;
 
-	/* Links have no LSM hook of their own when an fd is handed out: refuse the gate's by id here, and the
-	 * commands that change a link through an fd (one opened from a pin): replacing an iterator's program would
-	 * rewrite `bpfgate status`. */
-	if ((cmd == BPF_LINK_GET_FD_BY_ID && is_gate_id(GATE_LINK, attr->link_id)) ||
-	    (cmd == BPF_LINK_UPDATE && gate_link_fd(task, attr->link_update.link_fd)) ||
+	/* The gate's own maps, programs and links do not exist for lookups by id, for anyone: ENOENT, which tools
+	 * that list objects (bpftool prog show, btf list) skip like an object freed between two calls, where EPERM
+	 * stopped them. Counted, not logged: a listing would flood the event ring. (Links have no LSM hook of their
+	 * own when an fd is handed out; the map and program hooks refuse the other paths, pins included.) */
+	if ((cmd == BPF_MAP_GET_FD_BY_ID && is_gate_id(GATE_MAP, attr->map_id)) ||
+	    (cmd == BPF_PROG_GET_FD_BY_ID && is_gate_id(GATE_PROG, attr->prog_id)) ||
+	    (cmd == BPF_LINK_GET_FD_BY_ID && is_gate_id(GATE_LINK, attr->link_id))) {
+		count(CNT_GATE_PROTECTED);
+		count(CNT_CMD_DENIED + slot);
+		return -ENOENT;
+	}
+	/* The commands that change a link through an fd (one opened from a pin): replacing an iterator's program
+	 * would rewrite `bpfgate status`. */
+	if ((cmd == BPF_LINK_UPDATE && gate_link_fd(task, attr->link_update.link_fd)) ||
 	    (cmd == BPF_LINK_DETACH && gate_link_fd(task, attr->link_detach.link_fd))) {
 		count(CNT_CMD_DENIED + slot);
 		return protect(true, OBJ_LINK);

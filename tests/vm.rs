@@ -2978,6 +2978,68 @@ fn profile_types(g: &Guest) {
     }
 }
 
+/// Debian's bpftool, signed, bound by digest to a `readonly` profile: it shows programs (all of them, the gate's
+/// hidden), dumps a map and lists BTF; `prog load`, `map create` and `map update` are EPERM, logged with the
+/// profile. Control: the same bpftool under `full` creates, updates and loads. On every kernel.
+fn readonly_bpftool(g: &Guest) {
+    for k in [
+        "bt_full_map_create",
+        "bt_full_map_update",
+        "bt_full_prog_load",
+        "bt_full_map_update_again",
+    ] {
+        assert!(
+            g.get(k).starts_with("rc=0"),
+            "[{}] {k}: {}",
+            g.kernel,
+            g.get(k)
+        );
+    }
+    let show = g.get("bt_ro_prog_show");
+    assert!(
+        show.starts_with("rc=0")
+            && show.contains("raw_tracepoint")
+            && show.contains("name count_syscalls"),
+        "[{}] {show}",
+        g.kernel
+    );
+    // The whole list: the gate's programs are not there (lookups by id answer ENOENT), the others are.
+    let all = g.get("bt_ro_prog_show_all");
+    assert!(
+        all.starts_with("rc=0")
+            && all.contains("name count_syscalls")
+            && !all.contains("name gate_"),
+        "[{}] {all}",
+        g.kernel
+    );
+    let dump = g.get("bt_ro_map_dump");
+    assert!(
+        dump.starts_with("rc=0") && dump.contains("value: 02 00 00 00"),
+        "[{}] {dump}",
+        g.kernel
+    );
+    assert!(
+        g.get("bt_ro_btf_list").starts_with("rc=0"),
+        "[{}] {}",
+        g.kernel,
+        g.get("bt_ro_btf_list")
+    );
+    for k in ["bt_ro_prog_load", "bt_ro_map_create", "bt_ro_map_update"] {
+        let v = g.get(k);
+        assert!(
+            !v.starts_with("rc=0") && v.contains("Operation not permitted"),
+            "[{}] {k}: {v}",
+            g.kernel
+        );
+    }
+    let l = g.get("log_bpftool_ro");
+    assert!(
+        l.contains("denied bpf map_create") && l.ends_with("not_in_profile (profile readonly)"),
+        "[{}] {l}",
+        g.kernel
+    );
+}
+
 /// A profile with `signed_programs = required`, on a kernel with program signing: its loader's signed light
 /// skeleton loads, attaches and runs; its unsigned one, and the signed one checked against a keyring the caller
 /// made, are EPERM. The same loader bound to nothing (`full`) loads both.
@@ -3053,6 +3115,12 @@ mod signed_programs {
     fn profiles_name_program_map_and_attach_types() {
         for suite in crate::SUITES {
             crate::profile_types(crate::guest_signed(suite));
+        }
+    }
+    #[test]
+    fn a_readonly_bpftool_reads_and_loads_nothing() {
+        for suite in crate::SUITES {
+            crate::readonly_bpftool(crate::guest_signed(suite));
         }
     }
     #[test]

@@ -20,8 +20,13 @@ run control_tampered_own_keyring $LS tampered own $T/signer.der
 # Profiles (issue 16): a systemd-like profile (cgroup and LSM programs, some map and attach types) and one that
 # requires signed programs, both bound by digest; probe-signed and lskel-full keep `full` (the controls).
 S=/mnt/sig
-for f in probe-signed probe-sd probe-req ${LS##*/}-req ${LS##*/}-full; do
+for f in probe-signed probe-sd probe-req ${LS##*/}-req ${LS##*/}-full bpftool-signed bpftool-ro; do
     bpfgate --log stderr enroll --sig $S/$f.sig $T/$f >/dev/null || obs "enroll_failed $f"
+done
+# Debian's bpftool is dynamic: its signed library closure (ld.so included) over the initramfs's unsigned copies.
+for path in $(cat /mnt/lib/PATHS); do
+    f=/mnt/lib/$(basename $path)
+    bpfgate --log stderr enroll --sig $S/lib-$(basename $path).sig $f >/dev/null && mount --bind $f $path
 done
 mkdir -p /etc/bpfgate
 cat >/etc/bpfgate/policy.conf <<CONF
@@ -30,6 +35,9 @@ profile.sysd.prog_types = cgroup, lsm
 profile.sysd.map_types = hash, array
 profile.sysd.attach_types = cgroup_inet_ingress, cgroup_inet_egress, lsm_mac
 profile.sysd.digests = $(bpfgate digest $T/probe-sd | cut -d' ' -f1)
+# A monitoring tool: Debian's bpftool (bpftool-ro) reads, nothing else.
+profile.readonly.bpf = read, prog_get_fd_by_id, map_get_fd_by_id, btf_get_fd_by_id, link_get_fd_by_id, obj_get
+profile.readonly.digests = $(bpfgate digest $T/bpftool-ro | cut -d' ' -f1)
 profile.signedonly.bpf = all
 profile.signedonly.prog_types = all
 profile.signedonly.map_types = all
@@ -87,6 +95,21 @@ for c in "progtype 8" "progtype 29 27" "progtype 29 43" "progtype 26 24" "maptyp
     run sd_$k $T/probe-sd $c
     run full_$k $T/probe-signed $c
 done
+# Debian's bpftool under `readonly`: it shows programs, dumps maps and lists BTF; it loads no program, creates no
+# map, updates none. The same bpftool under `full` (bpftool-signed) made the objects it reads.
+runrc() { n=$1; shift; out=$("$@" 2>&1); rc=$?; obs "$n rc=$rc $(echo "$out" | tr '\n' ' ')"; }
+P=/sys/fs/bpf
+runrc bt_full_map_create $T/bpftool-signed map create $P/t_map type hash key 4 value 4 entries 4 name t_map
+runrc bt_full_map_update $T/bpftool-signed map update pinned $P/t_map key 1 0 0 0 value 2 0 0 0
+runrc bt_full_prog_load $T/bpftool-signed prog load $T/demo.bpf.o $P/t_prog
+runrc bt_ro_prog_show $T/bpftool-ro prog show pinned $P/t_prog
+runrc bt_ro_map_dump $T/bpftool-ro map dump pinned $P/t_map
+runrc bt_ro_btf_list $T/bpftool-ro btf list
+runrc bt_ro_prog_show_all $T/bpftool-ro prog show
+runrc bt_ro_prog_load $T/bpftool-ro prog load $T/demo.bpf.o $P/t_prog2
+runrc bt_ro_map_create $T/bpftool-ro map create $P/t_map2 type hash key 4 value 4 entries 4 name t_map2
+runrc bt_ro_map_update $T/bpftool-ro map update pinned $P/t_map key 1 0 0 0 value 3 0 0 0
+runrc bt_full_map_update_again $T/bpftool-signed map update pinned $P/t_map key 1 0 0 0 value 4 0 0 0
 obs "status_profiles $(bpfgate --log stderr status --json 2>&1)"
 bpfgate log >/tmp/log.out 2>&1
 obs "log_prog_load_denied $(grep -c 'denied bpf prog_load' /tmp/log.out)"
@@ -94,4 +117,5 @@ for w in unsigned_program signing_unsupported_by_kernel map_type_not_in_profile 
     prog_type_not_in_profile; do
     obs "log_$w $(grep "$w" /tmp/log.out | head -1)"
 done
+obs "log_bpftool_ro $(grep 'bpftool-ro' /tmp/log.out | grep map_create | head -1)"
 obs "dmesg_warnings $(dmesg | grep -cE 'WARNING:|BUG:|Oops|Call Trace|general protection')"

@@ -161,6 +161,11 @@ mv "$out/disk/sig/probe-truncated.sig.cut" "$out/disk/sig/probe-truncated.sig"
 printf '#!/mnt/t/probe-signed map\n' >"$out/disk/t/script"; chmod +x "$out/disk/t/script"
 # Debian's bpftool, as a real third-party client: one signed copy, one not.
 cp /usr/sbin/bpftool "$out/disk/t/bpftool-signed"; sign bpftool-signed signer
+# Another signed copy (different content), which the profile tests bind to a read-only profile; and an object
+# file for `bpftool prog load`.
+{ cat /usr/sbin/bpftool; printf 'readonly'; } >"$out/disk/t/bpftool-ro"; chmod +x "$out/disk/t/bpftool-ro"
+sign bpftool-ro signer
+cp "$out/lskel/demo.bpf.o" "$out/disk/t/demo.bpf.o"
 cp /usr/sbin/bpftool "$out/disk/t/bpftool"
 # A trusted shell toolbox: busybox applets run inside the signed busybox process (rm, mv, mount, umount).
 cp /bin/busybox "$out/disk/t/busybox-signed"; sign busybox-signed signer

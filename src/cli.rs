@@ -89,6 +89,15 @@ Commands:
                          (/etc/bpfgate/policy.conf) needs of it (program signing for a profile with
                          signed_programs), and print the fix for each failure (e.g. the lsm= line to use).
                          Exit status 1 when a check fails.
+  doctor --kernel VERSION [--root DIR] [--cmdline LINE] [--config FILE]
+                         Before rebooting into an installed kernel: can the gate load there? Reads that
+                         kernel's build configuration (DIR/boot/config-VERSION or
+                         DIR/usr/lib/modules/VERSION/config), the command line the bootloader will pass
+                         (DIR/etc/kernel/cmdline, else DIR/etc/default/grub; --cmdline overrides), the
+                         policy (FILE, default DIR/etc/bpfgate/policy.conf) and this binary's trust anchors.
+                         Exit status 0: all well; 1: a check failed and the policy requires the gate (that
+                         boot would stop); 2: a check failed, the gate is optional (the boot would go on
+                         without it). The initramfs builders run it for each kernel.
   digest FILE...         Print each file's fs-verity digest, computed in userspace (same output as
                          `fsverity digest`): sha256:HEX FILE.
 
@@ -124,6 +133,11 @@ pub enum Command {
     },
     Doctor {
         path: PathBuf,
+        /// `--kernel VERSION`: an installed kernel, not the running one.
+        kernel: Option<String>,
+        root: PathBuf,
+        cmdline: Option<String>,
+        config: Option<PathBuf>,
     },
     Status {
         json: bool,
@@ -311,16 +325,40 @@ fn command(name: &str, p: &mut Parser) -> Result<Command, Error> {
             }
         }
         "doctor" => {
-            let mut path = None;
+            let (mut path, mut kernel, mut root, mut cmdline, mut config) =
+                (None, None, None, None, None);
             while let Some(a) = p.next().map_err(lex(cmd))? {
                 match a {
                     Arg::Short('h') | Arg::Long("help") => return help("doctor"),
+                    Arg::Long("kernel") => {
+                        let v = value(p, "doctor --kernel", "a kernel version")?;
+                        kernel = Some(text(v, "doctor --kernel")?)
+                    }
+                    Arg::Long("root") => {
+                        root = Some(PathBuf::from(value(p, "doctor --root", "a directory")?))
+                    }
+                    Arg::Long("cmdline") => {
+                        let v = value(p, "doctor --cmdline", "a kernel command line")?;
+                        cmdline = Some(text(v, "doctor --cmdline")?)
+                    }
+                    Arg::Long("config") => {
+                        config = Some(value(p, "doctor --config", "a file")?.into())
+                    }
                     Arg::Value(v) if path.is_none() => path = Some(PathBuf::from(v)),
                     a => return Err(unexpected(&a)),
                 }
             }
+            if kernel.is_none() && (root.is_some() || cmdline.is_some() || config.is_some()) {
+                return Err(usage(
+                    "doctor: --root, --cmdline and --config go with --kernel VERSION",
+                ));
+            }
             Command::Doctor {
                 path: path.unwrap_or_else(|| PathBuf::from("/")),
+                kernel,
+                root: root.unwrap_or_else(|| PathBuf::from("/")),
+                cmdline,
+                config,
             }
         }
         "status" => {
@@ -583,11 +621,34 @@ mod tests {
                     files: vec!["a".into(), "b".into()],
                 },
             ),
-            ("doctor", Command::Doctor { path: "/".into() }),
+            (
+                "doctor",
+                Command::Doctor {
+                    path: "/".into(),
+                    kernel: None,
+                    root: "/".into(),
+                    cmdline: None,
+                    config: None,
+                },
+            ),
             (
                 "doctor /mnt",
                 Command::Doctor {
                     path: "/mnt".into(),
+                    kernel: None,
+                    root: "/".into(),
+                    cmdline: None,
+                    config: None,
+                },
+            ),
+            (
+                "doctor --kernel 7.3.4 --root /tmp/r --cmdline lsm=bpf",
+                Command::Doctor {
+                    path: "/".into(),
+                    kernel: Some("7.3.4".into()),
+                    root: "/tmp/r".into(),
+                    cmdline: Some("lsm=bpf".into()),
+                    config: None,
                 },
             ),
             ("--help", Command::Help),

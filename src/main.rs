@@ -176,7 +176,29 @@ fn run(cmd: Command) -> Result<ExitCode, Error> {
                 return Ok(ExitCode::FAILURE);
             }
         }
-        Command::Doctor { path } => {
+        Command::Doctor {
+            kernel: Some(release),
+            root,
+            cmdline,
+            config,
+            ..
+        } => {
+            use bpfgate::inspect::nextkernel;
+            let t = nextkernel::Target {
+                release,
+                root,
+                cmdline,
+            };
+            let (policy, mut findings) = nextkernel::target_policy(&t, config.as_deref());
+            findings.extend(nextkernel::run(&t, &policy, skel::certs::CERTS.len()));
+            let (text, all) = doctor::report(&findings);
+            print!("{text}");
+            if !all {
+                // 1: the next boot would stop (the gate is required there); 2: it would go on without the gate.
+                return Ok(ExitCode::from(if policy.required { 1 } else { 2 }));
+            }
+        }
+        Command::Doctor { path, .. } => {
             // What `load` would enforce on this machine: the kernel must be able to do what it asks.
             let (policy, _) = gate::boot_policy(Some(std::path::Path::new(policy::CONFIG_PATH)))?;
             let (text, all) = doctor::report(&doctor::run(&path, &policy));

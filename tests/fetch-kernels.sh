@@ -3,7 +3,7 @@
 #! is Debian's newest when it runs ahead of sid) as Debian .deb packages into a cache,
 #! with a private apt configuration: its own sources list, lists and cache directories. The machine's own apt sources
 #! are never touched (installing from trixie or sid would replace the machine's libc).
-#! Output: $CACHE/<suite>/{vmlinuz,modules/,version} for suite in trixie, sid, trixie-backports. Prints the
+#! Output: $CACHE/<suite>/{vmlinuz,modules/,config,version} for suite in trixie, sid, trixie-backports. Prints the
 #! kernel versions.
 set -euo pipefail
 CACHE=${BPFGATE_KERNEL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/bpfgate/kernels}
@@ -44,14 +44,15 @@ kernel_pkg() { # suite
 for suite in trixie sid trixie-backports; do
     dest=$CACHE/$suite
     pkg=$(kernel_pkg "$suite")
-    if [ -f "$dest/package" ] && [ "$(cat "$dest/package")" = "$pkg" ] && [ -f "$dest/vmlinuz" ]; then
+    if [ -f "$dest/package" ] && [ "$(cat "$dest/package")" = "$pkg" ] && [ -f "$dest/vmlinuz" ] && [ -f "$dest/config" ]; then
         echo "$suite: $(cat "$dest/version") (cached)"; continue
     fi
     work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
-    # 7.x splits the image into linux-binary-* and linux-modules-*: take every linux-{image,binary,modules} dependency.
+    # 7.x splits the image into linux-binary-* and linux-modules-* (and its build configuration into linux-base-*):
+    # take every linux-{image,binary,modules,base} dependency.
     pkgs=("$pkg")
     deps=$(apt-cache "${opts[@]}" depends "$pkg" 2>/dev/null | sed -n 's/^ *\(Pre\)\{0,1\}Depends: //p' |
-           grep -E '^linux-(binary|modules|image)-[0-9]' | sort -u || true)
+           grep -E '^linux-(binary|modules|image|base)-[0-9]' | sort -u || true)
     for d in $deps; do pkgs+=("$d"); done
     (cd "$work" && apt-get "${opts[@]}" -qq download "${pkgs[@]}")
     rm -rf "$dest.new"; mkdir -p "$dest.new/root"
@@ -63,6 +64,10 @@ for suite in trixie sid trixie-backports; do
     [ -n "$moddir" ] || { echo "fetch-kernels: no modules directory in ${pkgs[*]}" >&2; exit 1; }
     ver=$(basename "$moddir")
     cp "$vmlinuz" "$dest.new/vmlinuz"
+    # The build configuration (what `bpfgate doctor --kernel` reads when the distro tests install this kernel).
+    config=$(first "$dest.new"/root/boot/config-* "$moddir/config")
+    [ -n "$config" ] || { echo "fetch-kernels: no build configuration in ${pkgs[*]}" >&2; exit 1; }
+    cp "$config" "$dest.new/config"
     mv "$moddir" "$dest.new/modules"
     rm -rf "$dest.new/root"
     echo "$ver" >"$dest.new/version"; echo "$pkg" >"$dest.new/package"

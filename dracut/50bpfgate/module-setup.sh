@@ -17,6 +17,19 @@ depends() {
 
 # install(): the static binary, the optional policy, and either the unit or the hook.
 install() {
+    # The kernel this image is for: can the gate load there? With the policy's `required = 1`, an image that would
+    # stop the next boot is refused (bpfgate doctor --kernel, docs/deploy.md); with `required = 0`, a warning.
+    local report rc
+    report=$(bpfgate doctor --kernel "$kernel" --root "${dracutsysrootdir:-/}" 2>&1)
+    rc=$?
+    if [ "$rc" = 1 ]; then
+        derror "$report"
+        dfatal "bpfgate: the gate cannot load on kernel $kernel and the policy requires it: this initramfs would stop the boot (see above; bpfgate doctor --kernel $kernel)"
+        return 1
+    elif [ "$rc" != 0 ]; then
+        dwarning "$report"
+        dwarning "bpfgate: the gate cannot load on kernel $kernel; that boot goes on without it (see above)"
+    fi
     inst_binary bpfgate
     # The initramfs layer of the policy (docs/policy.md); checked at build time so a typo is caught here.
     if [ -f /etc/bpfgate/policy.conf ]; then

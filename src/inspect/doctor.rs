@@ -19,7 +19,7 @@ pub struct Finding {
     pub fix: Option<String>,
 }
 
-fn ok(what: impl Into<String>) -> Finding {
+pub(crate) fn ok(what: impl Into<String>) -> Finding {
     Finding {
         ok: Some(true),
         what: what.into(),
@@ -27,7 +27,7 @@ fn ok(what: impl Into<String>) -> Finding {
     }
 }
 
-fn fail(what: impl Into<String>, fix: impl Into<String>) -> Finding {
+pub(crate) fn fail(what: impl Into<String>, fix: impl Into<String>) -> Finding {
     Finding {
         ok: Some(false),
         what: what.into(),
@@ -35,7 +35,7 @@ fn fail(what: impl Into<String>, fix: impl Into<String>) -> Finding {
     }
 }
 
-fn info(what: impl Into<String>) -> Finding {
+pub(crate) fn info(what: impl Into<String>) -> Finding {
     Finding {
         ok: None,
         what: what.into(),

@@ -20,6 +20,10 @@ obs "journal_rootmount $(grep -m1 -E 'EXT4-fs \(nvme0n1\): mounted filesystem' /
 # systemd's own BPF features: IPAddressDeny= is enforced by cgroup BPF programs PID 1 loads and attaches.
 systemctl start ipdeny-test.service >/tmp/ipdeny 2>&1; obs "ipdeny_rc $?"
 systemctl start ipallow-test.service >/tmp/ipallow 2>&1; obs "ipallow_rc $?"
+echo tmpfs >/run/bpfgate-rfs-test
+systemctl start rfsdeny-test.service >/tmp/rfsdeny 2>&1; obs "rfsdeny_rc $?"
+systemctl start rfsallow-test.service >/tmp/rfsallow 2>&1; obs "rfsallow_rc $?"
+obs "rfsdeny_journal $(journalctl -b -u rfsdeny-test.service --no-pager -o cat 2>&1 | tail -3 | tr '\n' ' ')"
 systemctl start protect-test.service >/tmp/protect 2>&1; obs "protect_rc $? $(tr '\n' ' ' </tmp/protect)"
 obs "ipdeny_journal $(journalctl -b -u ipdeny-test.service --no-pager -o cat 2>&1 | tail -3 | tr '\n' ' ')"
 # A systemd package upgrade re-executes PID 1 (daemon-reexec): the new systemd must keep its trust, and with it

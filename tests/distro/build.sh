@@ -45,6 +45,15 @@ for u in ipdeny ipallow; do
       [ $u = ipallow ] || echo "IPAddressDeny=any"
       echo "ExecStart=/usr/bin/ping -c1 -W2 127.0.0.1"; } >"$root/etc/systemd/system/$u-test.service"
 done
+# RestrictFileSystems= is a BPF LSM program (lsm/file_open) PID 1 loads, and a per-unit map its executor fills:
+# the unit that may not touch tmpfs cannot read a file in /run; without the setting it can.
+for u in rfsdeny rfsallow; do
+    { printf '[Unit]\nDescription=bpfgate distro test: cat a tmpfs file with%s RestrictFileSystems=~tmpfs\n' \
+          "$([ $u = rfsdeny ] || echo out)"
+      printf '[Service]\nType=oneshot\n'
+      [ $u = rfsallow ] || echo "RestrictFileSystems=~tmpfs"
+      echo "ExecStart=/usr/bin/cat /run/bpfgate-rfs-test"; } >"$root/etc/systemd/system/$u-test.service"
+done
 # A unit with ProtectKernelTunables= (systemd bind-remounts /sys, the gate's bpffs included, read-only in the
 # unit's own mount namespace).
 printf '[Unit]\nDescription=bpfgate distro test: ProtectKernelTunables\n[Service]\nType=oneshot\nProtectKernelTunables=yes\nProtectSystem=strict\nExecStart=/usr/bin/true\n' \
@@ -64,6 +73,38 @@ in_root() {
 }
 in_root mkinitramfs -o /boot/initrd-itools.img "$kver"
 cp "$root/boot/initrd-itools.img" "$out/initrd-itools.img"
+# Issue 17: a kernel whose build configuration lacks CONFIG_BPF_LSM (a fixture: this kernel's modules under another
+# version, its config with the option unset) is refused by both initramfs builders, the option named; outputs and
+# exit status in OUT/fixture-{itools,dracut}.log for tests/vm.rs.
+fx=6.12.999-bpfgate-fixture
+fixture() { # builder: the fixture kernel in place, the builder run, its output kept
+    rm -rf "$root/usr/lib/modules/$fx"; cp -al "$root/usr/lib/modules/$kver" "$root/usr/lib/modules/$fx"
+    sed 's/^CONFIG_BPF_LSM=y$/# CONFIG_BPF_LSM is not set/' "$root/boot/config-$kver" >"$root/boot/config-$fx"
+    local rc=0
+    case $1 in
+        itools) in_root mkinitramfs -o /tmp/fixture.img "$fx" >"$out/fixture-$1.log" 2>&1 || rc=$? ;;
+        dracut) in_root dracut --force --no-hostonly --add bpfgate /tmp/fixture.img "$fx" >"$out/fixture-$1.log" 2>&1 || rc=$? ;;
+    esac
+    echo "builder exit status $rc; image $([ -s "$root/tmp/fixture.img" ] && echo made || echo none)" >>"$out/fixture-$1.log"
+    rm -rf "$root/usr/lib/modules/$fx" "$root/boot/config-$fx" "$root/tmp/fixture.img"
+}
+fixture itools
+# Issue 16: from here on (the dracut images, and the root unit's boot without an initramfs) systemd runs under a
+# `systemd` profile: PID 1 and its executor may load cgroup programs and the one LSM program RestrictFileSystems=
+# uses, and nothing else. The initramfs-tools image above keeps `full` (the control).
+mkdir -p "$root/etc/bpfgate"
+cat >>"$root/etc/bpfgate/policy.conf" <<CONF
+# systemd (PID 1, systemd-executor): cgroup firewall, device and socket-bind programs, RestrictFileSystems='s LSM
+# program (libbpf's load probe is a socket filter), and the modules PID 1 loads. No tracing program (libbpf's
+# feature probes for kprobes and tracepoints are refused: it then does without), no other LSM attach type, no
+# kimg right, no BPF sysctl, no token.
+profile.systemd.bpf = read, map_create, map_update_elem, map_delete_elem, map_freeze, prog_load, prog_attach, prog_detach, btf_load, link_create, link_update, link_detach, raw_tracepoint_open, obj_pin, obj_get, prog_get_fd_by_id, map_get_fd_by_id, btf_get_fd_by_id, link_get_fd_by_id, prog_bind_map
+profile.systemd.prog_types = cgroup, lsm, socket_filter
+profile.systemd.map_types = hash, array, percpu_array, lpm_trie, hash_of_maps
+profile.systemd.attach_types = cgroup, lsm_mac
+profile.systemd.kmod = load, autoload
+profile.systemd.digests = sha256:$(fsverity digest --compact "$root/usr/lib/systemd/systemd"), sha256:$(fsverity digest --compact "$root/usr/lib/systemd/systemd-executor")
+CONF
 # dracut replaces initramfs-tools (they conflict); its debs are cached like the root's.
 if ! ls "$cache/debs"/dracut_*.deb >/dev/null 2>&1; then
     in_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends --download-only dracut >/dev/null
@@ -77,6 +118,7 @@ in_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-r
 rm -rf "$root/tmp/debs"
 in_root dracut --quiet --force --no-hostonly --add bpfgate --add-drivers "nvme ext4" /boot/initrd-dracut.img "$kver"
 cp "$root/boot/initrd-dracut.img" "$out/initrd-dracut.img"
+fixture dracut
 # The newest kernel (sid's, from tests/fetch-kernels.sh) installed into the same root: its modules, depmod, and a
 # dracut image for it. (Its package needs a newer userland than trixie's; the files are what the boot uses.)
 sidk=${BPFGATE_KERNEL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/bpfgate/kernels}/sid
@@ -85,6 +127,7 @@ if [ -f "$sidk/version" ]; then
     sv=$(cat "$sidk/version")
     mkdir -p "$root/usr/lib/modules/$sv"
     cp -a "$sidk/modules/." "$root/usr/lib/modules/$sv/"
+    cp "$sidk/config" "$root/boot/config-$sv"
     in_root depmod "$sv"
     in_root dracut --quiet --force --no-hostonly --add bpfgate --add-drivers "nvme ext4" /boot/initrd-dracut-sid.img "$sv"
     cp "$root/boot/initrd-dracut-sid.img" "$out/initrd-dracut-sid.img"

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * The signed-program tests' loader (policy bpf.signed): light skeletons of tests/guest/signed/demo.bpf.c, made by
- * sid's `bpftool gen skeleton -L [-S]` in tests/vm/prepare.sh. The binary itself is not signed for the gate: the
- * task that runs it is untrusted, and what it may load depends only on the programs' signatures.
+ * The signed-program tests' loader (policy bpf.signed, profiles' signed_programs): light skeletons of
+ * tests/guest/signed/demo.bpf.c, made by `bpftool gen skeleton -L [-S]` in tests/vm/prepare.sh, once per signing
+ * style (lskel: sid's 7.2 bpftool; lskel73: trixie-backports' 7.3 one). The binary itself is not signed for the
+ * gate: the task that runs it is untrusted, and what it may load depends only on the programs' signatures (its
+ * signed copies lskel*-req and lskel*-full are the profile tests' trusted loaders).
  *
  *   lskel SKELETON KEYRING [CERT.der]
  *     SKELETON  signed (signed with the gate's test key), foreign (a key the gate does not hold), unsigned,

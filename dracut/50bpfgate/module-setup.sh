@@ -25,7 +25,8 @@ install() {
     if [ "$rc" = 1 ]; then
         derror "$report"
         dfatal "bpfgate: the gate cannot load on kernel $kernel and the policy requires it: this initramfs would stop the boot (see above; bpfgate doctor --kernel $kernel)"
-        return 1
+        # A module's failed install() does not stop dracut: exit it (its cleanup trap runs; no image is written).
+        exit 1
     elif [ "$rc" != 0 ]; then
         dwarning "$report"
         dwarning "bpfgate: the gate cannot load on kernel $kernel; that boot goes on without it (see above)"
@@ -35,7 +36,7 @@ install() {
     if [ -f /etc/bpfgate/policy.conf ]; then
         if ! bpfgate policy --config /etc/bpfgate/policy.conf --cmdline "" >/dev/null; then
             dfatal "bpfgate: /etc/bpfgate/policy.conf has mistakes (see above); fix it or run bpfgate policy"
-            return 1
+            exit 1
         fi
         inst_simple /etc/bpfgate/policy.conf
     fi

@@ -240,7 +240,7 @@ pub fn run(t: &Target, policy: &Policy, baked_certs: usize) -> Vec<Finding> {
         .and_then(|(l, from)| Some((cmdline_value(l, "lsm")?, from)));
     match lsm_word {
         Some((lsm, from)) if lsm.split(',').any(|x| x == "bpf") => {
-            out.push(ok(format!("the BPF LSM is active: lsm={lsm} ({from})")))
+            out.push(ok(format!("bpf is in the LSM list it boots with: lsm={lsm} ({from})")))
         }
         Some((lsm, from)) => out.push(fail(
             format!("the command line ({from}) sets lsm={lsm}, without bpf"),
@@ -248,7 +248,7 @@ pub fn run(t: &Target, policy: &Policy, baked_certs: usize) -> Vec<Finding> {
         )),
         None => match &built_in {
             Some(lsm) if lsm.split(',').any(|x| x == "bpf") => out.push(ok(format!(
-                "the BPF LSM is active: built-in CONFIG_LSM={lsm}, no lsm= on the command line"
+                "bpf is in the LSM list it boots with: built-in CONFIG_LSM={lsm}, no lsm= on the command line"
             ))),
             Some(lsm) => out.push(fail(
                 format!("the BPF LSM is not in the built-in list CONFIG_LSM={lsm}, and the command line sets no lsm="),

@@ -150,7 +150,8 @@ enum Variant {
     DistroRequiredNoLsm,
     /// The same with `bpfgate.required=0`: the boot goes on, with the warning in the journal.
     DistroOptionalNoLsm,
-    /// The dracut boot of the same root with the newest kernel (sid's) installed into it.
+    /// The dracut boot of the same root with a newer kernel of the matrix (sid's, trixie-backports') installed into
+    /// it: the suite names the kernel.
     DistroDracutNewest,
     /// A debootstrap'ed sid root (systemd 258+: PrivateBPF=), booted by bpfgate's embedded init on the newest kernel.
     DistroSidPrivateBpf,
@@ -160,9 +161,11 @@ enum Variant {
     DistroNoInitrd,
     /// tests/guest/signed.sh with `bpfgate.bpf.signed=1`: signed light skeletons, before and after the gate.
     Signed,
+    /// The initramfs-tools boot of the same root with a newer kernel installed into it (the suite names it).
+    DistroItoolsNewest,
 }
 
-const VARIANTS: usize = 19;
+const VARIANTS: usize = 20;
 const NO_BPF_LSM: &str = "lsm=capability,landlock,yama";
 
 impl Variant {
@@ -187,6 +190,7 @@ impl Variant {
             "-distro-sid-privatebpf-off",
             "-distro-no-initrd",
             "-signed",
+            "-distro-itools-newest",
         ][self as usize]
     }
 
@@ -214,6 +218,7 @@ impl Variant {
                 | Variant::DistroRequiredNoLsm
                 | Variant::DistroOptionalNoLsm
                 | Variant::DistroDracutNewest
+                | Variant::DistroItoolsNewest
                 | Variant::DistroSidPrivateBpf
                 | Variant::DistroSidPrivateBpfOff
                 | Variant::DistroNoInitrd
@@ -260,7 +265,7 @@ impl Variant {
             _ => format!(
                 "root=LABEL=bpfgate-distro rw bpfgate_distro={} rd.emergency=poweroff \
                  systemd.default_timeout_start_sec=120 systemd.show_status=0{}",
-                if matches!(self, Variant::DistroItools) {
+                if matches!(self, Variant::DistroItools | Variant::DistroItoolsNewest) {
                     "initramfs-tools"
                 } else {
                     "dracut"
@@ -290,8 +295,11 @@ fn boot(suite: &str, variant: Variant) -> Result<Guest, String> {
     let distro = variant.distro();
     let vm = if distro { distro_dir() } else { vm_dir() };
     // The distro root boots its own kernel; the others a kernel of the matrix.
-    let vmlinuz = if matches!(variant, Variant::DistroDracutNewest) {
-        vm.join("vmlinuz-sid")
+    let vmlinuz = if matches!(
+        variant,
+        Variant::DistroDracutNewest | Variant::DistroItoolsNewest
+    ) {
+        vm.join(format!("vmlinuz-{suite}"))
     } else if matches!(
         variant,
         Variant::DistroSidPrivateBpf | Variant::DistroSidPrivateBpfOff
@@ -302,9 +310,12 @@ fn boot(suite: &str, variant: Variant) -> Result<Guest, String> {
     } else {
         kernel_dir(suite).join("vmlinuz")
     };
+    let newest_dracut = format!("initrd-dracut-{suite}.img");
+    let newest_itools = format!("initrd-itools-{suite}.img");
     let (initrd, image) = match variant {
         Variant::DistroItools => ("initrd-itools.img", "root.img"),
-        Variant::DistroDracutNewest => ("initrd-dracut-sid.img", "root.img"),
+        Variant::DistroDracutNewest => (newest_dracut.as_str(), "root.img"),
+        Variant::DistroItoolsNewest => (newest_itools.as_str(), "root.img"),
         Variant::DistroNoInitrd => ("", "root.img"),
         Variant::DistroSidPrivateBpf | Variant::DistroSidPrivateBpfOff => {
             ("init-mode.cpio", "root-sid.img")
@@ -535,6 +546,10 @@ fn guest_distro_unsigned_init(suite: &str) -> &'static Guest {
 
 fn guest_distro_dracut_newest(suite: &str) -> &'static Guest {
     guest_variant(suite, Variant::DistroDracutNewest)
+}
+
+fn guest_distro_itools_newest(suite: &str) -> &'static Guest {
+    guest_variant(suite, Variant::DistroItoolsNewest)
 }
 
 fn guest_distro_required_nolsm(suite: &str) -> &'static Guest {
@@ -2610,6 +2625,22 @@ mod distro_dracut_newest_kernel {
     #[test]
     fn gate_loads_before_sysroot_mount() {
         crate::dracut_loads_the_gate_before_sysroot_mount(crate::guest_distro_dracut_newest("sid"))
+    }
+    /// Issue 17: trixie-backports' kernel (Debian's newest, 7.3.4) installed into the trixie root, through both
+    /// initramfs builders (each ran `bpfgate doctor --kernel` and accepted it), boots with the gate live.
+    #[test]
+    fn trixie_backports_kernel_boots_through_dracut() {
+        let g = crate::guest_distro_dracut_newest("trixie-backports");
+        assert!(g.version() >= (7, 3), "[{}] not 7.3 or newer", g.kernel);
+        crate::distro_gate_enforces_in_the_real_root(g);
+        crate::dracut_loads_the_gate_before_sysroot_mount(g);
+    }
+    #[test]
+    fn trixie_backports_kernel_boots_through_initramfs_tools() {
+        let g = crate::guest_distro_itools_newest("trixie-backports");
+        assert!(g.version() >= (7, 3), "[{}] not 7.3 or newer", g.kernel);
+        crate::distro_gate_enforces_in_the_real_root(g);
+        crate::initramfs_tools_loads_the_gate_before_the_root_mount(g);
     }
     #[test]
     fn signed_systemd_keeps_its_bpf_features() {

@@ -73,6 +73,25 @@ in_root() {
 }
 in_root mkinitramfs -o /boot/initrd-itools.img "$kver"
 cp "$root/boot/initrd-itools.img" "$out/initrd-itools.img"
+# The newer kernels of the matrix (sid's, and trixie-backports', Debian's newest, from tests/fetch-kernels.sh)
+# installed into the same root: modules, build configuration, depmod, and an image of each kind for each (the
+# builders accept them only when `bpfgate doctor --kernel` does). Their packages need a newer userland than
+# trixie's (sid's) or are what `apt install -t trixie-backports` would unpack; the files are what the boot uses.
+kcache=${BPFGATE_KERNEL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/bpfgate/kernels}
+rm -f "$out"/vmlinuz-* "$out"/initrd-dracut-*.img "$out"/initrd-itools-*.img
+newer=()
+for s in sid trixie-backports; do
+    [ -f "$kcache/$s/version" ] || { echo "distro: no $s kernel in $kcache (make kernels)" >&2; exit 1; }
+    v=$(cat "$kcache/$s/version")
+    mkdir -p "$root/usr/lib/modules/$v"
+    cp -a "$kcache/$s/modules/." "$root/usr/lib/modules/$v/"
+    cp "$kcache/$s/config" "$root/boot/config-$v"
+    in_root depmod "$v"
+    in_root mkinitramfs -o "/boot/initrd-itools-$s.img" "$v"
+    cp "$root/boot/initrd-itools-$s.img" "$out/initrd-itools-$s.img"
+    cp "$kcache/$s/vmlinuz" "$out/vmlinuz-$s"
+    newer+=("$s=$v")
+done
 # Issue 17: a kernel whose build configuration lacks CONFIG_BPF_LSM (a fixture: this kernel's modules under another
 # version, its config with the option unset) is refused by both initramfs builders, the option named; outputs and
 # exit status in OUT/fixture-{itools,dracut}.log for tests/vm.rs.
@@ -119,20 +138,12 @@ rm -rf "$root/tmp/debs"
 in_root dracut --quiet --force --no-hostonly --add bpfgate --add-drivers "nvme ext4" /boot/initrd-dracut.img "$kver"
 cp "$root/boot/initrd-dracut.img" "$out/initrd-dracut.img"
 fixture dracut
-# The newest kernel (sid's, from tests/fetch-kernels.sh) installed into the same root: its modules, depmod, and a
-# dracut image for it. (Its package needs a newer userland than trixie's; the files are what the boot uses.)
-sidk=${BPFGATE_KERNEL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/bpfgate/kernels}/sid
-rm -f "$out/vmlinuz-sid" "$out/initrd-dracut-sid.img"
-if [ -f "$sidk/version" ]; then
-    sv=$(cat "$sidk/version")
-    mkdir -p "$root/usr/lib/modules/$sv"
-    cp -a "$sidk/modules/." "$root/usr/lib/modules/$sv/"
-    cp "$sidk/config" "$root/boot/config-$sv"
-    in_root depmod "$sv"
-    in_root dracut --quiet --force --no-hostonly --add bpfgate --add-drivers "nvme ext4" /boot/initrd-dracut-sid.img "$sv"
-    cp "$root/boot/initrd-dracut-sid.img" "$out/initrd-dracut-sid.img"
-    cp "$sidk/vmlinuz" "$out/vmlinuz-sid"
-fi
+# dracut images of the newer kernels.
+for sv in "${newer[@]}"; do
+    in_root dracut --quiet --force --no-hostonly --add bpfgate --add-drivers "nvme ext4" \
+        "/boot/initrd-dracut-${sv%%=*}.img" "${sv#*=}"
+    cp "$root/boot/initrd-dracut-${sv%%=*}.img" "$out/initrd-dracut-${sv%%=*}.img"
+done
 rm -f "$root"/boot/initrd*.img "$root"/boot/initrd.img-* "$root/etc/resolv.conf"
 
 # Signatures (made here; fs-verity is enabled in the prep guest).

@@ -14,6 +14,7 @@ case " $(cat /proc/cmdline) " in *" bpfgate_bench_policy=profiles "*)
     cat >/tmp/bench-policy.conf <<CONF
 profile.bench.bpf = read, map_create, map_update_elem
 profile.bench.prog_types = socket_filter
+profile.bench.map_types = array
 profile.bench.digests = $(bpfgate digest $T/bench-signed | cut -d' ' -f1)
 profile.other.bpf = read
 CONF

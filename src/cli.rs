@@ -96,7 +96,7 @@ Commands:
                          (DIR/etc/kernel/cmdline, else DIR/etc/default/grub; --cmdline overrides), the
                          policy (FILE, default DIR/etc/bpfgate/policy.conf) and this binary's trust anchors.
                          Exit status 0: all well; 1: a check failed and the policy requires the gate (that
-                         boot would stop); 2: a check failed, the gate is optional (the boot would go on
+                         boot would stop); 3: a check failed, the gate is optional (the boot would go on
                          without it). The initramfs builders run it for each kernel.
   digest FILE...         Print each file's fs-verity digest, computed in userspace (same output as
                          `fsverity digest`): sha256:HEX FILE.

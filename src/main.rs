@@ -194,8 +194,9 @@ fn run(cmd: Command) -> Result<ExitCode, Error> {
             let (text, all) = doctor::report(&findings);
             print!("{text}");
             if !all {
-                // 1: the next boot would stop (the gate is required there); 2: it would go on without the gate.
-                return Ok(ExitCode::from(if policy.required { 1 } else { 2 }));
+                // 1: the next boot would stop (the gate is required there); 3: it would go on without the gate
+                // (2 is a usage error, as for every command).
+                return Ok(ExitCode::from(if policy.required { 1 } else { 3 }));
             }
         }
         Command::Doctor { path, .. } => {

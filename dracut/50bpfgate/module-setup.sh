@@ -18,7 +18,8 @@ depends() {
 # install(): the static binary, the optional policy, and either the unit or the hook.
 install() {
     # The kernel this image is for: can the gate load there? With the policy's `required = 1`, an image that would
-    # stop the next boot is refused (bpfgate doctor --kernel, docs/deploy.md); with `required = 0`, a warning.
+    # stop the next boot is refused (bpfgate doctor --kernel, docs/deploy.md); with `required = 0`, a warning (and
+    # a bpfgate that cannot check, e.g. one older than `doctor --kernel`, a warning too).
     local report rc
     report=$(bpfgate doctor --kernel "$kernel" --root "${dracutsysrootdir:-/}" 2>&1)
     rc=$?
@@ -27,9 +28,12 @@ install() {
         dfatal "bpfgate: the gate cannot load on kernel $kernel and the policy requires it: this initramfs would stop the boot (see above; bpfgate doctor --kernel $kernel)"
         # A module's failed install() does not stop dracut: exit it (its cleanup trap runs; no image is written).
         exit 1
-    elif [ "$rc" != 0 ]; then
+    elif [ "$rc" = 3 ]; then
         dwarning "$report"
         dwarning "bpfgate: the gate cannot load on kernel $kernel; that boot goes on without it (see above)"
+    elif [ "$rc" != 0 ]; then
+        dwarning "$report"
+        dwarning "bpfgate: could not check kernel $kernel (bpfgate doctor --kernel exited $rc)"
     fi
     inst_binary bpfgate
     # The initramfs layer of the policy (docs/policy.md); checked at build time so a typo is caught here.

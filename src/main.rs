@@ -189,7 +189,7 @@ fn run(cmd: Command) -> Result<ExitCode, Error> {
                 root,
                 cmdline,
             };
-            let (policy, mut findings) = nextkernel::target_policy(&t, config.as_deref());
+            let (policy, mut findings) = nextkernel::target_policy(&t, config.as_deref())?;
             findings.extend(nextkernel::run(&t, &policy, skel::certs::CERTS.len()));
             let (text, all) = doctor::report(&findings);
             print!("{text}");

@@ -969,6 +969,15 @@ impl Policy {
         }
     }
 
+    /// The profiles whose loaders may load only signed programs (`signed_programs = required`), by name.
+    pub fn signing_profiles(&self) -> std::vec::Vec<&str> {
+        self.profiles
+            .iter()
+            .filter(|p| p.signed_programs)
+            .map(|p| p.name.as_str())
+            .collect()
+    }
+
     /// The profile a trusted file with this digest, verified by the certificate with this fingerprint (None: a
     /// kernel keyring's), gets, and what chose it: `digest` (a digest binding, which wins), `signer`, or `default`.
     pub fn profile_for(

@@ -253,15 +253,10 @@ pub fn run(path: &Path, policy: &crate::policy::Policy) -> Vec<Finding> {
     out
 }
 
-/// Profiles whose loaders may load only signed programs need a kernel that checks program signatures: without
-/// one, those loaders load nothing at all.
-fn signing_profiles(policy: &crate::policy::Policy, signing: bool) -> Option<Finding> {
-    let names: Vec<&str> = policy
-        .profiles
-        .iter()
-        .filter(|p| p.signed_programs)
-        .map(|p| p.name.as_str())
-        .collect();
+/// Profiles whose loaders may load only signed programs need a kernel that checks program signatures
+/// (`signing`): without one, those loaders load nothing at all. Also `doctor --kernel`'s check.
+pub(crate) fn signing_profiles(policy: &crate::policy::Policy, signing: bool) -> Option<Finding> {
+    let names = policy.signing_profiles();
     if names.is_empty() {
         return None;
     }

@@ -143,17 +143,15 @@ fn cmdline_value<'a>(line: &'a str, key: &str) -> Option<&'a str> {
 }
 
 /// The policy kernel `t` will boot with: the baked one, the config file (`config`, default the root's
-/// /etc/bpfgate/policy.conf), the command line it will get. Its warnings are findings.
-pub fn target_policy(t: &Target, config: Option<&Path>) -> (Policy, Vec<Finding>) {
+/// /etc/bpfgate/policy.conf; a missing one is none, an unreadable one an error), the command line it will get. Its
+/// warnings are findings.
+pub fn target_policy(
+    t: &Target,
+    config: Option<&Path>,
+) -> Result<(Policy, Vec<Finding>), crate::error::Error> {
     let path = config.map_or_else(|| t.root.join("etc/bpfgate/policy.conf"), Path::to_path_buf);
-    let text = fs::read_to_string(&path).ok();
     let line = cmdline(t).map(|(l, _)| l).unwrap_or_default();
-    let name = path.display().to_string();
-    let (p, w) = crate::policy::layered(
-        crate::load::skel::policy::BAKED,
-        text.as_deref().map(|s| (s, name.as_str())),
-        &line,
-    );
+    let (p, w) = crate::load::gate::policy_with(Some(&path), &line)?;
     let findings = w
         .list
         .iter()
@@ -164,7 +162,7 @@ pub fn target_policy(t: &Target, config: Option<&Path>) -> (Policy, Vec<Finding>
             )
         })
         .collect();
-    (p, findings)
+    Ok((p, findings))
 }
 
 /// Every check for kernel `t`, given the policy it will enforce and the number of certificates baked into this
@@ -284,22 +282,9 @@ pub fn run(t: &Target, policy: &Policy, baked_certs: usize) -> Vec<Finding> {
     } else {
         out.push(ok(format!("{baked_certs} baked certificate(s)")));
     }
-    let signing: Vec<&str> = policy
-        .profiles
-        .iter()
-        .filter(|p| p.signed_programs)
-        .map(|p| p.name.as_str())
-        .collect();
-    if !signing.is_empty() && v.is_some_and(|v| v < (6, 18)) {
-        out.push(fail(
-            format!(
-                "profile {} requires signed programs, and {} has no BPF program signing (6.18+): its loaders \
-                 would load no programs",
-                signing.join(", "),
-                t.release
-            ),
-            "boot Linux 6.18 or newer, or set profile.NAME.signed_programs = optional",
-        ));
+    // Program signing came with 6.18: the version stands in for the kernel's BTF here.
+    if let Some(v) = v {
+        out.extend(super::doctor::signing_profiles(policy, v >= (6, 18)));
     }
     out
 }

@@ -35,6 +35,13 @@ pub fn events_pin() -> PathBuf {
 /// The policy of this boot: built-in defaults, the policy baked at build time, the config file (when `config`
 /// names one that exists), the kernel command line.
 pub fn boot_policy(config: Option<&Path>) -> Result<(Policy, Warnings), Error> {
+    let cmdline = fs::read_to_string("/proc/cmdline").unwrap_or_default();
+    policy_with(config, &cmdline)
+}
+
+/// The policy a boot with kernel command line `cmdline` gets: built-in defaults, the baked policy, the config file
+/// (when `config` names one that exists), the command line. `doctor --kernel` asks it for another kernel's boot.
+pub fn policy_with(config: Option<&Path>, cmdline: &str) -> Result<(Policy, Warnings), Error> {
     let text = match config {
         Some(p) => match fs::read_to_string(p) {
             Ok(t) => Some((t, p.display().to_string())),
@@ -43,11 +50,10 @@ pub fn boot_policy(config: Option<&Path>) -> Result<(Policy, Warnings), Error> {
         },
         None => None,
     };
-    let cmdline = fs::read_to_string("/proc/cmdline").unwrap_or_default();
     Ok(crate::policy::layered(
         crate::load::skel::policy::BAKED,
         text.as_ref().map(|(t, s)| (t.as_str(), s.as_str())),
-        &cmdline,
+        cmdline,
     ))
 }
 
@@ -254,12 +260,7 @@ pub fn attach(
             features.release
         );
     }
-    let signing_profiles: Vec<&str> = policy
-        .profiles
-        .iter()
-        .filter(|p| p.signed_programs)
-        .map(|p| p.name.as_str())
-        .collect();
+    let signing_profiles = policy.signing_profiles();
     if !signing_profiles.is_empty() && !features.prog_signing {
         log::warn!(
             "profile {} requires signed programs, and kernel {} has no BPF program signing (Linux 6.18 or newer): \

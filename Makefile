@@ -18,7 +18,7 @@ export BPFGATE_KERNEL_CACHE ?= $(HOME)/.cache/bpfgate/kernels
 
 FUZZ_SECONDS ?= 600
 FUZZ_SMOKE_SECONDS ?= 15
-FUZZ_TARGETS := certfile signature status cli cmdline policy events
+FUZZ_TARGETS := certfile signature status cli cmdline policy events elf
 
 BENCH_ROUNDS ?= 5
 BENCH_ITERS ?= 2000

@@ -51,12 +51,15 @@ Commands:
                          Print the gate's recorded decisions (denials; in audit mode, what would have been
                          denied; taints), oldest first, from the pinned event ring (the last 1024). With
                          --follow, keep printing new ones. Works for untrusted root (read(2) on a pin).
-  rollout [--json] [--search DIR]...
+  rollout [--json] [--search DIR]... [--config FILE]
                          Turn the event log into a rollout plan: every executable that used bpf(), loaded a
                          module, touched a guarded kernel interface or attached a program while untrusted (run
                          in audit mode first), by path and fs-verity digest, with its event count, what it did,
-                         and the commands to sign and enroll it. Processes that are gone are found by inode in
-                         the usual bin directories and each --search DIR.
+                         and the commands to sign and enroll it; then the libraries those executables map at
+                         start (ELF interpreter, DT_NEEDED) that do not verify, each with its commands (a signed
+                         executable loses its trust at the first mapping of one). Processes that are gone are
+                         found by inode in the usual bin directories and each --search DIR. --config: the
+                         policy whose anchors and denylist decide what verifies (default /etc/bpfgate/policy.conf).
   status [--json]        Show whether the gate is active, the features in use, per-command decision counts and,
                          when the policy defines profiles, decisions per profile.
                          Works for any root process, trusted or not (reads the pinned status iterator).
@@ -145,6 +148,7 @@ pub enum Command {
     Rollout {
         json: bool,
         search: Vec<PathBuf>,
+        config: Option<PathBuf>,
     },
     Enroll {
         sig: PathBuf,
@@ -413,10 +417,13 @@ fn command(name: &str, p: &mut Parser) -> Result<Command, Error> {
             }
         }
         "rollout" => {
-            let (mut json, mut search) = (false, Vec::new());
+            let (mut json, mut search, mut config) = (false, Vec::new(), None);
             while let Some(a) = p.next().map_err(lex(cmd))? {
                 match a {
                     Arg::Long("json") => json = true,
+                    Arg::Long("config") => {
+                        config = Some(value(p, "rollout --config", "a file")?.into())
+                    }
                     Arg::Long("search") => {
                         search.push(PathBuf::from(value(p, "rollout: --search", "a directory")?))
                     }
@@ -424,7 +431,11 @@ fn command(name: &str, p: &mut Parser) -> Result<Command, Error> {
                     a => return Err(unexpected(&a)),
                 }
             }
-            Command::Rollout { json, search }
+            Command::Rollout {
+                json,
+                search,
+                config,
+            }
         }
         "sync" => {
             let (mut stores, mut watch, mut config, mut quiet) = (Vec::new(), None, None, false);
@@ -558,10 +569,11 @@ mod tests {
             ),
             ("status", Command::Status { json: false }),
             (
-                "rollout --json --search /opt/bin",
+                "rollout --json --search /opt/bin --config /c",
                 Command::Rollout {
                     json: true,
                     search: vec!["/opt/bin".into()],
+                    config: Some("/c".into()),
                 },
             ),
             ("status --json", Command::Status { json: true }),

@@ -25,6 +25,7 @@ pub mod inspect {
     pub mod check;
     pub mod doctor;
     pub mod events;
+    pub mod libs;
     pub mod nextkernel;
     pub mod rollout;
     pub mod status;

@@ -128,7 +128,11 @@ fn run(cmd: Command) -> Result<ExitCode, Error> {
                 std::thread::sleep(std::time::Duration::from_millis(250));
             }
         }
-        Command::Rollout { json, search } => {
+        Command::Rollout {
+            json,
+            search,
+            config,
+        } => {
             let Some(evs) = events::read(&gate::events_pin())? else {
                 eprintln!("bpfgate: not active (no {})", gate::events_pin().display());
                 return Ok(ExitCode::from(3));
@@ -138,11 +142,23 @@ fn run(cmd: Command) -> Result<ExitCode, Error> {
                 .map(Into::into)
                 .collect();
             dirs.extend(search);
-            let plan = bpfgate::inspect::rollout::plan(&evs, &dirs);
+            let mut plan = bpfgate::inspect::rollout::plan(&evs, &dirs);
+            let policy = check_policy(config)?;
+            let anchors = check::Anchors::on_this_machine(&policy);
+            let verify = |p: &std::path::Path| {
+                let v = check::check(p, &anchors);
+                if v.trusted {
+                    Ok(())
+                } else {
+                    Err(v.reason)
+                }
+            };
+            let system = bpfgate::inspect::libs::system_dirs();
+            let libs = bpfgate::inspect::rollout::libraries(&mut plan, &system, verify);
             if json {
-                println!("{}", bpfgate::inspect::rollout::json(&plan));
+                println!("{}", bpfgate::inspect::rollout::json(&plan, &libs));
             } else {
-                print!("{}", bpfgate::inspect::rollout::text(&plan));
+                print!("{}", bpfgate::inspect::rollout::text(&plan, &libs));
             }
         }
         Command::Status { json } => match status::read(&gate::status_pin())? {

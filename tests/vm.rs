@@ -163,9 +163,13 @@ enum Variant {
     Signed,
     /// The initramfs-tools boot of the same root with a newer kernel installed into it (the suite names it).
     DistroItoolsNewest,
+    /// tests/guest/rollout.sh, first boot: audit mode, the workload, the rollout plan.
+    RolloutAudit,
+    /// Its second boot on the same disk, enforcing, after the host signed what the plan named.
+    RolloutEnforce,
 }
 
-const VARIANTS: usize = 20;
+const VARIANTS: usize = 22;
 const NO_BPF_LSM: &str = "lsm=capability,landlock,yama";
 
 impl Variant {
@@ -191,6 +195,8 @@ impl Variant {
             "-distro-no-initrd",
             "-signed",
             "-distro-itools-newest",
+            "-rollout-audit",
+            "-rollout-enforce",
         ][self as usize]
     }
 
@@ -248,6 +254,8 @@ impl Variant {
             }
             Variant::PolicyTokenOnly => "bpfgate_policy bpfgate.bpf.token_only=1".into(),
             Variant::Signed => "bpfgate_signed bpfgate.bpf.signed=1".into(),
+            Variant::RolloutAudit => "bpfgate_rollout bpfgate=audit".into(),
+            Variant::RolloutEnforce => "bpfgate_rollout".into(),
             // The init-mode cpio's policy blocks token_create: the command line opens it again.
             Variant::DistroSidPrivateBpf => "root=LABEL=bpfgate-sid rw bpfgate.bpf.block=none \
                  systemd.default_timeout_start_sec=120 systemd.show_status=0"
@@ -357,6 +365,14 @@ fn boot(suite: &str, variant: Variant) -> Result<Guest, String> {
         }
     }
     let append = variant.append(suite);
+    // The rollout's second boot needs the first one's guest and disk.
+    let rollout = match variant {
+        Variant::RolloutEnforce => Some((
+            guest_variant(suite, Variant::RolloutAudit),
+            vm.join(format!("disk-{suite}{}.img", Variant::RolloutAudit.tag())),
+        )),
+        _ => None,
+    };
     let tag = format!("{suite}{}", variant.tag());
     let suite = tag.as_str();
     // The distro image is large: its boots write to a throwaway overlay instead of a copy.
@@ -365,6 +381,10 @@ fn boot(suite: &str, variant: Variant) -> Result<Guest, String> {
             "file={},format=raw,if=none,id=d0,snapshot=on",
             vm.join(image).display()
         )
+    } else if let Some((audit, disk)) = rollout {
+        // The second rollout boot: the first's disk, with the signatures the host made from its plan.
+        sign_rollout(audit, &disk)?;
+        format!("file={},format=raw,if=none,id=d0", disk.display())
     } else {
         let disk = vm.join(format!("disk-{suite}.img"));
         std::fs::copy(vm.join(image), &disk).map_err(|e| format!("copying the disk image: {e}"))?;
@@ -554,6 +574,71 @@ fn guest_distro_itools_newest(suite: &str) -> &'static Guest {
 
 fn guest_distro_required_nolsm(suite: &str) -> &'static Guest {
     guest_variant(suite, Variant::DistroRequiredNoLsm)
+}
+
+fn guest_rollout_audit(suite: &str) -> &'static Guest {
+    guest_variant(suite, Variant::RolloutAudit)
+}
+
+fn guest_rollout_enforce(suite: &str) -> &'static Guest {
+    guest_variant(suite, Variant::RolloutEnforce)
+}
+
+/// The operator's step between the rollout boots, on the signing machine (here, the host): the files the audit
+/// boot's plan named (copied to /rollout/files by the guest) are signed with the plan's own `fsverity sign` lines,
+/// KEY and CERT being the test signer's, and the signatures written to /rollout/sigs of the guest's disk.
+fn sign_rollout(audit: &Guest, disk: &std::path::Path) -> Result<(), String> {
+    if audit.get("umount") != "rc=0" {
+        return Err(format!(
+            "[{}] the audit boot did not unmount its disk: {}",
+            audit.kernel,
+            audit.get("umount")
+        ));
+    }
+    let keys = std::env::var_os("BPFGATE_TEST_KEYS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| vm_dir().parent().unwrap_or(&vm_dir()).join("keys"));
+    let work = vm_dir().join(format!("rollout-{}", audit.kernel));
+    let _ = std::fs::remove_dir_all(&work);
+    std::fs::create_dir_all(work.join("sigs")).map_err(|e| e.to_string())?;
+    let run = |cmd: &mut Command| -> Result<(), String> {
+        let out = cmd.output().map_err(|e| format!("{cmd:?}: {e}"))?;
+        // debugfs reports a failed request on stderr and exits 0: any stderr line but its banner is a failure.
+        let err = String::from_utf8_lossy(&out.stderr);
+        let complaints: Vec<&str> = err.lines().filter(|l| !l.starts_with("debugfs ")).collect();
+        if !out.status.success() || !complaints.is_empty() {
+            return Err(format!("{cmd:?}: {}{err}", out.status));
+        }
+        Ok(())
+    };
+    run(Command::new("debugfs")
+        .arg("-R")
+        .arg(format!("rdump /rollout/files {}", work.display()))
+        .arg(disk))?;
+    let mut writes = String::from("mkdir /rollout/sigs\n");
+    for line in audit.get("rollout").split('|') {
+        let w: Vec<&str> = line.split_whitespace().collect();
+        if let ["fsverity", "sign", _path, sig, "--key", "KEY", "--cert", "CERT"] = w[..] {
+            let name = sig.trim_end_matches(".sig");
+            let out = work.join("sigs").join(sig);
+            run(Command::new("fsverity")
+                .arg("sign")
+                .arg(work.join("files").join(name))
+                .arg(&out)
+                .arg("--key")
+                .arg(keys.join("signer.key"))
+                .arg("--cert")
+                .arg(keys.join("signer.pem")))?;
+            writes += &format!("write {} /rollout/sigs/{sig}\n", out.display());
+        }
+    }
+    let cmds = work.join("debugfs.cmds");
+    std::fs::write(&cmds, writes).map_err(|e| e.to_string())?;
+    run(Command::new("debugfs")
+        .arg("-w")
+        .arg("-f")
+        .arg(&cmds)
+        .arg(disk))
 }
 
 fn guest_distro_optional_nolsm(suite: &str) -> &'static Guest {
@@ -2124,6 +2209,154 @@ fn rollout_plan_lists_what_to_sign(g: &Guest) {
     );
 }
 
+/// The rollout workload (tests/guest/rollout.sh): each observation of one run, and whether it did its work.
+const ROLLOUT_WORKLOAD: [&str; 5] = [
+    "bpftool_map",
+    "bpftool_prog",
+    "probe_map",
+    "probe_prog",
+    "insmod",
+];
+
+/// The libraries Debian's bpftool maps at start, as the staging found them (ld.so included).
+fn bpftool_libraries() -> Vec<String> {
+    let paths = std::fs::read_to_string(vm_dir().join("disk/lib/PATHS")).unwrap_or_default();
+    let mut v: Vec<String> = paths.lines().map(String::from).collect();
+    v.sort();
+    v
+}
+
+/// Issue 17, rollout from audit, first boot: three unsigned loaders and a module load run in audit mode; the plan
+/// names exactly those four, by path and digest, and bpftool's five unsigned libraries (a signed bpftool would
+/// lose its trust at the first of them), each with its commands.
+fn rollout_audit_plan_names_the_loaders_and_their_libraries(g: &Guest) {
+    assert!(
+        g.get("mode").contains("\"mode\":\"audit\""),
+        "[{}] {}",
+        g.kernel,
+        g.get("mode")
+    );
+    for w in ROLLOUT_WORKLOAD {
+        let v = g.get(&format!("audit_{w}"));
+        assert!(v.starts_with("rc=0"), "[{}] audit_{w}: {v}", g.kernel);
+    }
+    g.assert_eq("audit_module", "1");
+    let j = g.get("rollout_json");
+    let mut names: Vec<&str> = j
+        .split("{\"name\":\"")
+        .skip(1)
+        .filter_map(|x| x.split('"').next())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        ["bpftool", "insmod", "probe-rollout", "probe-unsigned"],
+        "[{}] {j}",
+        g.kernel
+    );
+    for (name, path, op) in [
+        ("bpftool", "/mnt/t/bpftool", "bpf prog_load"),
+        ("insmod", "/mnt/t/insmod", "kmod load"),
+        ("probe-rollout", "/mnt/t/probe-rollout", "bpf prog_load"),
+        ("probe-unsigned", "/mnt/t/probe-unsigned", "bpf map_create"),
+    ] {
+        let item = j
+            .split("{\"name\":\"")
+            .find(|x| x.starts_with(&format!("{name}\"")))
+            .unwrap_or("");
+        assert!(
+            item.contains(&format!("\"path\":\"{path}\",\"digest\":\"sha256:"))
+                && item.contains(op)
+                && item.contains("\"verifies\":false"),
+            "[{}] {name}: {item}",
+            g.kernel
+        );
+        // Only bpftool is dynamic: its closure is the five libraries staged for it, none of which verifies.
+        let mut libs: Vec<String> = item
+            .split("{\"path\":\"")
+            .skip(1)
+            .filter_map(|x| x.split('"').next())
+            .map(String::from)
+            .collect();
+        libs.sort();
+        if name == "bpftool" {
+            assert_eq!(libs, bpftool_libraries(), "[{}] {item}", g.kernel);
+        } else {
+            assert!(libs.is_empty(), "[{}] {name}: {item}", g.kernel);
+        }
+    }
+    let t = g.get("rollout");
+    assert!(
+        t.starts_with("4 executable(s) used guarded interfaces while untrusted.")
+            && t.contains("|  maps 5 libraries that do not verify (below): ")
+            && t.contains("|5 libraries these executables map at start do not verify")
+            && t.contains(
+                "|  bpfgate enroll --sig libelf.so.1.sig /lib/x86_64-linux-gnu/libelf.so.1|"
+            ),
+        "[{}] {t}",
+        g.kernel
+    );
+    assert_eq!(
+        g.get("copied").split_whitespace().count(),
+        9,
+        "[{}] {}",
+        g.kernel,
+        g.get("copied")
+    );
+    g.assert_eq("dmesg_warnings", "0");
+}
+
+/// Second boot, enforcing, on the same disk after the host signed what the plan named with the plan's own lines:
+/// the four are refused before enrolment (the control: the gate enforces, and the audit boot's runs were only
+/// recorded), the plan's nine `bpfgate enroll` lines all succeed, and then the four run without a single refusal.
+fn rollout_enforce_runs_what_the_plan_signed(g: &Guest) {
+    assert!(
+        g.get("load").starts_with("rc=0"),
+        "[{}] {}",
+        g.kernel,
+        g.get("load")
+    );
+    assert!(
+        g.get("mode").contains("\"mode\":\"enforce\""),
+        "[{}] {}",
+        g.kernel,
+        g.get("mode")
+    );
+    for w in ROLLOUT_WORKLOAD {
+        let before = g.get(&format!("before_{w}"));
+        assert!(
+            !before.starts_with("rc=0")
+                && (before.contains("not permitted") || before.contains("=EPERM")),
+            "[{}] before_{w}: {before}",
+            g.kernel
+        );
+        let after = g.get(&format!("after_{w}"));
+        assert!(
+            after.starts_with("rc=0"),
+            "[{}] after_{w}: {after}",
+            g.kernel
+        );
+    }
+    g.assert_eq("before_module", "0");
+    g.assert_eq("after_module", "1");
+    g.assert_eq("enrolled", "9 of 9");
+    assert_eq!(
+        g.int("log_after"),
+        g.int("log_before"),
+        "[{}] refusals after enrolment: {}",
+        g.kernel,
+        g.get("log_tail")
+    );
+    let check = g.get("check");
+    assert_eq!(
+        check.matches(": trusted").count(),
+        4,
+        "[{}] {check}",
+        g.kernel
+    );
+    g.assert_eq("dmesg_warnings", "0");
+}
+
 fn audit_mode_allows_and_records(g: &Guest) {
     assert!(
         g.get("load").contains("audit mode"),
@@ -2886,6 +3119,8 @@ per_kernel!(policy_audit, guest_policy_audit:
     rollout_plan_lists_what_to_sign,
     gate_stays_protected_under_every_policy,
 );
+per_kernel!(rollout_audit, guest_rollout_audit: rollout_audit_plan_names_the_loaders_and_their_libraries);
+per_kernel!(rollout_enforce, guest_rollout_enforce: rollout_enforce_runs_what_the_plan_signed);
 per_kernel!(policy_allow, guest_policy_allow:
     allow_opens_the_areas_but_not_the_gate,
     gate_stays_protected_under_every_policy,

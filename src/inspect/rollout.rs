@@ -3,6 +3,12 @@
 //! untrusted is in the log. This groups those events by executable (path and fs-verity digest), counts them, names
 //! what each did, and prints the commands that sign and enroll each. Events that signing would not change (another
 //! mount namespace under `restrict`, `bpf.block`, a profile, the gate's own objects) are left out.
+//!
+//! A signed executable that maps a library that does not verify loses its trust at that mapping, so each
+//! executable's library closure (its ELF interpreter and `DT_NEEDED` libraries, [`crate::inspect::libs`]) is checked
+//! too: the libraries that would not verify are listed once, with the executables that need them and their own
+//! commands. Executables that already verify (they lost their trust to such a library, or were signed after the
+//! events) get no commands of their own.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::os::unix::fs::MetadataExt;
@@ -38,6 +44,67 @@ pub struct Executable {
     pub events: u64,
     /// What it did: `bpf prog_load`, `kmod load`, ...
     pub ops: BTreeSet<String>,
+    /// It verifies now (set by [`libraries`]): it needs no signing of its own.
+    pub verifies: bool,
+    /// Libraries of its closure that do not verify (indexes into [`libraries`]' answer), and names not found.
+    pub unsigned_libs: Vec<usize>,
+    pub missing_libs: Vec<String>,
+}
+
+/// A library that some executable of the plan maps at start and that does not verify.
+#[derive(Debug)]
+pub struct Library {
+    pub path: PathBuf,
+    pub digest: Option<String>,
+    /// Why it does not verify (`check`'s reason: `no_verity`, `bad_signature`, ...).
+    pub reason: &'static str,
+    /// The plan's executables that map it (their names).
+    pub users: BTreeSet<String>,
+}
+
+/// The sha256 fs-verity digest of a file, as the plan prints it.
+fn digest_of(p: &Path) -> Option<String> {
+    crate::signing::verity::digest_file(p)
+        .ok()
+        .map(|d| format!("sha256:{}", hex(&d)))
+}
+
+/// Checks each executable of `plan` and its library closure with `verify` (a file's verdict: trusted, or why not;
+/// `bpfgate check`'s in the command); returns the libraries that do not verify, each once, in first-use order.
+pub fn libraries(
+    plan: &mut [Executable],
+    system: &[PathBuf],
+    verify: impl Fn(&Path) -> Result<(), &'static str>,
+) -> Vec<Library> {
+    let mut libs: Vec<Library> = Vec::new();
+    for x in plan.iter_mut() {
+        let Some(exe) = x.path.clone() else { continue };
+        x.verifies = verify(&exe).is_ok();
+        let (found, missing) = crate::inspect::libs::closure(&exe, system);
+        x.missing_libs = missing;
+        for lib in found {
+            let at = match libs.iter().position(|l| l.path == lib) {
+                Some(i) => Some(i),
+                None => match verify(&lib) {
+                    Ok(()) => None,
+                    Err(reason) => {
+                        libs.push(Library {
+                            digest: digest_of(&lib),
+                            path: lib,
+                            reason,
+                            users: BTreeSet::new(),
+                        });
+                        Some(libs.len() - 1)
+                    }
+                },
+            };
+            if let Some(i) = at {
+                libs[i].users.insert(x.name.clone());
+                x.unsigned_libs.push(i);
+            }
+        }
+    }
+    libs
 }
 
 /// The kernel's device number encoding (MKDEV: major << 20 | minor) as stat(2) reports it.
@@ -79,11 +146,7 @@ pub fn plan(evs: &[gate_event], search: &[PathBuf]) -> Vec<Executable> {
         if x.path.is_none() {
             x.path = find(x.dev, x.ino, &x.name, search);
         }
-        x.digest = x
-            .path
-            .as_deref()
-            .and_then(|p| crate::signing::verity::digest_file(p).ok())
-            .map(|d| format!("sha256:{}", hex(&d)));
+        x.digest = x.path.as_deref().and_then(digest_of);
     }
     out.sort_by(|a, b| b.events.cmp(&a.events).then(a.name.cmp(&b.name)));
     out
@@ -107,8 +170,18 @@ fn find(dev: u64, ino: u64, name: &str, search: &[PathBuf]) -> Option<PathBuf> {
         })
 }
 
-/// The plan for a person: each executable, what it did, and the commands to sign and enroll it.
-pub fn text(plan: &[Executable]) -> String {
+/// The commands that sign and enroll one file (`name`: the signature's file name).
+fn commands(p: &Path, name: &str, indent: &str) -> String {
+    let p = p.display();
+    format!(
+        "{indent}fsverity sign {p} {name}.sig --key KEY --cert CERT\n{indent}bpfgate enroll --sig {name}.sig {p}\n\
+         {indent}(or into a store: sign-store.sh KEY CERT STORE {p}; bpfgate enroll --store STORE {p})\n"
+    )
+}
+
+/// The plan for a person: each executable, what it did, and the commands to sign and enroll it; then the libraries
+/// they need signed too.
+pub fn text(plan: &[Executable], libs: &[Library]) -> String {
     if plan.is_empty() {
         return "Nothing in the log used a guarded interface while untrusted: nothing to sign.\n"
             .into();
@@ -122,16 +195,39 @@ pub fn text(plan: &[Executable]) -> String {
         let ops: Vec<&str> = x.ops.iter().map(String::as_str).collect();
         match &x.path {
             Some(p) => {
-                let p = p.display();
                 s += &format!(
-                    "\n{p} ({}): {} event(s): {}\n  fsverity sign {p} {name}.sig --key KEY --cert CERT\n  \
-                     bpfgate enroll --sig {name}.sig {p}\n  (or into a store: sign-store.sh KEY CERT STORE {p}; \
-                     bpfgate enroll --store STORE {p})\n",
+                    "\n{} ({}): {} event(s): {}\n",
+                    p.display(),
                     x.digest.as_deref().unwrap_or("digest unreadable"),
                     x.events,
                     ops.join(", "),
-                    name = x.name
                 );
+                if x.verifies {
+                    s += "  it verifies now (signed since, or it lost its trust by mapping code that does not \
+                          verify: see its libraries)\n";
+                } else {
+                    s += &commands(p, &x.name, "  ");
+                }
+                if !x.unsigned_libs.is_empty() {
+                    let names: Vec<String> = x
+                        .unsigned_libs
+                        .iter()
+                        .filter_map(|&i| libs.get(i))
+                        .map(|l| l.path.display().to_string())
+                        .collect();
+                    s += &format!(
+                        "  maps {} librar{} that do not verify (below): {}\n",
+                        names.len(),
+                        if names.len() == 1 { "y" } else { "ies" },
+                        names.join(", ")
+                    );
+                }
+                if !x.missing_libs.is_empty() {
+                    s += &format!(
+                        "  libraries not found here (check them by hand): {}\n",
+                        x.missing_libs.join(", ")
+                    );
+                }
             }
             None => {
                 s += &format!(
@@ -147,11 +243,34 @@ pub fn text(plan: &[Executable]) -> String {
             }
         }
     }
+    if !libs.is_empty() {
+        s += &format!(
+            "\n{} librar{} these executables map at start do not verify: a signed executable loses its trust at \
+             the first mapping of one. Sign and enroll each too.\n",
+            libs.len(),
+            if libs.len() == 1 { "y" } else { "ies" }
+        );
+        for l in libs {
+            let users: Vec<&str> = l.users.iter().map(String::as_str).collect();
+            let name = l
+                .path
+                .file_name()
+                .map_or_else(|| "lib".into(), |n| n.to_string_lossy().into_owned());
+            s += &format!(
+                "\n{} ({}): {}; mapped by {}\n{}",
+                l.path.display(),
+                l.digest.as_deref().unwrap_or("digest unreadable"),
+                l.reason,
+                users.join(", "),
+                commands(&l.path, &name, "  ")
+            );
+        }
+    }
     s
 }
 
-/// The plan as JSON: one object per executable.
-pub fn json(plan: &[Executable]) -> String {
+/// The plan as JSON: one object per executable, each with the libraries of its closure that do not verify.
+pub fn json(plan: &[Executable], libs: &[Library]) -> String {
     let items: Vec<String> = plan
         .iter()
         .map(|x| {
@@ -164,11 +283,28 @@ pub fn json(plan: &[Executable]) -> String {
                 Some(p) => o.str("path", &p.display().to_string()),
                 None => o.raw("path", "null"),
             };
-            match &x.digest {
+            let o = match &x.digest {
                 Some(d) => o.str("digest", d),
                 None => o.raw("digest", "null"),
-            }
-            .finish()
+            };
+            let unsigned: Vec<String> = x
+                .unsigned_libs
+                .iter()
+                .filter_map(|&i| libs.get(i))
+                .map(|l| {
+                    let o = crate::json::Object::new().str("path", &l.path.display().to_string());
+                    match &l.digest {
+                        Some(d) => o.str("digest", d),
+                        None => o.raw("digest", "null"),
+                    }
+                    .str("reason", l.reason)
+                    .finish()
+                })
+                .collect();
+            o.raw("verifies", x.verifies)
+                .raw("unsigned_libraries", format!("[{}]", unsigned.join(",")))
+                .raw("missing_libraries", crate::json::strings(&x.missing_libs))
+                .finish()
         })
         .collect();
     format!("[{}]", items.join(","))
@@ -247,15 +383,93 @@ mod tests {
         );
         assert_eq!(p[0].dev, libc::makedev(8, 1));
         assert_eq!((p[1].name.as_str(), p[1].events), ("modprobe", 1));
-        let t = text(&p);
+        let t = text(&p, &[]);
         assert!(t.starts_with("2 executable(s)"), "{t}");
         assert!(
             t.contains("loader (inode 11, device 8:1): 3 event(s): bpf map_create, bpf prog_load"),
             "{t}"
         );
-        let j = json(&p);
+        let j = json(&p, &[]);
         assert!(j.starts_with("[{\"name\":\"loader\",\"inode\":11,\"events\":3,\"ops\":[\"bpf map_create\",\"bpf prog_load\"],\"path\":null"), "{j}");
-        assert!(text(&[]).starts_with("Nothing in the log"));
+        assert!(text(&[], &[]).starts_with("Nothing in the log"));
+    }
+
+    /// A signed dynamic executable needs its libraries: the plan lists those that do not verify, once each, with
+    /// the executables that map them, and gives the executable that verifies no commands of its own.
+    #[test]
+    fn lists_the_libraries_that_do_not_verify() {
+        use crate::inspect::libs::tests::image;
+        let d = std::env::temp_dir().join(format!("bpfgate-rollout-libs-{}", std::process::id()));
+        std::fs::create_dir_all(&d).unwrap();
+        let ld = d.join("ld.so");
+        std::fs::write(&ld, image(None, &[], None)).unwrap();
+        for (n, needed) in [
+            ("libsigned.so", &[][..]),
+            ("libz.so", &[]),
+            ("libelf.so", &["libz.so"]),
+        ] {
+            std::fs::write(d.join(n), image(None, needed, Some("$ORIGIN"))).unwrap();
+        }
+        let ld_s = ld.display().to_string();
+        let exe = |name: &str, needed: &[&str]| {
+            let p = d.join(name);
+            std::fs::write(&p, image(Some(&ld_s), needed, Some("$ORIGIN"))).unwrap();
+            Executable {
+                path: Some(p),
+                name: name.into(),
+                events: 1,
+                ops: ["bpf prog_load".to_string()].into(),
+                ..Default::default()
+            }
+        };
+        let mut plan = vec![
+            exe("bpftool", &["libelf.so", "libsigned.so", "libgone.so"]),
+            exe("signedtool", &["libz.so"]),
+        ];
+        let verify = |p: &Path| match p.file_name().and_then(|n| n.to_str()) {
+            Some("libsigned.so" | "signedtool" | "ld.so") => Ok(()),
+            _ => Err("no_verity"),
+        };
+        let libs = libraries(&mut plan, &[], verify);
+        let names: Vec<&str> = libs
+            .iter()
+            .map(|l| l.path.file_name().unwrap().to_str().unwrap())
+            .collect();
+        assert_eq!(names, ["libelf.so", "libz.so"]);
+        assert_eq!(
+            libs[1].users.iter().collect::<Vec<_>>(),
+            ["bpftool", "signedtool"]
+        );
+        assert_eq!(plan[0].missing_libs, ["libgone.so"]);
+        assert!(!plan[0].verifies && plan[1].verifies);
+        let t = text(&plan, &libs);
+        assert!(t.contains("  bpfgate enroll --sig bpftool.sig "), "{t}");
+        assert!(!t.contains("--sig signedtool.sig"), "{t}");
+        assert!(t.contains("  it verifies now"), "{t}");
+        assert!(t.contains("maps 2 libraries that do not verify"), "{t}");
+        assert!(
+            t.contains("libraries not found here (check them by hand): libgone.so"),
+            "{t}"
+        );
+        assert!(
+            t.contains("2 libraries these executables map at start do not verify"),
+            "{t}"
+        );
+        assert!(t.contains("libz.so.sig --key KEY --cert CERT"), "{t}");
+        assert!(
+            t.contains("no_verity; mapped by bpftool, signedtool"),
+            "{t}"
+        );
+        let j = json(&plan, &libs);
+        assert!(
+            j.contains("\"verifies\":false,\"unsigned_libraries\":[{\"path\":"),
+            "{j}"
+        );
+        assert!(
+            j.contains("\"reason\":\"no_verity\"}],\"missing_libraries\":[\"libgone.so\"]"),
+            "{j}"
+        );
+        std::fs::remove_dir_all(&d).unwrap();
     }
 
     #[test]

@@ -15,6 +15,7 @@ if mount -t ext4 /dev/nvme0n1 /mnt; then
         *" bpfgate_bench "*) sh /bench.sh ;;
         *" bpfgate_policy "*) sh /policy.sh ;;
         *" bpfgate_signed "*) sh /signed.sh ;;
+        *" bpfgate_rollout "*) sh /rollout.sh ;;
         *" bpfgate_scale "*) sh /scale.sh ;;
         *" bpfgate_distro_prep "*) sh /distro-prep.sh ;;
         *) sh /scenarios.sh ;;

@@ -167,6 +167,9 @@ cp /usr/sbin/bpftool "$out/disk/t/bpftool-signed"; sign bpftool-signed signer
 sign bpftool-ro signer
 cp "$out/lskel/demo.bpf.o" "$out/disk/t/demo.bpf.o"
 cp /usr/sbin/bpftool "$out/disk/t/bpftool"
+# The rollout test's unsigned tools (besides bpftool and probe-unsigned): another static probe, and busybox as insmod.
+{ cat "$out/bpfprobe"; printf 'rollout'; } >"$out/disk/t/probe-rollout"; chmod +x "$out/disk/t/probe-rollout"
+cp /bin/busybox "$out/disk/t/insmod"
 # A trusted shell toolbox: busybox applets run inside the signed busybox process (rm, mv, mount, umount).
 cp /bin/busybox "$out/disk/t/busybox-signed"; sign busybox-signed signer
 
@@ -200,7 +203,7 @@ for lib in $(ldd /usr/sbin/bpftool | awk '/=>/ {print $3} /ld-linux/ {print $1}'
     cp -L "$lib" "$ir$lib"
 done
 cp "$here/../guest/init.sh" "$ir/init"; chmod +x "$ir/init"
-cp "$here/../guest/scenarios.sh" "$here/../guest/demo.sh" "$here/../guest/nolsm.sh" "$here/../guest/bench.sh" "$here/../guest/policy.sh" "$here/../guest/signed.sh" "$here/../guest/scale.sh" "$here/../guest/hold.sh" "$here/../guest/distro-prep.sh" "$ir/"
+cp "$here/../guest/scenarios.sh" "$here/../guest/demo.sh" "$here/../guest/nolsm.sh" "$here/../guest/bench.sh" "$here/../guest/policy.sh" "$here/../guest/signed.sh" "$here/../guest/scale.sh" "$here/../guest/hold.sh" "$here/../guest/distro-prep.sh" "$here/../guest/rollout.sh" "$ir/"
 (cd "$ir" && find . | cpio -o -H newc --quiet) >"$out/initramfs.cpio"
 
 # Embedded init mode: an initramfs whose /init is bpfgate, and a real root it mounts by LABEL= or UUID=.

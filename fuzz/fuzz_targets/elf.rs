@@ -1,0 +1,9 @@
+//! ELF files as `bpfgate rollout` reads them (interpreter, DT_NEEDED, RPATH/RUNPATH): Ok or a reason, never panic.
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok(Some(d)) = bpfgate::inspect::libs::parse(data) {
+        assert!(d.needed.iter().all(|n| !n.contains('\0')));
+    }
+});

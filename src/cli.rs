@@ -78,8 +78,9 @@ Commands:
                          directory for the files in it) from the stores (default /etc/bpfgate/signatures, then
                          /usr/lib/bpfgate/signatures): enrolls what changed, prints each file it could not
                          enroll and why (--quiet: nothing for files that were fine already, and no error when
-                         there is no watch list). The dpkg hook
-                         `make install` adds runs it after every package operation.
+                         there is no watch list). When PID 1 runs or maps a file this run enrolled, it started
+                         that file unverified and runs untrusted until the next boot: sync says so. The dpkg
+                         hook `make install` adds runs it after every package operation.
   check [--config FILE] [--json] FILE...
                          Say for each file whether the gate would trust it, and if not exactly why: script,
                          no_verity, bad_digest (algorithm), denylisted (policy as `load` reads it), no_signature,

@@ -230,7 +230,7 @@ fn run(cmd: Command) -> Result<ExitCode, Error> {
         Command::EnrollStore { stores, files } => {
             let files: Vec<Result<std::path::PathBuf, String>> =
                 files.into_iter().map(Ok).collect();
-            if !enroll_from_stores(&stores, &files, None, false)? {
+            if !enroll_from_stores(&stores, &files, None, false)?.0 {
                 return Ok(ExitCode::FAILURE);
             }
         }
@@ -249,7 +249,16 @@ fn run(cmd: Command) -> Result<ExitCode, Error> {
                 }
                 None => bpfgate::signing::store::default_watch()?,
             };
-            if !enroll_from_stores(&stores, &files, config, quiet)? {
+            let (all, enrolled) = enroll_from_stores(&stores, &files, config, quiet)?;
+            if let Some(f) = bpfgate::signing::store::pid1_uses(&enrolled) {
+                println!(
+                    "bpfgate: PID 1 started {} before its signature was enrolled: it runs untrusted until the \
+                     next boot (an untrusted PID 1 cannot regain trust by re-executing). Upgrade systemd with apt, \
+                     which enrolls between unpacking and configuring.",
+                    f.display()
+                );
+            }
+            if !all {
                 return Ok(ExitCode::FAILURE);
             }
         }
@@ -268,17 +277,20 @@ fn run(cmd: Command) -> Result<ExitCode, Error> {
 
 /// Enrolls each file from the stores and says whether the gate would trust it now (under the boot policy, or
 /// `config`). One line per file on stdout (`quiet`: none for a file that was enrolled and trusted already); what
-/// went wrong names the file. True when every file is trusted.
+/// went wrong names the file. Answers whether every file is trusted, and the (device, inode) of each file this run
+/// enrolled.
 fn enroll_from_stores(
     stores: &[std::path::PathBuf],
     files: &[Result<std::path::PathBuf, String>],
     config: Option<std::path::PathBuf>,
     quiet: bool,
-) -> Result<bool, Error> {
+) -> Result<(bool, std::collections::BTreeSet<(u64, u64)>), Error> {
     use bpfgate::signing::store::{self, Outcome};
+    use std::os::unix::fs::MetadataExt;
     let policy = check_policy(config)?;
     let anchors = check::Anchors::on_this_machine(&policy);
     let mut all = true;
+    let mut enrolled = std::collections::BTreeSet::new();
     for f in files {
         let f = match f {
             Ok(f) => f,
@@ -290,6 +302,9 @@ fn enroll_from_stores(
         };
         let done = match store::enroll(stores, f) {
             Outcome::Enrolled(entry, notes) => {
+                if let Ok(m) = std::fs::metadata(f) {
+                    enrolled.insert((m.dev(), m.ino()));
+                }
                 format!("enrolled from {} ({notes})", entry.display())
             }
             Outcome::Unchanged(entry) => format!("unchanged (signature of {})", entry.display()),
@@ -315,7 +330,7 @@ fn enroll_from_stores(
             );
         }
     }
-    Ok(all)
+    Ok((all, enrolled))
 }
 
 /// The policy `check` judges by: `config` (default: the boot config) over the built-in layers, its warnings logged.

@@ -2713,6 +2713,10 @@ mod distro_dracut {
             "trixie",
         ))
     }
+    #[test]
+    fn systemd_upgrades_keep_pid1_trusted() {
+        crate::distro_systemd_upgrades_keep_pid1_trusted(crate::guest_distro_dracut("trixie"))
+    }
 }
 
 /// Issue 17: before the next boot, the initramfs builders ask `bpfgate doctor --kernel` whether the gate can load on
@@ -2808,6 +2812,83 @@ fn distro_package_upgrades_keep_signed_loaders_trusted(g: &Guest) {
         "[{}] {}",
         g.kernel,
         g.get("dpkg_v3_check")
+    );
+}
+
+/// A rebuilt systemd package whose signatures ship in its packaged store (tests/distro/build.sh), upgraded with
+/// the real apt while the signed PID 1 runs under the gate: apt unpacks and configures in separate dpkg runs, so
+/// the hook enrolls the new files before the postinst's daemon-reexec. PID 1 re-executes into the new binary (its
+/// inode and build marker change), is not refused once for want of trust, and IPAddressDeny= still blocks ping.
+/// The control, `dpkg -i` of the next rebuild: one dpkg run, so the postinst re-executes PID 1 into the file before
+/// the hook enrolls it; PID 1 is refused as untrusted from then on (an untrusted PID 1 cannot regain trust by
+/// re-executing: its fs_struct is shared with every kernel thread), its firewall is gone, and the hook says so.
+fn distro_systemd_upgrades_keep_pid1_trusted(g: &Guest) {
+    let untrusted = |k: &str| g.num(k, "untrusted");
+    let field = |k: &str, f: &str| g.field(k, f);
+    assert!(
+        !g.get("sd_before").contains("build=rebuild"),
+        "[{}] {}",
+        g.kernel,
+        g.get("sd_before")
+    );
+    let apt = g.get("sd_apt");
+    assert!(apt.starts_with("rc=0"), "[{}] sd_apt: {apt}", g.kernel);
+    assert_eq!(
+        field("sd_apt_pid1", "build"),
+        "rebuild-1",
+        "[{}] {}",
+        g.kernel,
+        g.get("sd_apt_pid1")
+    );
+    assert_ne!(
+        field("sd_apt_pid1", "ino"),
+        field("sd_before", "ino"),
+        "[{}]",
+        g.kernel
+    );
+    assert_eq!(
+        untrusted("sd_apt_pid1"),
+        untrusted("sd_before"),
+        "[{}] PID 1 was refused as untrusted across the apt upgrade: {}",
+        g.kernel,
+        g.get("upgrade_log")
+    );
+    assert_ne!(
+        g.get("sd_apt_ipdeny_rc").trim(),
+        "0",
+        "[{}] IPAddressDeny= after apt",
+        g.kernel
+    );
+    let dpkg = g.get("sd_dpkg");
+    assert!(
+        dpkg.starts_with("rc=0")
+            && dpkg.contains(
+                "bpfgate: PID 1 started /usr/lib/systemd/systemd before its signature was enrolled: \
+                 it runs untrusted until the next boot"
+            ),
+        "[{}] sd_dpkg: {dpkg}",
+        g.kernel
+    );
+    assert_eq!(
+        field("sd_dpkg_pid1", "build"),
+        "rebuild-2",
+        "[{}] {}",
+        g.kernel,
+        g.get("sd_dpkg_pid1")
+    );
+    assert!(
+        untrusted("sd_dpkg_pid1") > untrusted("sd_apt_pid1"),
+        "[{}] no refusal of the untrusted PID 1 between dpkg's postinst and its hook: {}",
+        g.kernel,
+        g.get("upgrade_log")
+    );
+    g.assert_eq("sd_dpkg_ipdeny_rc", "0");
+    // The file itself is enrolled: the next boot's PID 1 is trusted.
+    assert!(
+        g.get("sd_check").contains(": trusted: "),
+        "[{}] {}",
+        g.kernel,
+        g.get("sd_check")
     );
 }
 

@@ -94,6 +94,45 @@ pub fn enroll(stores: &[PathBuf], file: &Path) -> Outcome {
     }
 }
 
+/// The (device, inode, path) of each file a `/proc/PID/maps` text maps executable.
+pub fn executable_mappings(maps: &str) -> Vec<(u64, u64, String)> {
+    maps.lines()
+        .filter_map(|l| {
+            let mut w = l.split_whitespace();
+            let (_, perms, _, dev, ino) = (w.next()?, w.next()?, w.next()?, w.next()?, w.next()?);
+            let path = w.collect::<Vec<_>>().join(" ");
+            if !perms.contains('x') || !path.starts_with('/') {
+                return None;
+            }
+            let (major, minor) = dev.split_once(':')?;
+            let dev = libc::makedev(
+                u32::from_str_radix(major, 16).ok()?,
+                u32::from_str_radix(minor, 16).ok()?,
+            );
+            Some((dev, ino.parse().ok()?, path))
+        })
+        .collect()
+}
+
+/// The file of `enrolled` (device, inode) that PID 1 runs or maps executable, if any: PID 1 started or mapped it
+/// before its signature was enrolled, so it is not trusted now.
+pub fn pid1_uses(enrolled: &std::collections::BTreeSet<(u64, u64)>) -> Option<PathBuf> {
+    use std::os::unix::fs::MetadataExt;
+    if enrolled.is_empty() {
+        return None;
+    }
+    if let Ok(m) = std::fs::metadata("/proc/1/exe") {
+        if enrolled.contains(&(m.dev(), m.ino())) {
+            return std::fs::read_link("/proc/1/exe").ok();
+        }
+    }
+    let maps = std::fs::read_to_string("/proc/1/maps").ok()?;
+    executable_mappings(&maps)
+        .into_iter()
+        .find(|(dev, ino, _)| enrolled.contains(&(*dev, *ino)))
+        .map(|(_, _, p)| PathBuf::from(p))
+}
+
 /// The files of a watch list: one path per line, `#` comments; a directory stands for the regular files in it (not
 /// recursive). A path that does not exist is an error item, named, so that a typo is seen.
 pub fn watch_list(text: &str) -> Vec<Result<PathBuf, String>> {
@@ -176,6 +215,37 @@ pub fn default_watch() -> Result<Vec<Result<PathBuf, String>>, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn executable_mappings_of_a_maps_text() {
+        let maps = "\
+55d0c0a00000-55d0c0a2a000 r--p 00000000 fd:01 1835 /usr/lib/systemd/systemd
+55d0c0a2a000-55d0c0ab4000 r-xp 0002a000 fd:01 1835 /usr/lib/systemd/systemd
+7f1e2a000000-7f1e2a1c0000 r-xp 00028000 103:02 4242 /usr/lib/x86_64-linux-gnu/libc.so.6
+7f1e2b000000-7f1e2b001000 r-xp 00000000 00:00 0 
+7f1e2c000000-7f1e2c001000 r-xp 00000000 fd:01 77 /tmp/a file (deleted)
+7ffd5c1f0000-7ffd5c1f2000 r-xp 00000000 00:00 0 [vdso]
+garbage line
+";
+        let m = executable_mappings(maps);
+        assert_eq!(
+            m,
+            [
+                (
+                    libc::makedev(0xfd, 1),
+                    1835,
+                    "/usr/lib/systemd/systemd".into()
+                ),
+                (
+                    libc::makedev(0x103, 2),
+                    4242,
+                    "/usr/lib/x86_64-linux-gnu/libc.so.6".into()
+                ),
+                (libc::makedev(0xfd, 1), 77, "/tmp/a file (deleted)".into()),
+            ]
+        );
+        assert!(pid1_uses(&Default::default()).is_none());
+    }
 
     fn tmp(name: &str) -> PathBuf {
         let d = std::env::temp_dir().join(format!("bpfgate-store-{}-{name}", std::process::id()));

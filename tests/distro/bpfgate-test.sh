@@ -31,6 +31,9 @@ obs "ipdeny_journal $(journalctl -b -u ipdeny-test.service --no-pager -o cat 2>&
 systemctl daemon-reexec >/tmp/reexec 2>&1; obs "reexec_rc $? $(tr '\n' ' ' </tmp/reexec)"
 systemctl start ipdeny-test.service >/tmp/ipdeny 2>&1; obs "ipdeny_reexec_rc $?"
 obs "pid1_bpf_warnings $(grep -c -iE 'bpf.*(not supported|operation not permitted|failed)' /tmp/journal)"
+# The boot's log, before the package upgrades below add theirs (upgrade_log).
+bpfgate log >/tmp/log.boot 2>&1
+obs "distro_log $(tr '\n' '|' </tmp/log.boot)"
 # Package upgrades with the real dpkg and apt: the hook `make install` put in /etc/dpkg/dpkg.cfg.d syncs the stores
 # after each operation. v1 (dpkg) and v2 (apt) ship their signature in the packaged store, v3 none.
 if grep -qw bpfgate_distro_dpkg /proc/cmdline; then
@@ -45,8 +48,23 @@ if grep -qw bpfgate_distro_dpkg /proc/cmdline; then
     dpkg -i /root/debs/demo-loader_3_amd64.deb >/tmp/dpkg3 2>&1; obs "dpkg_v3 rc=$? $(grep -i bpfgate /tmp/dpkg3 | tr '\n' '|')"
     obs "dpkg_v3_map $($L map 2>&1)"
     obs "dpkg_v3_check $(bpfgate check $L 2>&1)"
+    # systemd upgrades: rebuilt packages that ship their signatures. PID 1 must run the new binary, trusted:
+    # IPAddressDeny= (cgroup BPF that PID 1 loads) still blocks. Untrusted-PID-1 refusals are counted per step.
+    pid1() { echo "ino=$(stat -L -c %i /proc/1/exe) build=$(tail -c 20 /proc/1/exe | tr -dc 'a-z0-9-' | grep -o 'rebuild-[0-9]*')"; }
+    untrusted_pid1() { bpfgate log | grep -c 'pid 1 (systemd.*: untrusted'; }
+    obs "sd_before $(pid1) untrusted=$(untrusted_pid1)"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q /root/debs/systemd_*+bpfgate1_amd64.deb \
+        /root/debs/systemd-sysv_*+bpfgate1_amd64.deb >/tmp/apt-sd 2>&1
+    obs "sd_apt rc=$? $(grep -i bpfgate /tmp/apt-sd | grep -v 'Unpacking\|Preparing\|Setting up\|Selecting' | tr '\n' '|')"
+    obs "sd_apt_pid1 $(pid1) untrusted=$(untrusted_pid1)"
+    systemctl start ipdeny-test.service >/dev/null 2>&1; obs "sd_apt_ipdeny_rc $?"
+    dpkg -i /root/debs/systemd_*+bpfgate2_amd64.deb /root/debs/systemd-sysv_*+bpfgate2_amd64.deb >/tmp/dpkg-sd 2>&1
+    obs "sd_dpkg rc=$? $(grep -i 'bpfgate:' /tmp/dpkg-sd | tr '\n' '|')"
+    obs "sd_dpkg_pid1 $(pid1) untrusted=$(untrusted_pid1)"
+    systemctl start ipdeny-test.service >/dev/null 2>&1; obs "sd_dpkg_ipdeny_rc $?"
+    obs "sd_check $(bpfgate check /proc/1/exe 2>&1)"
 fi
-obs "distro_log $(bpfgate log 2>&1 | tr '\n' '|')"
+obs "upgrade_log $(bpfgate log 2>&1 | tail -n +$(($(wc -l </tmp/log.boot) + 1)) | tr '\n' '|')"
 obs "distro_status_json $(bpfgate status --json 2>&1)"
 obs "done"
 systemctl poweroff --no-block

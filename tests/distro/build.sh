@@ -35,6 +35,30 @@ for v in 1 2 3; do
     dpkg-deb --root-owner-group -Zgzip --build "$d" "$root/root/debs/demo-loader_${v}_amd64.deb" >/dev/null
     rm -rf "$d"
 done
+# A systemd upgrade (issue 17): the archive's systemd and systemd-sysv repacked twice with a higher version and a
+# changed PID 1 binary, as a distribution's rebuild would be. systemd's package ships the signatures of its ELF
+# files in the packaged store and their watch entry. +bpfgate1 goes in with apt, +bpfgate2 with dpkg -i.
+sdver=$(dpkg-query --admindir="$root/var/lib/dpkg" -W -f='${Version}' systemd)
+for n in 1 2; do
+    v="$sdver+bpfgate$n"
+    d=$(mktemp -d); dpkg-deb -R "$cache/debs/systemd_${sdver}_amd64.deb" "$d"
+    printf 'bpfgate-rebuild-%s' "$n" >>"$d/usr/lib/systemd/systemd"
+    sed -i "s/^Version: .*/Version: $v/" "$d/DEBIAN/control"
+    (cd "$d" && md5sum usr/lib/systemd/systemd) >"$d/md5.new"
+    grep -v ' usr/lib/systemd/systemd$' "$d/DEBIAN/md5sums" >>"$d/md5.new"; mv "$d/md5.new" "$d/DEBIAN/md5sums"
+    mkdir -p "$d/usr/lib/bpfgate/watch.d"
+    find "$d" -path "$d/DEBIAN" -prune -o -type f -print | sort | while IFS= read -r f; do
+        if head -c4 "$f" | grep -qa ELF; then echo "${f#"$d"}"; fi
+    done >"$d/usr/lib/bpfgate/watch.d/systemd.conf"
+    sed "s|^|$d|" "$d/usr/lib/bpfgate/watch.d/systemd.conf" | xargs "$top/scripts/sign-store.sh" \
+        "$keys/signer.key" "$keys/signer.pem" "$d/usr/lib/bpfgate/signatures" >/dev/null
+    dpkg-deb -Zgzip --build "$d" "$root/root/debs/systemd_${v}_amd64.deb" >/dev/null
+    rm -rf "$d"
+    d=$(mktemp -d); dpkg-deb -R "$cache/debs/systemd-sysv_${sdver}_amd64.deb" "$d"
+    sed -i -e "s/^Version: .*/Version: $v/" -e "s/systemd (= [^)]*)/systemd (= $v)/" "$d/DEBIAN/control"
+    dpkg-deb -Zgzip --build "$d" "$root/root/debs/systemd-sysv_${v}_amd64.deb" >/dev/null
+    rm -rf "$d"
+done
 install -m 0755 "$here/bpfgate-test.sh" "$root/usr/local/bin/bpfgate-test.sh"
 install -m 0644 "$here/bpfgate-test.service" "$root/etc/systemd/system/bpfgate-test.service"
 ln -sf /etc/systemd/system/bpfgate-test.service "$root/etc/systemd/system/multi-user.target.wants/bpfgate-test.service"

@@ -65,6 +65,20 @@ impl Guest {
     fn assert_eq(&self, name: &str, want: &str) {
         assert_eq!(self.get(name).trim(), want, "[{}] {name}", self.kernel);
     }
+
+    /// The observation starts with `prefix`.
+    fn assert_prefix(&self, name: &str, prefix: &str) {
+        let v = self.get(name);
+        assert!(v.starts_with(prefix), "[{}] {name}: {v}", self.kernel);
+    }
+
+    /// The observation contains each of `parts`.
+    fn assert_contains(&self, name: &str, parts: &[&str]) {
+        let v = self.get(name);
+        for p in parts {
+            assert!(v.contains(p), "[{}] {name}: no {p:?} in {v}", self.kernel);
+        }
+    }
 }
 
 fn tail(s: &str, n: usize) -> String {
@@ -2230,15 +2244,9 @@ fn bpftool_libraries() -> Vec<String> {
 /// names exactly those four, by path and digest, and bpftool's five unsigned libraries (a signed bpftool would
 /// lose its trust at the first of them), each with its commands.
 fn rollout_audit_plan_names_the_loaders_and_their_libraries(g: &Guest) {
-    assert!(
-        g.get("mode").contains("\"mode\":\"audit\""),
-        "[{}] {}",
-        g.kernel,
-        g.get("mode")
-    );
+    g.assert_contains("mode", &["\"mode\":\"audit\""]);
     for w in ROLLOUT_WORKLOAD {
-        let v = g.get(&format!("audit_{w}"));
-        assert!(v.starts_with("rc=0"), "[{}] audit_{w}: {v}", g.kernel);
+        g.assert_prefix(&format!("audit_{w}"), "rc=0");
     }
     g.assert_eq("audit_module", "1");
     let j = g.get("rollout_json");
@@ -2310,18 +2318,8 @@ fn rollout_audit_plan_names_the_loaders_and_their_libraries(g: &Guest) {
 /// the four are refused before enrolment (the control: the gate enforces, and the audit boot's runs were only
 /// recorded), the plan's nine `bpfgate enroll` lines all succeed, and then the four run without a single refusal.
 fn rollout_enforce_runs_what_the_plan_signed(g: &Guest) {
-    assert!(
-        g.get("load").starts_with("rc=0"),
-        "[{}] {}",
-        g.kernel,
-        g.get("load")
-    );
-    assert!(
-        g.get("mode").contains("\"mode\":\"enforce\""),
-        "[{}] {}",
-        g.kernel,
-        g.get("mode")
-    );
+    g.assert_prefix("load", "rc=0");
+    g.assert_contains("mode", &["\"mode\":\"enforce\""]);
     for w in ROLLOUT_WORKLOAD {
         let before = g.get(&format!("before_{w}"));
         assert!(
@@ -2330,12 +2328,7 @@ fn rollout_enforce_runs_what_the_plan_signed(g: &Guest) {
             "[{}] before_{w}: {before}",
             g.kernel
         );
-        let after = g.get(&format!("after_{w}"));
-        assert!(
-            after.starts_with("rc=0"),
-            "[{}] after_{w}: {after}",
-            g.kernel
-        );
+        g.assert_prefix(&format!("after_{w}"), "rc=0");
     }
     g.assert_eq("before_module", "0");
     g.assert_eq("after_module", "1");
@@ -2884,12 +2877,7 @@ fn distro_systemd_upgrades_keep_pid1_trusted(g: &Guest) {
     );
     g.assert_eq("sd_dpkg_ipdeny_rc", "0");
     // The file itself is enrolled: the next boot's PID 1 is trusted.
-    assert!(
-        g.get("sd_check").contains(": trusted: "),
-        "[{}] {}",
-        g.kernel,
-        g.get("sd_check")
-    );
+    g.assert_contains("sd_check", &[": trusted: "]);
 }
 
 /// dracut, BPF LSM missing, required: the initrd unit fails, the boot stops before the real root, with the reason.

@@ -154,7 +154,10 @@ fn run(cmd: Command) -> Result<ExitCode, Error> {
                 }
             };
             let system = bpfgate::inspect::libs::system_dirs();
-            let libs = bpfgate::inspect::rollout::libraries(&mut plan, &system, verify);
+            let preloads = std::fs::read_to_string("/etc/ld.so.preload")
+                .map(|t| bpfgate::inspect::libs::preload(&t))
+                .unwrap_or_default();
+            let libs = bpfgate::inspect::rollout::libraries(&mut plan, &system, &preloads, verify);
             if json {
                 println!("{}", bpfgate::inspect::rollout::json(&plan, &libs));
             } else {
@@ -253,8 +256,8 @@ fn run(cmd: Command) -> Result<ExitCode, Error> {
             if let Some(f) = bpfgate::signing::store::pid1_uses(&enrolled) {
                 println!(
                     "bpfgate: PID 1 started {} before its signature was enrolled: it runs untrusted until the \
-                     next boot (an untrusted PID 1 cannot regain trust by re-executing). Upgrade systemd with apt, \
-                     which enrolls between unpacking and configuring.",
+                     next boot (an untrusted PID 1 cannot regain trust by re-executing). Upgrade the packages PID 1 \
+                     runs with apt, which enrolls between unpacking and configuring.",
                     f.display()
                 );
             }
@@ -278,7 +281,7 @@ fn run(cmd: Command) -> Result<ExitCode, Error> {
 /// Enrolls each file from the stores and says whether the gate would trust it now (under the boot policy, or
 /// `config`). One line per file on stdout (`quiet`: none for a file that was enrolled and trusted already); what
 /// went wrong names the file. Answers whether every file is trusted, and the (device, inode) of each file this run
-/// enrolled.
+/// enabled fs-verity on.
 fn enroll_from_stores(
     stores: &[std::path::PathBuf],
     files: &[Result<std::path::PathBuf, String>],
@@ -302,8 +305,11 @@ fn enroll_from_stores(
         };
         let done = match store::enroll(stores, f) {
             Outcome::Enrolled(entry, notes) => {
-                if let Ok(m) = std::fs::metadata(f) {
-                    enrolled.insert((m.dev(), m.ino()));
+                // A file that had no fs-verity until now: whoever runs or maps it started it unverified.
+                if notes.contains("fs-verity enabled") {
+                    if let Ok(m) = std::fs::metadata(f) {
+                        enrolled.insert((m.dev(), m.ino()));
+                    }
                 }
                 format!("enrolled from {} ({notes})", entry.display())
             }

@@ -2846,6 +2846,21 @@ fn distro_systemd_upgrades_keep_pid1_trusted(g: &Guest) {
         g.kernel,
         g.get("upgrade_log")
     );
+    // Signed by the distribution key, which a binding names: PID 1 keeps the systemd profile across the upgrade.
+    g.assert_contains(
+        "sd_apt_check",
+        &[
+            ": trusted: ",
+            "profile systemd (a binding names its signer)",
+        ],
+    );
+    assert_eq!(
+        untrusted("sd_apt_after"),
+        untrusted("sd_before"),
+        "[{}] {}",
+        g.kernel,
+        g.get("upgrade_log")
+    );
     assert_ne!(
         g.get("sd_apt_ipdeny_rc").trim(),
         "0",
@@ -2870,7 +2885,7 @@ fn distro_systemd_upgrades_keep_pid1_trusted(g: &Guest) {
         g.get("sd_dpkg_pid1")
     );
     assert!(
-        untrusted("sd_dpkg_pid1") > untrusted("sd_apt_pid1"),
+        untrusted("sd_dpkg_pid1") > untrusted("sd_apt_after"),
         "[{}] no refusal of the untrusted PID 1 between dpkg's postinst and its hook: {}",
         g.kernel,
         g.get("upgrade_log")

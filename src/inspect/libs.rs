@@ -4,18 +4,17 @@
 //! loader means signing this closure too; `bpfgate rollout` lists it. Libraries opened later with dlopen(3) are not
 //! named in the file and are not found here.
 //!
-//! Resolution (ld.so(8)): a name with a `/` is a path; otherwise the object's `DT_RPATH` and the executable's (each
-//! only where that file has no `DT_RUNPATH`), the object's `DT_RUNPATH` (for its own dependencies only), the directories of `/etc/ld.so.conf` (with its `include`s), then the default directories. A
-//! candidate of another ELF class or machine is skipped, as the loader skips it. `LD_LIBRARY_PATH` is not read:
-//! it is the environment of a process long gone. Reads at most the first [`MAX_READ`] bytes of each file and never
-//! panics on its contents.
+//! Resolution (ld.so(8), glibc's order): `/etc/ld.so.preload` first; a name with a `/` is a path; otherwise, when
+//! the object asking has no `DT_RUNPATH`, the `DT_RPATH` of it and of each object up its loading chain to the
+//! executable (each where that file has no `DT_RUNPATH`); the object's `DT_RUNPATH` (for its own dependencies
+//! only); the directories of `/etc/ld.so.conf` (what ld.so.cache is built from, with its `include`s); the default
+//! directories. `$ORIGIN` is the directory the object was opened from. A name already loaded is that object; a
+//! candidate of another ELF class or machine is skipped, as the loader skips it. Not modelled: `LD_LIBRARY_PATH`
+//! (the environment of a process long gone), `glibc-hwcaps/` subdirectories, `$LIB` and `$PLATFORM`. Reads only the headers, the dynamic section and its strings of
+//! each file, opens regular files only, and never panics on their contents.
 
 use std::collections::BTreeSet;
-use std::io::Read;
 use std::path::{Path, PathBuf};
-
-/// Headers and dynamic sections of the libraries seen in practice sit well inside this.
-pub const MAX_READ: u64 = 64 << 20;
 
 /// The loader's default directories (x86-64 Debian and Fedora layouts; the multiarch ones first).
 const DEFAULT_DIRS: &[&str] = &[
@@ -42,6 +41,44 @@ pub struct Dynamic {
     pub class64: bool,
 }
 
+/// Where an ELF image's bytes come from: a slice (tests, fuzzing) or a file read at offsets, so that a large
+/// library is not read whole (its headers, dynamic section and strings are all that is needed).
+pub trait Source {
+    /// `len` bytes at `off`, fewer at the end of the image; None when `off` is past it or the read fails.
+    fn read(&self, off: u64, len: usize) -> Option<Vec<u8>>;
+}
+
+impl Source for [u8] {
+    fn read(&self, off: u64, len: usize) -> Option<Vec<u8>> {
+        let start = usize::try_from(off).ok()?;
+        let rest = self.get(start..)?;
+        Some(rest[..rest.len().min(len)].to_vec())
+    }
+}
+
+impl Source for std::fs::File {
+    fn read(&self, off: u64, len: usize) -> Option<Vec<u8>> {
+        use std::os::unix::fs::FileExt;
+        let mut b = vec![0u8; len];
+        let mut got = 0;
+        while got < len {
+            match self.read_at(&mut b[got..], off.checked_add(got as u64)?) {
+                Ok(0) => break,
+                Ok(n) => got += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(_) => return None,
+            }
+        }
+        b.truncate(got);
+        Some(b)
+    }
+}
+
+/// Exactly `len` bytes at `off`.
+fn exact(src: &(impl Source + ?Sized), off: u64, len: usize) -> Option<Vec<u8>> {
+    src.read(off, len).filter(|b| b.len() == len)
+}
+
 fn u16le(b: &[u8], at: usize) -> Option<u16> {
     Some(u16::from_le_bytes(
         b.get(at..at.checked_add(2)?)?.try_into().ok()?,
@@ -60,11 +97,16 @@ fn u64le(b: &[u8], at: usize) -> Option<u64> {
     ))
 }
 
-/// A NUL-terminated string at `at`.
-fn cstr(b: &[u8], at: usize) -> Option<String> {
-    let s = b.get(at..)?;
-    let end = s.iter().position(|&c| c == 0)?;
-    Some(String::from_utf8_lossy(&s[..end]).into_owned())
+/// The longest string (path, library name, search path) read; a longer one is an error.
+const MAX_STRING: usize = 4096;
+/// The largest dynamic section read (entries up to DT_NULL); real ones are a few hundred bytes.
+const MAX_DYNAMIC: u64 = 1 << 20;
+
+/// A NUL-terminated string at `off`.
+fn cstr(src: &(impl Source + ?Sized), off: u64) -> Option<String> {
+    let b = src.read(off, MAX_STRING)?;
+    let end = b.iter().position(|&c| c == 0)?;
+    Some(String::from_utf8_lossy(&b[..end]).into_owned())
 }
 
 const PT_LOAD: u32 = 1;
@@ -78,32 +120,46 @@ const DT_RUNPATH: u64 = 29;
 
 /// Parses an ELF image (little-endian; 64- or 32-bit). `Ok(None)`: not an ELF file (a script, data).
 pub fn parse(b: &[u8]) -> Result<Option<Dynamic>, String> {
-    if b.get(..4) != Some(b"\x7fELF".as_slice()) {
+    parse_from(b)
+}
+
+/// [`parse`] from any [`Source`].
+pub fn parse_from(src: &(impl Source + ?Sized)) -> Result<Option<Dynamic>, String> {
+    let bad = |what: &str| format!("malformed ELF: {what}");
+    let Some(h) = src.read(0, 64) else {
+        return Ok(None);
+    };
+    if h.get(..4) != Some(b"\x7fELF".as_slice()) {
         return Ok(None);
     }
-    let bad = |what: &str| format!("malformed ELF: {what}");
-    let class64 = match b.get(4) {
+    let class64 = match h.get(4) {
         Some(2) => true,
         Some(1) => false,
         _ => return Err(bad("unknown class")),
     };
-    if b.get(5) != Some(&1) {
+    if h.get(5) != Some(&1) {
         return Err(bad("big-endian files are not read"));
     }
-    let machine = u16le(b, 18).ok_or_else(|| bad("truncated header"))?;
+    let machine = u16le(&h, 18).ok_or_else(|| bad("truncated header"))?;
     // (offset, entry size, count) of the program headers; then each header's fields.
     let (phoff, phentsize, phnum) = if class64 {
-        (u64le(b, 0x20), u16le(b, 0x36), u16le(b, 0x38))
+        (u64le(&h, 0x20), u16le(&h, 0x36), u16le(&h, 0x38))
     } else {
         (
-            u32le(b, 0x1c).map(u64::from),
-            u16le(b, 0x2a),
-            u16le(b, 0x2c),
+            u32le(&h, 0x1c).map(u64::from),
+            u16le(&h, 0x2a),
+            u16le(&h, 0x2c),
         )
     };
     let (Some(phoff), Some(phentsize), Some(phnum)) = (phoff, phentsize, phnum) else {
         return Err(bad("truncated header"));
     };
+    let need = if class64 { 56 } else { 32 };
+    if usize::from(phentsize) < need && phnum > 0 {
+        return Err(bad("program header entry size"));
+    }
+    let table = exact(src, phoff, usize::from(phentsize) * usize::from(phnum))
+        .ok_or_else(|| bad("program headers run past the end"))?;
     struct Ph {
         kind: u32,
         offset: u64,
@@ -111,59 +167,49 @@ pub fn parse(b: &[u8]) -> Result<Option<Dynamic>, String> {
         filesz: u64,
     }
     let mut phs = Vec::new();
-    for i in 0..usize::from(phnum) {
-        let at = usize::try_from(phoff)
-            .ok()
-            .and_then(|o| o.checked_add(i.checked_mul(usize::from(phentsize))?))
-            .ok_or_else(|| bad("program header offset"))?;
+    for e in table.chunks_exact(usize::from(phentsize).max(1)) {
         let ph = if class64 {
-            (|| {
-                Some(Ph {
-                    kind: u32le(b, at)?,
-                    offset: u64le(b, at + 8)?,
-                    vaddr: u64le(b, at + 16)?,
-                    filesz: u64le(b, at + 32)?,
-                })
-            })()
+            Ph {
+                kind: u32le(e, 0).unwrap_or(0),
+                offset: u64le(e, 8).unwrap_or(0),
+                vaddr: u64le(e, 16).unwrap_or(0),
+                filesz: u64le(e, 32).unwrap_or(0),
+            }
         } else {
-            (|| {
-                Some(Ph {
-                    kind: u32le(b, at)?,
-                    offset: u32le(b, at + 4)?.into(),
-                    vaddr: u32le(b, at + 8)?.into(),
-                    filesz: u32le(b, at + 16)?.into(),
-                })
-            })()
+            Ph {
+                kind: u32le(e, 0).unwrap_or(0),
+                offset: u32le(e, 4).unwrap_or(0).into(),
+                vaddr: u32le(e, 8).unwrap_or(0).into(),
+                filesz: u32le(e, 16).unwrap_or(0).into(),
+            }
         };
-        phs.push(ph.ok_or_else(|| bad("program headers run past the end"))?);
+        phs.push(ph);
     }
     let mut d = Dynamic {
         machine,
         class64,
         ..Default::default()
     };
-    let to_usize = |v: u64| usize::try_from(v).map_err(|_| bad("offset out of range"));
     if let Some(p) = phs.iter().find(|p| p.kind == PT_INTERP) {
-        d.interp = Some(cstr(b, to_usize(p.offset)?).ok_or_else(|| bad("PT_INTERP"))?);
+        d.interp = Some(cstr(src, p.offset).ok_or_else(|| bad("PT_INTERP"))?);
     }
     let Some(dynamic) = phs.iter().find(|p| p.kind == PT_DYNAMIC) else {
         return Ok(Some(d)); // static
     };
     // The dynamic entries: (tag, value) pairs up to DT_NULL.
-    let (entsize, start) = (if class64 { 16 } else { 8 }, to_usize(dynamic.offset)?);
-    let count = to_usize(dynamic.filesz)? / entsize;
+    let entsize = if class64 { 16 } else { 8 };
+    let dyn_bytes = src
+        .read(dynamic.offset, dynamic.filesz.min(MAX_DYNAMIC) as usize)
+        .ok_or_else(|| bad("PT_DYNAMIC past the end"))?;
     let mut entries = Vec::new();
-    for i in 0..count {
-        let at = start
-            .checked_add(i * entsize)
-            .ok_or_else(|| bad("PT_DYNAMIC"))?;
+    for e in dyn_bytes.chunks_exact(entsize) {
         let (tag, val) = if class64 {
-            (u64le(b, at), u64le(b, at + 8))
+            (u64le(e, 0), u64le(e, 8))
         } else {
-            (u32le(b, at).map(u64::from), u32le(b, at + 4).map(u64::from))
+            (u32le(e, 0).map(u64::from), u32le(e, 4).map(u64::from))
         };
         let (Some(tag), Some(val)) = (tag, val) else {
-            return Err(bad("PT_DYNAMIC runs past the end"));
+            return Err(bad("PT_DYNAMIC entry"));
         };
         if tag == DT_NULL {
             break;
@@ -178,13 +224,12 @@ pub fn parse(b: &[u8]) -> Result<Option<Dynamic>, String> {
         .iter()
         .filter(|p| p.kind == PT_LOAD)
         .find(|p| strtab >= p.vaddr && strtab - p.vaddr < p.filesz)
-        .map(|p| p.offset + (strtab - p.vaddr))
+        .and_then(|p| p.offset.checked_add(strtab - p.vaddr))
         .ok_or_else(|| bad("DT_STRTAB outside every loaded segment"))?;
     let string = |off: u64| {
         strtab
             .checked_add(off)
-            .and_then(|o| usize::try_from(o).ok())
-            .and_then(|o| cstr(b, o))
+            .and_then(|o| cstr(src, o))
             .ok_or_else(|| bad("string table"))
     };
     for &(tag, val) in &entries {
@@ -198,30 +243,46 @@ pub fn parse(b: &[u8]) -> Result<Option<Dynamic>, String> {
     Ok(Some(d))
 }
 
-fn read_head(path: &Path) -> std::io::Result<Vec<u8>> {
-    let mut b = Vec::new();
-    std::fs::File::open(path)?
-        .take(MAX_READ)
-        .read_to_end(&mut b)?;
-    Ok(b)
+/// Parses the ELF file at `path`, reading only what it needs. A path that is not a regular file (a FIFO, a
+/// device) is not opened: `Ok(None)`, as for a file that is not ELF.
+pub fn parse_file(path: &Path) -> Result<Option<Dynamic>, String> {
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_file() => {}
+        Ok(_) => return Ok(None),
+        Err(e) => return Err(format!("{}: {e}", path.display())),
+    }
+    let f = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    parse_from(&f)
 }
 
-/// The directories of an ld.so.conf file, following `include` lines (globs of the form `DIR/*.conf` or `DIR/*`).
+/// The directories of an ld.so.conf file, following `include` lines (each pattern a path or a glob of the form
+/// `DIR/*SUFFIX`; a relative one is taken from the including file's directory). What ldconfig builds
+/// `/etc/ld.so.cache` from.
 pub fn ld_so_conf(path: &Path, depth: u32, out: &mut Vec<PathBuf>) {
     let Ok(text) = std::fs::read_to_string(path) else {
         return;
     };
+    let here = path.parent().unwrap_or(Path::new("/"));
     for line in text.lines() {
         let line = line.split('#').next().unwrap_or("").trim();
-        if let Some(pat) = line.strip_prefix("include").map(str::trim) {
-            if depth > 4 || pat.is_empty() {
-                continue;
+        let Some(pats) = line
+            .strip_prefix("include")
+            .filter(|r| r.starts_with([' ', '\t']))
+        else {
+            if line.starts_with('/') {
+                out.push(PathBuf::from(line));
             }
-            let pat = Path::new(pat);
+            continue;
+        };
+        if depth > 4 {
+            continue;
+        }
+        for pat in pats.split_whitespace() {
+            let pat = here.join(pat);
             let (dir, suffix) = match pat.file_name().and_then(|n| n.to_str()) {
                 Some(n) if n.starts_with('*') => (pat.parent().unwrap_or(Path::new("/")), &n[1..]),
                 _ => {
-                    ld_so_conf(pat, depth + 1, out);
+                    ld_so_conf(&pat, depth + 1, out);
                     continue;
                 }
             };
@@ -240,8 +301,6 @@ pub fn ld_so_conf(path: &Path, depth: u32, out: &mut Vec<PathBuf>) {
             for f in files {
                 ld_so_conf(&f, depth + 1, out);
             }
-        } else if line.starts_with('/') {
-            out.push(PathBuf::from(line));
         }
     }
 }
@@ -254,57 +313,89 @@ pub fn system_dirs() -> Vec<PathBuf> {
     dirs
 }
 
+/// The libraries of `/etc/ld.so.preload`, which ld.so maps into every dynamic process (names separated by white
+/// space or colons).
+pub fn preload(text: &str) -> Vec<String> {
+    text.lines()
+        .map(|l| l.split('#').next().unwrap_or(""))
+        .flat_map(|l| l.split([' ', '\t', ':']))
+        .filter(|w| !w.is_empty())
+        .map(String::from)
+        .collect()
+}
+
 /// A search directory with `$ORIGIN` (the directory of the object that names it) expanded.
 fn origin(dir: &str, of: &Path) -> PathBuf {
     let o = of.to_string_lossy();
     PathBuf::from(dir.replace("${ORIGIN}", &o).replace("$ORIGIN", &o))
 }
 
-/// The closure of `exe`: every library it maps at start, interpreter first, each once (canonical paths), and the
-/// names that could not be found.
-pub fn closure(exe: &Path, system: &[PathBuf]) -> (Vec<PathBuf>, Vec<String>) {
+/// One object of the closure being walked: where the loader opened it, what it names, and the `DT_RPATH`
+/// directories of its loading chain (its own and its loaders', each where that file has no `DT_RUNPATH`).
+struct Object {
+    opened: PathBuf,
+    d: Dynamic,
+    chain: Vec<PathBuf>,
+}
+
+/// The closure of `exe`: every library it maps at start, interpreter and preloads first, each once (canonical
+/// paths), and what could not be found or read (names, or `PATH: why`). `preloads`: [`preload`]'s list.
+pub fn closure(exe: &Path, system: &[PathBuf], preloads: &[String]) -> (Vec<PathBuf>, Vec<String>) {
     let (mut found, mut missing, mut seen) = (Vec::new(), Vec::new(), BTreeSet::new());
     let mut loaded: BTreeSet<String> = BTreeSet::new();
-    let Ok(b) = read_head(exe) else {
-        return (found, missing);
+    let top = match parse_file(exe) {
+        Ok(Some(d)) => d,
+        Ok(None) => return (found, missing),
+        Err(e) => return (found, vec![e]),
     };
-    let Ok(Some(top)) = parse(&b) else {
-        return (found, missing);
-    };
+    if top.interp.is_none() && top.needed.is_empty() {
+        return (found, missing); // static: ld.so, and so the preloads, never run
+    }
     let (machine, class64) = (top.machine, top.class64);
-    let exe_origin = exe.parent().unwrap_or(Path::new("/")).to_path_buf();
-    let exe_rpath: Vec<PathBuf> = if top.runpath.is_empty() {
-        top.rpath.iter().map(|d| origin(d, &exe_origin)).collect()
-    } else {
-        Vec::new()
-    };
     let compatible = |p: &Path| {
-        read_head(p)
+        parse_file(p)
             .ok()
-            .and_then(|b| parse(&b).ok().flatten())
+            .flatten()
             .is_some_and(|d| d.machine == machine && d.class64 == class64)
     };
     if let Some(i) = &top.interp {
         let p = std::fs::canonicalize(i).unwrap_or_else(|_| PathBuf::from(i));
-        if p.exists() {
+        if p.is_file() {
             seen.insert(p.clone());
             found.push(p);
         } else {
             missing.push(i.clone());
         }
     }
-    // Breadth first, as the loader orders its search list.
-    let mut queue = std::collections::VecDeque::from([(exe.to_path_buf(), top)]);
-    while let Some((obj, d)) = queue.pop_front() {
-        let dir = obj.parent().unwrap_or(Path::new("/")).to_path_buf();
-        let mut dirs: Vec<PathBuf> = Vec::new();
+    let own_rpath = |d: &Dynamic, opened: &Path| -> Vec<PathBuf> {
+        let dir = opened.parent().unwrap_or(Path::new("/"));
         if d.runpath.is_empty() {
-            dirs.extend(d.rpath.iter().map(|r| origin(r, &dir)));
+            d.rpath.iter().map(|r| origin(r, dir)).collect()
+        } else {
+            Vec::new()
         }
-        dirs.extend(exe_rpath.iter().cloned());
-        dirs.extend(d.runpath.iter().map(|r| origin(r, &dir)));
+    };
+    let exe_chain = own_rpath(&top, exe);
+    // The preloads come first in the search list, as if the executable named them before its own.
+    let mut top = top;
+    top.needed.splice(0..0, preloads.iter().cloned());
+    // Breadth first, as the loader orders its search list.
+    let mut queue = std::collections::VecDeque::from([Object {
+        opened: exe.to_path_buf(),
+        d: top,
+        chain: exe_chain,
+    }]);
+    while let Some(obj) = queue.pop_front() {
+        let dir = obj.opened.parent().unwrap_or(Path::new("/")).to_path_buf();
+        // An object with DT_RUNPATH is searched without any DT_RPATH, its loaders' included.
+        let mut dirs: Vec<PathBuf> = if obj.d.runpath.is_empty() {
+            obj.chain.clone()
+        } else {
+            Vec::new()
+        };
+        dirs.extend(obj.d.runpath.iter().map(|r| origin(r, &dir)));
         dirs.extend(system.iter().cloned());
-        for name in &d.needed {
+        for name in &obj.d.needed {
             // A name the loader has already loaded is that object (it matches loaded libraries by name first).
             if loaded.contains(name) {
                 continue;
@@ -316,19 +407,25 @@ pub fn closure(exe: &Path, system: &[PathBuf]) -> (Vec<PathBuf>, Vec<String>) {
                     .map(|dir| dir.join(name))
                     .find(|p| compatible(p))
             };
-            let Some(p) = hit else {
+            let Some(opened) = hit else {
                 if !missing.contains(name) {
                     missing.push(name.clone());
                 }
                 continue;
             };
             loaded.insert(name.clone());
-            let p = std::fs::canonicalize(&p).unwrap_or(p);
+            let p = std::fs::canonicalize(&opened).unwrap_or_else(|_| opened.clone());
             if !seen.insert(p.clone()) {
                 continue;
             }
-            if let Ok(Some(next)) = read_head(&p).map(|b| parse(&b).ok().flatten()) {
-                queue.push_back((p.clone(), next));
+            match parse_file(&p) {
+                Ok(Some(d)) => {
+                    let mut chain = own_rpath(&d, &opened);
+                    chain.extend(obj.chain.iter().cloned());
+                    queue.push_back(Object { opened, d, chain });
+                }
+                Ok(None) => {}
+                Err(e) => missing.push(e),
             }
             found.push(p);
         }
@@ -342,6 +439,16 @@ pub(crate) mod tests {
 
     /// A minimal ELF64 image: one PT_LOAD covering the file, PT_INTERP, PT_DYNAMIC with `needed` and a runpath.
     pub(crate) fn image(interp: Option<&str>, needed: &[&str], runpath: Option<&str>) -> Vec<u8> {
+        image_tagged(interp, needed, runpath, DT_RUNPATH)
+    }
+
+    /// The same with the search path under `tag` (DT_RPATH or DT_RUNPATH).
+    fn image_tagged(
+        interp: Option<&str>,
+        needed: &[&str],
+        runpath: Option<&str>,
+        tag: u64,
+    ) -> Vec<u8> {
         let mut strtab = vec![0u8];
         let mut add = |s: &str| {
             let off = strtab.len() as u64;
@@ -356,7 +463,7 @@ pub(crate) mod tests {
         let dyn_off = ph_off + 56 * phnum;
         let mut dynamic: Vec<(u64, u64)> = needed.iter().map(|&o| (DT_NEEDED, o)).collect();
         if let Some(r) = runpath {
-            dynamic.push((DT_RUNPATH, r));
+            dynamic.push((tag, r));
         }
         let str_off = dyn_off + 16 * (dynamic.len() as u64 + 2);
         let vaddr = 0x400000u64;
@@ -447,7 +554,7 @@ pub(crate) mod tests {
             ),
         )
         .unwrap();
-        let (found, missing) = closure(&d.join("exe"), &[]);
+        let (found, missing) = closure(&d.join("exe"), &[], &[]);
         let names: Vec<String> = found
             .iter()
             .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
@@ -458,9 +565,65 @@ pub(crate) mod tests {
         let mut other = image(None, &[], None);
         other[18] = 3;
         std::fs::write(lib.join("libc.so"), other).unwrap();
-        let (found, missing) = closure(&d.join("exe"), &[]);
+        let (found, missing) = closure(&d.join("exe"), &[], &[]);
         assert_eq!(found.len(), 3);
         assert_eq!(missing, ["libmissing.so", "libc.so"]);
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    /// glibc's DT_RPATH rules: the executable's RPATH serves its libraries' dependencies too, unless the library
+    /// asking has a DT_RUNPATH; preloads come first; a FIFO named like a library is never opened.
+    #[test]
+    fn rpath_scoping_preloads_and_fifos() {
+        let names = |v: &[PathBuf]| -> Vec<String> {
+            v.iter()
+                .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+                .collect()
+        };
+        let d = std::env::temp_dir().join(format!("bpfgate-rpath-{}", std::process::id()));
+        let (rp, pre) = (d.join("rp"), d.join("pre"));
+        std::fs::create_dir_all(&rp).unwrap();
+        std::fs::create_dir_all(&pre).unwrap();
+        // liba (RPATH-less, RUNPATH-less) needs libb, found only through the executable's RPATH; libc has a
+        // RUNPATH of its own and needs libd, which the executable's RPATH would find: the loader does not look.
+        std::fs::write(rp.join("liba.so"), image(None, &["libb.so"], None)).unwrap();
+        std::fs::write(rp.join("libb.so"), image(None, &[], None)).unwrap();
+        std::fs::write(
+            rp.join("libc.so"),
+            image(None, &["libd.so"], Some("/nonexistent")),
+        )
+        .unwrap();
+        std::fs::write(rp.join("libd.so"), image(None, &[], None)).unwrap();
+        std::fs::write(pre.join("libpre.so"), image(None, &[], None)).unwrap();
+        let exe = d.join("exe");
+        std::fs::write(
+            &exe,
+            image_tagged(None, &["liba.so", "libc.so"], Some("$ORIGIN/rp"), DT_RPATH),
+        )
+        .unwrap();
+        let pre_path = pre.join("libpre.so").display().to_string();
+        let (found, missing) = closure(&exe, &[], &[pre_path]);
+        assert_eq!(
+            names(&found),
+            ["libpre.so", "liba.so", "libc.so", "libb.so"]
+        );
+        assert_eq!(missing, ["libd.so"]);
+        // A FIFO where a library would be found is skipped, not opened (which would block).
+        std::fs::remove_file(rp.join("libb.so")).unwrap();
+        let fifo =
+            std::ffi::CString::new(rp.join("libb.so").as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: a valid NUL-terminated path; mkfifo only creates a file.
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+        let (found, missing) = closure(&exe, &[], &[]);
+        assert_eq!(names(&found), ["liba.so", "libc.so"]);
+        assert_eq!(missing, ["libb.so", "libd.so"]);
+        // A static executable maps nothing, preloads included.
+        std::fs::write(&exe, image(None, &[], None)).unwrap();
+        assert_eq!(closure(&exe, &[], &["/x.so".into()]), (vec![], vec![]));
+        assert_eq!(
+            preload("/a.so /b.so:/c.so # x\n\n/d.so\n"),
+            ["/a.so", "/b.so", "/c.so", "/d.so"]
+        );
         std::fs::remove_dir_all(&d).unwrap();
     }
 
@@ -468,17 +631,27 @@ pub(crate) mod tests {
     fn ld_so_conf_follows_includes() {
         let d = std::env::temp_dir().join(format!("bpfgate-ldconf-{}", std::process::id()));
         std::fs::create_dir_all(d.join("conf.d")).unwrap();
+        // A relative pattern is taken from the including file's directory; a line may hold several.
         std::fs::write(
             d.join("ld.so.conf"),
-            format!("include {}/conf.d/*.conf\n/opt/lib # local\n", d.display()),
+            "include conf.d/*.conf extra.conf\n/opt/lib # local\nincludes-not-a-keyword\n",
         )
         .unwrap();
         std::fs::write(d.join("conf.d/b.conf"), "/b\n").unwrap();
         std::fs::write(d.join("conf.d/a.conf"), "# none\n/a\n").unwrap();
         std::fs::write(d.join("conf.d/c.txt"), "/c\n").unwrap();
+        std::fs::write(d.join("extra.conf"), "/e\n").unwrap();
         let mut out = Vec::new();
         ld_so_conf(&d.join("ld.so.conf"), 0, &mut out);
-        assert_eq!(out, [PathBuf::from("/a"), "/b".into(), "/opt/lib".into()]);
+        assert_eq!(
+            out,
+            [
+                PathBuf::from("/a"),
+                "/b".into(),
+                "/e".into(),
+                "/opt/lib".into()
+            ]
+        );
         std::fs::remove_dir_all(&d).unwrap();
     }
 }
@@ -489,7 +662,7 @@ mod host {
     #[test]
     fn closure_of_cat_matches_what_the_loader_maps() {
         let cat = std::fs::canonicalize("/bin/cat").unwrap();
-        let (found, missing) = super::closure(&cat, &super::system_dirs());
+        let (found, missing) = super::closure(&cat, &super::system_dirs(), &[]);
         assert!(missing.is_empty(), "{missing:?}");
         let names: Vec<String> = found
             .iter()

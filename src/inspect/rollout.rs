@@ -71,16 +71,18 @@ fn digest_of(p: &Path) -> Option<String> {
 
 /// Checks each executable of `plan` and its library closure with `verify` (a file's verdict: trusted, or why not;
 /// `bpfgate check`'s in the command); returns the libraries that do not verify, each once, in first-use order.
+/// `system` and `preloads`: [`crate::inspect::libs::closure`]'s.
 pub fn libraries(
     plan: &mut [Executable],
     system: &[PathBuf],
+    preloads: &[String],
     verify: impl Fn(&Path) -> Result<(), &'static str>,
 ) -> Vec<Library> {
     let mut libs: Vec<Library> = Vec::new();
     for x in plan.iter_mut() {
         let Some(exe) = x.path.clone() else { continue };
         x.verifies = verify(&exe).is_ok();
-        let (found, missing) = crate::inspect::libs::closure(&exe, system);
+        let (found, missing) = crate::inspect::libs::closure(&exe, system, preloads);
         x.missing_libs = missing;
         for lib in found {
             let at = match libs.iter().position(|l| l.path == lib) {
@@ -170,6 +172,28 @@ fn find(dev: u64, ino: u64, name: &str, search: &[PathBuf]) -> Option<PathBuf> {
         })
 }
 
+/// The signature's file name for `p`: its file name, with a digest prefix where another file of the plan took that
+/// name already (two `libc.so.6` of two directories must not overwrite each other's signature).
+fn sig_name(p: &Path, digest: Option<&str>, used: &mut BTreeSet<String>) -> String {
+    let base = p
+        .file_name()
+        .map_or_else(|| "file".into(), |n| n.to_string_lossy().into_owned());
+    let mut name = base.clone();
+    if used.contains(&name) {
+        let tag = digest
+            .and_then(|d| d.strip_prefix("sha256:"))
+            .map_or("other", |h| &h[..h.len().min(12)]);
+        name = format!("{base}.{tag}");
+        let mut n = 2;
+        while used.contains(&name) {
+            name = format!("{base}.{tag}.{n}");
+            n += 1;
+        }
+    }
+    used.insert(name.clone());
+    name
+}
+
 /// The commands that sign and enroll one file (`name`: the signature's file name).
 fn commands(p: &Path, name: &str, indent: &str) -> String {
     let p = p.display();
@@ -191,6 +215,7 @@ pub fn text(plan: &[Executable], libs: &[Library]) -> String {
          whose certificate is baked into bpfgate), then enforce.\n",
         plan.len()
     );
+    let mut used = BTreeSet::new();
     for x in plan {
         let ops: Vec<&str> = x.ops.iter().map(String::as_str).collect();
         match &x.path {
@@ -202,11 +227,14 @@ pub fn text(plan: &[Executable], libs: &[Library]) -> String {
                     x.events,
                     ops.join(", "),
                 );
-                if x.verifies {
-                    s += "  it verifies now (signed since, or it lost its trust by mapping code that does not \
-                          verify: see its libraries)\n";
+                if !x.verifies {
+                    s += &commands(p, &sig_name(p, x.digest.as_deref(), &mut used), "  ");
+                } else if x.unsigned_libs.is_empty() {
+                    s += "  it verifies now: signed since, or it lost its trust to code it maps that this plan \
+                          cannot see (a dlopen'ed library, anonymous executable memory: the log's taint lines say \
+                          which)\n";
                 } else {
-                    s += &commands(p, &x.name, "  ");
+                    s += "  it verifies now: it lost its trust to the libraries below\n";
                 }
                 if !x.unsigned_libs.is_empty() {
                     let names: Vec<String> = x
@@ -252,10 +280,7 @@ pub fn text(plan: &[Executable], libs: &[Library]) -> String {
         );
         for l in libs {
             let users: Vec<&str> = l.users.iter().map(String::as_str).collect();
-            let name = l
-                .path
-                .file_name()
-                .map_or_else(|| "lib".into(), |n| n.to_string_lossy().into_owned());
+            let name = sig_name(&l.path, l.digest.as_deref(), &mut used);
             s += &format!(
                 "\n{} ({}): {}; mapped by {}\n{}",
                 l.path.display(),
@@ -301,10 +326,18 @@ pub fn json(plan: &[Executable], libs: &[Library]) -> String {
                     .finish()
                 })
                 .collect();
-            o.raw("verifies", x.verifies)
-                .raw("unsigned_libraries", format!("[{}]", unsigned.join(",")))
-                .raw("missing_libraries", crate::json::strings(&x.missing_libs))
-                .finish()
+            // Whether it verifies is known only for a file that was found.
+            o.raw(
+                "verifies",
+                if x.path.is_some() {
+                    x.verifies.to_string()
+                } else {
+                    "null".into()
+                },
+            )
+            .raw("unsigned_libraries", format!("[{}]", unsigned.join(",")))
+            .raw("missing_libraries", crate::json::strings(&x.missing_libs))
+            .finish()
         })
         .collect();
     format!("[{}]", items.join(","))
@@ -394,6 +427,29 @@ mod tests {
         assert!(text(&[], &[]).starts_with("Nothing in the log"));
     }
 
+    /// Two files of one name get two signature names: the second sign line must not overwrite the first.
+    #[test]
+    fn signature_names_do_not_collide() {
+        let mut used = BTreeSet::new();
+        let d = Some("sha256:0123456789abcdef0123");
+        assert_eq!(
+            sig_name(Path::new("/lib/libc.so.6"), d, &mut used),
+            "libc.so.6"
+        );
+        assert_eq!(
+            sig_name(Path::new("/lib32/libc.so.6"), d, &mut used),
+            "libc.so.6.0123456789ab"
+        );
+        assert_eq!(
+            sig_name(Path::new("/opt/libc.so.6"), d, &mut used),
+            "libc.so.6.0123456789ab.2"
+        );
+        assert_eq!(
+            sig_name(Path::new("/x/libc.so.6"), None, &mut used),
+            "libc.so.6.other"
+        );
+    }
+
     /// A signed dynamic executable needs its libraries: the plan lists those that do not verify, once each, with
     /// the executables that map them, and gives the executable that verifies no commands of its own.
     #[test]
@@ -430,7 +486,7 @@ mod tests {
             Some("libsigned.so" | "signedtool" | "ld.so") => Ok(()),
             _ => Err("no_verity"),
         };
-        let libs = libraries(&mut plan, &[], verify);
+        let libs = libraries(&mut plan, &[], &[], verify);
         let names: Vec<&str> = libs
             .iter()
             .map(|l| l.path.file_name().unwrap().to_str().unwrap())
@@ -445,7 +501,10 @@ mod tests {
         let t = text(&plan, &libs);
         assert!(t.contains("  bpfgate enroll --sig bpftool.sig "), "{t}");
         assert!(!t.contains("--sig signedtool.sig"), "{t}");
-        assert!(t.contains("  it verifies now"), "{t}");
+        assert!(
+            t.contains("  it verifies now: it lost its trust to the libraries below"),
+            "{t}"
+        );
         assert!(t.contains("maps 2 libraries that do not verify"), "{t}");
         assert!(
             t.contains("libraries not found here (check them by hand): libgone.so"),

@@ -114,8 +114,10 @@ pub fn executable_mappings(maps: &str) -> Vec<(u64, u64, String)> {
         .collect()
 }
 
-/// The file of `enrolled` (device, inode) that PID 1 runs or maps executable, if any: PID 1 started or mapped it
-/// before its signature was enrolled, so it is not trusted now.
+/// The file of `enrolled` (device, inode as stat(2) reports them) that PID 1 runs or maps executable, if any: PID 1
+/// started or mapped it before its signature was enrolled, so it is not trusted now. Each mapping is identified by
+/// stat(2) of its `/proc/1/map_files` entry (root only), whose device is the file's own (a btrfs subvolume's, where
+/// /proc/1/maps names the superblock's); the maps line's numbers where that entry cannot be read.
 pub fn pid1_uses(enrolled: &std::collections::BTreeSet<(u64, u64)>) -> Option<PathBuf> {
     use std::os::unix::fs::MetadataExt;
     if enrolled.is_empty() {
@@ -127,10 +129,21 @@ pub fn pid1_uses(enrolled: &std::collections::BTreeSet<(u64, u64)>) -> Option<Pa
         }
     }
     let maps = std::fs::read_to_string("/proc/1/maps").ok()?;
-    executable_mappings(&maps)
-        .into_iter()
-        .find(|(dev, ino, _)| enrolled.contains(&(*dev, *ino)))
-        .map(|(_, _, p)| PathBuf::from(p))
+    maps.lines()
+        .zip(executable_mappings_all(&maps))
+        .filter_map(|(line, m)| Some((line.split_whitespace().next()?, m?)))
+        .find_map(|(range, (dev, ino, path))| {
+            let id = std::fs::metadata(format!("/proc/1/map_files/{range}"))
+                .map_or((dev, ino), |m| (m.dev(), m.ino()));
+            enrolled.contains(&id).then(|| PathBuf::from(path))
+        })
+}
+
+/// [`executable_mappings`], one item per line (None for a line that is not an executable file mapping).
+fn executable_mappings_all(maps: &str) -> Vec<Option<(u64, u64, String)>> {
+    maps.lines()
+        .map(|l| executable_mappings(l).into_iter().next())
+        .collect()
 }
 
 /// The files of a watch list: one path per line, `#` comments; a directory stands for the regular files in it (not
@@ -244,7 +257,6 @@ garbage line
                 (libc::makedev(0xfd, 1), 77, "/tmp/a file (deleted)".into()),
             ]
         );
-        assert!(pid1_uses(&Default::default()).is_none());
     }
 
     fn tmp(name: &str) -> PathBuf {

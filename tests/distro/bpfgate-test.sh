@@ -57,7 +57,9 @@ if grep -qw bpfgate_distro_dpkg /proc/cmdline; then
         /root/debs/systemd-sysv_*+bpfgate1_amd64.deb >/tmp/apt-sd 2>&1
     obs "sd_apt rc=$? $(grep -i bpfgate /tmp/apt-sd | grep -v 'Unpacking\|Preparing\|Setting up\|Selecting' | tr '\n' '|')"
     obs "sd_apt_pid1 $(pid1) untrusted=$(untrusted_pid1)"
+    obs "sd_apt_check $(bpfgate check /proc/1/exe 2>&1)"
     systemctl start ipdeny-test.service >/dev/null 2>&1; obs "sd_apt_ipdeny_rc $?"
+    obs "sd_apt_after untrusted=$(untrusted_pid1)"
     dpkg -i /root/debs/systemd_*+bpfgate2_amd64.deb /root/debs/systemd-sysv_*+bpfgate2_amd64.deb >/tmp/dpkg-sd 2>&1
     obs "sd_dpkg rc=$? $(grep -i 'bpfgate:' /tmp/dpkg-sd | tr '\n' '|')"
     obs "sd_dpkg_pid1 $(pid1) untrusted=$(untrusted_pid1)"

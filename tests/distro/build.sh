@@ -37,7 +37,9 @@ for v in 1 2 3; do
 done
 # A systemd upgrade (issue 17): the archive's systemd and systemd-sysv repacked twice with a higher version and a
 # changed PID 1 binary, as a distribution's rebuild would be. systemd's package ships the signatures of its ELF
-# files in the packaged store and their watch entry. +bpfgate1 goes in with apt, +bpfgate2 with dpkg -i.
+# files in the packaged store and their watch entry, made with the second (distribution) key, which the policy
+# below binds to the systemd profile by signer: a digest binding would not follow the upgrade. +bpfgate1 goes in
+# with apt, +bpfgate2 with dpkg -i.
 sdver=$(dpkg-query --admindir="$root/var/lib/dpkg" -W -f='${Version}' systemd)
 for n in 1 2; do
     v="$sdver+bpfgate$n"
@@ -51,7 +53,7 @@ for n in 1 2; do
         if head -c4 "$f" | grep -qa ELF; then echo "${f#"$d"}"; fi
     done >"$d/usr/lib/bpfgate/watch.d/systemd.conf"
     sed "s|^|$d|" "$d/usr/lib/bpfgate/watch.d/systemd.conf" | xargs "$top/scripts/sign-store.sh" \
-        "$keys/signer.key" "$keys/signer.pem" "$d/usr/lib/bpfgate/signatures" >/dev/null
+        "$keys/second.key" "$keys/second.pem" "$d/usr/lib/bpfgate/signatures" >/dev/null
     dpkg-deb -Zgzip --build "$d" "$root/root/debs/systemd_${v}_amd64.deb" >/dev/null
     rm -rf "$d"
     d=$(mktemp -d); dpkg-deb -R "$cache/debs/systemd-sysv_${sdver}_amd64.deb" "$d"
@@ -147,6 +149,8 @@ profile.systemd.map_types = hash, array, percpu_array, lpm_trie, hash_of_maps
 profile.systemd.attach_types = cgroup, lsm_mac
 profile.systemd.kmod = load, autoload
 profile.systemd.digests = sha256:$(fsverity digest --compact "$root/usr/lib/systemd/systemd"), sha256:$(fsverity digest --compact "$root/usr/lib/systemd/systemd-executor")
+# The distribution key signs systemd's packages (the upgrades in /root/debs): bound by signer, it keeps the profile.
+profile.systemd.signers = $(openssl x509 -in "$keys/second.pem" -noout -fingerprint -sha256 | cut -d= -f2)
 CONF
 # dracut replaces initramfs-tools (they conflict); its debs are cached like the root's.
 if ! ls "$cache/debs"/dracut_*.deb >/dev/null 2>&1; then

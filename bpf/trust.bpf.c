@@ -330,10 +330,38 @@ static __always_inline bool seccomp_listener(struct task_struct *task)
 	return true;
 }
 
+#define PF_KTHREAD 0x00200000
+
+/* Whether a user task other than PID 1's own threads shares PID 1's fs_struct. PID 1's is shared with every kernel
+ * thread (the kernel starts it with CLONE_FS beside kthreadd), so LSM_UNSAFE_SHARE alone cannot tell a CLONE_FS child
+ * of PID 1's code from them. Walks every thread: done only at the exec of a PID 1 that runs untrusted (a
+ * daemon-reexec after `dpkg -i` of systemd, or a PID 1 that predates the gate). The kernel's task iterator ends on
+ * its own (no counter: a precise one keeps the verifier from seeing the loop converge). */
+static __always_inline bool pid1_fs_shared_by_user_task(struct task_struct *task)
+{
+	struct fs_struct *fs = task->fs;
+	struct bpf_iter_task it;
+	struct task_struct *p;
+	bool shared = false;
+
+	bpf_rcu_read_lock();
+	bpf_iter_task_new(&it, NULL, BPF_TASK_ITER_ALL_THREADS);
+	while ((p = bpf_iter_task_next(&it))) {
+		if ((__u64)p->fs == (__u64)fs && !(p->flags & PF_KTHREAD) && p->tgid != 1) {
+			shared = true;
+			break;
+		}
+	}
+	bpf_iter_task_destroy(&it);
+	bpf_rcu_read_unlock();
+	return shared;
+}
+
 /* The exec states an untrusted parent sets up and the new program inherits, which would let it change what the
  * program sees or does from outside: each makes the exec untrusted, as the kernel refuses setuid for the first two.
  * EXEC_REASONS when there is none. */
-static __always_inline __u32 exec_state(const struct linux_binprm *bprm, struct task_struct *task, bool pid1_trusted)
+static __always_inline __u32 exec_state(const struct linux_binprm *bprm, struct task_struct *task, bool pid1,
+					bool pid1_trusted)
 {
 	/* A tracer could rewrite the new program before it runs. */
 	if (task->ptrace || (bprm->unsafe & LSM_UNSAFE_PTRACE))
@@ -342,8 +370,10 @@ static __always_inline __u32 exec_state(const struct linux_binprm *bprm, struct 
 	 * PID 1 running trusted code (or the initramfs): the kernel starts it with CLONE_FS beside kthreadd, so its
 	 * fs_struct is shared with every kernel thread and its execs always carry LSM_UNSAFE_SHARE; any other sharer
 	 * is a CLONE_FS child PID 1's own trusted code made (docs/threat-model.md). Without this, systemd loses its
-	 * trust at the switch to the real root and at every daemon-reexec. */
-	if ((bprm->unsafe & LSM_UNSAFE_SHARE) && !pid1_trusted)
+	 * trust at the switch to the real root and at every daemon-reexec. A PID 1 running untrusted code may have
+	 * made such a child: its exec is judged only when no user task shares the fs_struct (walked), so that a PID 1
+	 * that re-executes into a verified file is trusted again. */
+	if ((bprm->unsafe & LSM_UNSAFE_SHARE) && !pid1_trusted && (!pid1 || pid1_fs_shared_by_user_task(task)))
 		return EXEC_SHARED_FS;
 	/* READ_IMPLIES_EXEC makes every readable mapping executable; no ASLR, page zero, legacy layout. */
 	if (task->personality & PER_CLEAR_ON_SETID)
@@ -374,7 +404,7 @@ void BPF_PROG(gate_exec, const struct linux_binprm *bprm)
 			record(EV_WINDOW, 0, VERDICT_NOTED, WHY_NONE);
 		}
 	}
-	reason = exec_state(bprm, task, pid1_trusted);
+	reason = exec_state(bprm, task, pid1, pid1_trusted);
 	if (reason == EXEC_REASONS)
 		reason = judge(bprm, task, &profile);
 	trusted = trusted_reason(reason);

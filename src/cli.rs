@@ -72,15 +72,16 @@ Commands:
                          (DIR/sha256/HEX.sig, made by scripts/sign-store.sh), then say whether the gate would
                          trust it. A file without a store entry, or whose entry is not a signature, is named
                          and left as it was. Exit status 1 when any file is not enrolled or not trusted.
-  sync [--store DIR]... [--watch FILE] [--config FILE] [--quiet]
+  sync [--store DIR]... [--watch FILE] [--config FILE] [--quiet] [--reexec-init]
                          The same for every file of the watch lists (default /etc/bpfgate/watch.conf and the
                          *.conf of /etc/bpfgate/watch.d and /usr/lib/bpfgate/watch.d: one path per line, a
                          directory for the files in it) from the stores (default /etc/bpfgate/signatures, then
                          /usr/lib/bpfgate/signatures): enrolls what changed, prints each file it could not
                          enroll and why (--quiet: nothing for files that were fine already, and no error when
-                         there is no watch list). When PID 1 runs or maps a file this run enrolled, it started
-                         that file unverified and runs untrusted until the next boot: sync says so. The dpkg
-                         hook `make install` adds runs it after every package operation.
+                         there is no watch list). When PID 1 runs or maps a file this run enabled fs-verity on,
+                         it started that file unverified and runs untrusted: sync says so, and with
+                         --reexec-init re-executes it (systemctl daemon-reexec), trusted again. The dpkg hook
+                         `make install` adds runs `sync --quiet --reexec-init` after every package operation.
   check [--config FILE] [--json] FILE...
                          Say for each file whether the gate would trust it, and if not exactly why: script,
                          no_verity, bad_digest (algorithm), denylisted (policy as `load` reads it), no_signature,
@@ -164,6 +165,7 @@ pub enum Command {
         watch: Option<PathBuf>,
         config: Option<PathBuf>,
         quiet: bool,
+        reexec_init: bool,
     },
     Digest {
         files: Vec<PathBuf>,
@@ -439,10 +441,12 @@ fn command(name: &str, p: &mut Parser) -> Result<Command, Error> {
             }
         }
         "sync" => {
-            let (mut stores, mut watch, mut config, mut quiet) = (Vec::new(), None, None, false);
+            let (mut stores, mut watch, mut config) = (Vec::new(), None, None);
+            let (mut quiet, mut reexec_init) = (false, false);
             while let Some(a) = p.next().map_err(lex(cmd))? {
                 match a {
                     Arg::Long("quiet") => quiet = true,
+                    Arg::Long("reexec-init") => reexec_init = true,
                     Arg::Long("store") => {
                         stores.push(PathBuf::from(value(p, "sync: --store", "a directory")?))
                     }
@@ -467,6 +471,7 @@ fn command(name: &str, p: &mut Parser) -> Result<Command, Error> {
                 watch,
                 config,
                 quiet,
+                reexec_init,
             }
         }
         "digest" => {
@@ -609,15 +614,17 @@ mod tests {
                     watch: None,
                     config: None,
                     quiet: false,
+                    reexec_init: false,
                 },
             ),
             (
-                "sync --store /s --watch /w --config /c --quiet",
+                "sync --store /s --watch /w --config /c --quiet --reexec-init",
                 Command::Sync {
                     stores: vec!["/s".into()],
                     watch: Some("/w".into()),
                     config: Some("/c".into()),
                     quiet: true,
+                    reexec_init: true,
                 },
             ),
             (

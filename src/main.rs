@@ -242,6 +242,7 @@ fn run(cmd: Command) -> Result<ExitCode, Error> {
             watch,
             config,
             quiet,
+            reexec_init,
         } => {
             let files = match watch {
                 Some(w) => bpfgate::signing::store::read_watch(&w)?,
@@ -254,12 +255,7 @@ fn run(cmd: Command) -> Result<ExitCode, Error> {
             };
             let (all, enrolled) = enroll_from_stores(&stores, &files, config, quiet)?;
             if let Some(f) = bpfgate::signing::store::pid1_uses(&enrolled) {
-                println!(
-                    "bpfgate: PID 1 started {} before its signature was enrolled: it runs untrusted until the \
-                     next boot (an untrusted PID 1 cannot regain trust by re-executing). Upgrade the packages PID 1 \
-                     runs with apt, which enrolls between unpacking and configuring.",
-                    f.display()
-                );
+                restore_pid1_trust(&f, reexec_init);
             }
             if !all {
                 return Ok(ExitCode::FAILURE);
@@ -276,6 +272,42 @@ fn run(cmd: Command) -> Result<ExitCode, Error> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// PID 1 runs or maps `file`, which this sync has just enabled fs-verity on: it started it unverified (a package's
+/// postinst re-executed it between unpacking and this hook, as `dpkg -i` of systemd does) and runs untrusted. With
+/// `reexec` and systemd as PID 1, re-execute it now that the file verifies (the gate trusts a PID 1's exec of a
+/// verified file when no user task shares its fs_struct); otherwise say what to do.
+fn restore_pid1_trust(file: &std::path::Path, reexec: bool) {
+    let f = file.display();
+    let systemd = std::path::Path::new("/run/systemd/system").exists();
+    if !(reexec && systemd) {
+        println!(
+            "bpfgate: PID 1 started {f} before its signature was enrolled and runs untrusted until it re-executes \
+             ({})",
+            if systemd {
+                "systemctl daemon-reexec"
+            } else {
+                "its init system's re-exec, or a reboot"
+            }
+        );
+        return;
+    }
+    println!(
+        "bpfgate: PID 1 started {f} before its signature was enrolled: re-executing it (systemctl daemon-reexec)"
+    );
+    match std::process::Command::new("systemctl")
+        .arg("daemon-reexec")
+        .status()
+    {
+        Ok(s) if s.success() => {}
+        Ok(s) => eprintln!(
+            "bpfgate: systemctl daemon-reexec failed ({s}): PID 1 stays untrusted until it re-executes"
+        ),
+        Err(e) => eprintln!(
+            "bpfgate: cannot run systemctl daemon-reexec ({e}): PID 1 stays untrusted until it re-executes"
+        ),
+    }
 }
 
 /// Enrolls each file from the stores and says whether the gate would trust it now (under the boot policy, or

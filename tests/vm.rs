@@ -2350,6 +2350,18 @@ fn rollout_enforce_runs_what_the_plan_signed(g: &Guest) {
     g.assert_eq("dmesg_warnings", "0");
 }
 
+/// A PID 1 that runs untrusted code (the test initramfs's busybox: the gate came after it) execs a verified file.
+/// The attack: its unsigned image first makes a CLONE_FS child (which could chroot the new program at will) and
+/// execs the signed probe while the child lives: untrusted (EXEC_SHARED_FS; every kernel thread shares PID 1's
+/// fs_struct too, so only a walk of the tasks tells them apart). The control: the same signed probe exec'd by PID 1
+/// once the child has exited is trusted (what lets systemd regain its trust after `dpkg -i` of systemd).
+fn untrusted_pid1_regains_trust_only_without_fs_sharers(g: &Guest) {
+    g.assert_eq("pid1_unsigned", "map=EPERM");
+    assert!(g.int("pid1_unsigned_sharer") > 1, "[{}]", g.kernel);
+    g.assert_eq("pid1_shared", "map=EPERM");
+    g.assert_eq("pid1_alone", "map=ok");
+}
+
 fn audit_mode_allows_and_records(g: &Guest) {
     assert!(
         g.get("load").contains("audit mode"),
@@ -2812,9 +2824,10 @@ fn distro_package_upgrades_keep_signed_loaders_trusted(g: &Guest) {
 /// the real apt while the signed PID 1 runs under the gate: apt unpacks and configures in separate dpkg runs, so
 /// the hook enrolls the new files before the postinst's daemon-reexec. PID 1 re-executes into the new binary (its
 /// inode and build marker change), is not refused once for want of trust, and IPAddressDeny= still blocks ping.
-/// The control, `dpkg -i` of the next rebuild: one dpkg run, so the postinst re-executes PID 1 into the file before
-/// the hook enrolls it; PID 1 is refused as untrusted from then on (an untrusted PID 1 cannot regain trust by
-/// re-executing: its fs_struct is shared with every kernel thread), its firewall is gone, and the hook says so.
+/// `dpkg -i` of the next rebuild: one dpkg run, so the postinst re-executes PID 1 into the file before the hook
+/// enrolls it, and PID 1 is refused as untrusted in that window (its refusals grow: the control for the apt path).
+/// The hook (`sync --reexec-init`) sees PID 1 running a file it has just enrolled and re-executes it: trusted
+/// again (no user task shares its fs_struct), its firewall back, no refusal afterwards.
 fn distro_systemd_upgrades_keep_pid1_trusted(g: &Guest) {
     let untrusted = |k: &str| g.num(k, "untrusted");
     let field = |k: &str, f: &str| g.field(k, f);
@@ -2872,7 +2885,7 @@ fn distro_systemd_upgrades_keep_pid1_trusted(g: &Guest) {
         dpkg.starts_with("rc=0")
             && dpkg.contains(
                 "bpfgate: PID 1 started /usr/lib/systemd/systemd before its signature was enrolled: \
-                 it runs untrusted until the next boot"
+                 re-executing it (systemctl daemon-reexec)"
             ),
         "[{}] sd_dpkg: {dpkg}",
         g.kernel
@@ -2890,8 +2903,20 @@ fn distro_systemd_upgrades_keep_pid1_trusted(g: &Guest) {
         g.kernel,
         g.get("upgrade_log")
     );
-    g.assert_eq("sd_dpkg_ipdeny_rc", "0");
-    // The file itself is enrolled: the next boot's PID 1 is trusted.
+    // The hook's re-exec made it trusted again: its firewall works, and it is refused nothing for want of trust.
+    assert_ne!(
+        g.get("sd_dpkg_ipdeny_rc").trim(),
+        "0",
+        "[{}] IPAddressDeny= after dpkg -i and the hook's re-exec",
+        g.kernel
+    );
+    assert_eq!(
+        untrusted("sd_dpkg_after"),
+        untrusted("sd_dpkg_pid1"),
+        "[{}] {}",
+        g.kernel,
+        g.get("upgrade_log")
+    );
     g.assert_contains("sd_check", &[": trusted: "]);
 }
 
@@ -3204,7 +3229,10 @@ per_kernel!(policy_audit, guest_policy_audit:
     gate_stays_protected_under_every_policy,
 );
 per_kernel!(rollout_audit, guest_rollout_audit: rollout_audit_plan_names_the_loaders_and_their_libraries);
-per_kernel!(rollout_enforce, guest_rollout_enforce: rollout_enforce_runs_what_the_plan_signed);
+per_kernel!(rollout_enforce, guest_rollout_enforce:
+    rollout_enforce_runs_what_the_plan_signed,
+    untrusted_pid1_regains_trust_only_without_fs_sharers,
+);
 per_kernel!(policy_allow, guest_policy_allow:
     allow_opens_the_areas_but_not_the_gate,
     gate_stays_protected_under_every_policy,

@@ -64,6 +64,7 @@ if grep -qw bpfgate_distro_dpkg /proc/cmdline; then
     obs "sd_dpkg rc=$? $(grep -i 'bpfgate:' /tmp/dpkg-sd | tr '\n' '|')"
     obs "sd_dpkg_pid1 $(pid1) untrusted=$(untrusted_pid1)"
     systemctl start ipdeny-test.service >/dev/null 2>&1; obs "sd_dpkg_ipdeny_rc $?"
+    obs "sd_dpkg_after untrusted=$(untrusted_pid1)"
     obs "sd_check $(bpfgate check /proc/1/exe 2>&1)"
 fi
 obs "upgrade_log $(bpfgate log 2>&1 | tail -n +$(($(wc -l </tmp/log.boot) + 1)) | tr '\n' '|')"

@@ -23,6 +23,9 @@
  *   thread OP ARGS...         run `bpfprobe OP ARGS` in a second thread, join it, then `map` in the leader
  *                             (prefixed leader_): a process's trust and taint are shared by its threads
  *   threadexec PATH ARGS...   a second thread (not the leader) execs PATH ARGS
+ *   pid1exec NAME share|alone|halt SECS [PATH ARGS...]
+ *                             as PID 1: report this image's trust, then exec PATH with a CLONE_FS sharer alive
+ *                             (share), after reaping children for SECS seconds (alone), or power off (halt)
  *   anonexec OP | mprotectexec OP
  *                             map anonymous memory executable (mmap, or mprotect after mmap), then do OP
  *   finit KO | initmod KO     load a kernel module with finit_module / init_module
@@ -1131,6 +1134,41 @@ static int pid1_init(void)
 	return report("exec", -1);
 }
 
+/* Run as PID 1: say whether this image is trusted (a map creation, "@@ NAME map=..."), then share|alone|halt:
+ * share: clone a CLONE_FS child that lives SECS seconds, and exec PATH ARGS at once (the child shares PID 1's
+ * fs_struct across the exec); alone: reap children for SECS seconds (an earlier image's sharer exits), then exec;
+ * halt: power off. Exercises how the gate judges the exec of a PID 1 that runs untrusted code. */
+static int pid1_exec(int argc, char **argv)
+{
+	int secs = atoi(argv[4]);
+
+	printf("@@ %s ", argv[2]);
+	report("map", map_create());
+	if (!strcmp(argv[3], "halt")) {
+		sync();
+		return (int)syscall(SYS_reboot, 0xfee1dead, 672274793, 0x4321fedc, NULL);
+	}
+	if (argc < 6)
+		return 2;
+	if (!strcmp(argv[3], "share")) {
+		pid_t c = (pid_t)syscall(SYS_clone, CLONE_FS | SIGCHLD, NULL, NULL, NULL, 0);
+
+		if (c == 0) {
+			sleep(secs);
+			_exit(0);
+		}
+		printf("@@ %s_sharer %d\n", argv[2], c);
+	} else {
+		for (int i = 0; i < secs * 10; i++) {
+			while (waitpid(-1, NULL, WNOHANG) > 0)
+				;
+			usleep(100000);
+		}
+	}
+	execv(argv[5], argv + 5);
+	return report("exec", -1);
+}
+
 struct thread_args {
 	int argc;
 	char **argv;
@@ -1180,6 +1218,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	const char *op = argv[1];
+	if (!strcmp(op, "pid1exec") && argc >= 5)
+		return pid1_exec(argc, argv);
 	if (!strcmp(op, "fork") && argc >= 3) {
 		pid_t pid = fork();
 		if (pid == 0)

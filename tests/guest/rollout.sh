@@ -61,6 +61,13 @@ PLAN
     obs "log_tail $(bpfgate log | tail -3 | tr '\n' '|')"
     obs "check $(bpfgate check $T/bpftool $T/probe-unsigned $T/probe-rollout $T/insmod 2>&1 | tr '\n' '|')"
     obs "rollout_after $(bpfgate rollout --search $T 2>&1 | head -1)"
+    # PID 1 running untrusted code (this busybox, the gate loaded after it started) regains trust by exec'ing a
+    # verified file only when no user task shares its fs_struct. After this script, /init execs the chain as PID 1:
+    # an unsigned probe (probe-nostore: the plan above had probe-unsigned signed) makes a CLONE_FS child and execs the signed probe while the child lives (the attack: it
+    # must stay untrusted), which reaps the child and execs the signed probe again (the control: trusted).
+    bpfgate enroll --sig /mnt/sig/probe-signed.sig $T/probe-signed >/dev/null
+    echo "$T/probe-nostore pid1exec pid1_unsigned share 3 $T/probe-signed pid1exec pid1_shared alone 5" \
+        "$T/probe-signed pid1exec pid1_alone halt 0" >/tmp/pid1-chain
     ;;
 esac
 obs "dmesg_warnings $(dmesg | grep -cE 'WARNING:|BUG:|Oops|Call Trace|general protection')"

@@ -2634,7 +2634,10 @@ fn distro_signed_systemd_keeps_its_bpf_features(g: &Guest) {
 }
 
 /// The control: the same systemd without a signature is an untrusted PID 1; the gate refuses its bpf() calls,
-/// so its firewall is never attached and the same unit's ping goes through.
+/// so its firewall is never attached and the same unit's ping goes through. `systemctl daemon-reexec` then execs
+/// /usr/lib/systemd/systemd (systemd re-executes its installed binary, not the copy it was started as): the
+/// signed file, exec'd by an untrusted PID 1 that no user task shares an fs_struct with, is trusted, and the
+/// firewall of the unit started afterwards works.
 fn distro_unsigned_systemd_gets_no_bpf(g: &Guest) {
     let pid1 = g.get("distro_pid1");
     assert!(
@@ -2648,7 +2651,12 @@ fn distro_unsigned_systemd_gets_no_bpf(g: &Guest) {
     );
     g.assert_eq("ipallow_rc", "0");
     g.assert_eq("ipdeny_rc", "0");
-    g.assert_eq("ipdeny_reexec_rc", "0");
+    assert_ne!(
+        g.get("ipdeny_reexec_rc").trim(),
+        "0",
+        "[{}] after the re-exec into the signed systemd",
+        g.kernel
+    );
     let log = g.get("distro_log");
     assert!(
         log.contains("denied bpf ") && log.contains(": pid 1 (systemd"),
@@ -3091,7 +3099,7 @@ mod distro_no_initramfs {
             g.get("root_unit_state")
         );
         // The documented cost of this path: PID 1 predates the gate, so even a signed systemd is untrusted and
-        // its own bpf() calls are refused (its IPAddressDeny= firewall is never attached: the ping gets through).
+        // its own bpf() calls are refused (its IPAddressDeny= firewall is never attached: the ping gets through)...
         assert!(
             g.get("distro_log").contains("pid 1 (systemd, uid 0)")
                 && g.get("distro_log").contains(": untrusted"),
@@ -3100,6 +3108,13 @@ mod distro_no_initramfs {
             g.get("distro_log")
         );
         g.assert_eq("ipdeny_rc", "0");
+        // ... until it re-executes: `systemctl daemon-reexec` execs the signed systemd, judged like any exec.
+        assert_ne!(
+            g.get("ipdeny_reexec_rc").trim(),
+            "0",
+            "[{}] after daemon-reexec",
+            g.kernel
+        );
     }
 }
 

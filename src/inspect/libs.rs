@@ -352,11 +352,13 @@ pub fn closure(exe: &Path, system: &[PathBuf], preloads: &[String]) -> (Vec<Path
         return (found, missing); // static: ld.so, and so the preloads, never run
     }
     let (machine, class64) = (top.machine, top.class64);
-    let compatible = |p: &Path| {
-        parse_file(p)
+    // A candidate the loader would take: an ELF file of the executable's class and machine, parsed once.
+    let compatible = |p: PathBuf| {
+        parse_file(&p)
             .ok()
             .flatten()
-            .is_some_and(|d| d.machine == machine && d.class64 == class64)
+            .filter(|d| d.machine == machine && d.class64 == class64)
+            .map(|d| (p, d))
     };
     if let Some(i) = &top.interp {
         let p = std::fs::canonicalize(i).unwrap_or_else(|_| PathBuf::from(i));
@@ -401,13 +403,11 @@ pub fn closure(exe: &Path, system: &[PathBuf], preloads: &[String]) -> (Vec<Path
                 continue;
             }
             let hit = if name.contains('/') {
-                Some(PathBuf::from(name)).filter(|p| compatible(p))
+                compatible(PathBuf::from(name))
             } else {
-                dirs.iter()
-                    .map(|dir| dir.join(name))
-                    .find(|p| compatible(p))
+                dirs.iter().find_map(|dir| compatible(dir.join(name)))
             };
-            let Some(opened) = hit else {
+            let Some((opened, d)) = hit else {
                 if !missing.contains(name) {
                     missing.push(name.clone());
                 }
@@ -418,15 +418,9 @@ pub fn closure(exe: &Path, system: &[PathBuf], preloads: &[String]) -> (Vec<Path
             if !seen.insert(p.clone()) {
                 continue;
             }
-            match parse_file(&p) {
-                Ok(Some(d)) => {
-                    let mut chain = own_rpath(&d, &opened);
-                    chain.extend(obj.chain.iter().cloned());
-                    queue.push_back(Object { opened, d, chain });
-                }
-                Ok(None) => {}
-                Err(e) => missing.push(e),
-            }
+            let mut chain = own_rpath(&d, &opened);
+            chain.extend(obj.chain.iter().cloned());
+            queue.push_back(Object { opened, d, chain });
             found.push(p);
         }
     }

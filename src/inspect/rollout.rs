@@ -79,16 +79,24 @@ pub fn libraries(
     verify: impl Fn(&Path) -> Result<(), &'static str>,
 ) -> Vec<Library> {
     let mut libs: Vec<Library> = Vec::new();
+    // Libraries found to verify, so that one every executable maps (libc) is checked once.
+    let mut good: BTreeSet<PathBuf> = BTreeSet::new();
     for x in plan.iter_mut() {
         let Some(exe) = x.path.clone() else { continue };
         x.verifies = verify(&exe).is_ok();
         let (found, missing) = crate::inspect::libs::closure(&exe, system, preloads);
         x.missing_libs = missing;
         for lib in found {
+            if good.contains(&lib) {
+                continue;
+            }
             let at = match libs.iter().position(|l| l.path == lib) {
                 Some(i) => Some(i),
                 None => match verify(&lib) {
-                    Ok(()) => None,
+                    Ok(()) => {
+                        good.insert(lib);
+                        None
+                    }
                     Err(reason) => {
                         libs.push(Library {
                             digest: digest_of(&lib),

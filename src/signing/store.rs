@@ -94,22 +94,37 @@ pub fn enroll(stores: &[PathBuf], file: &Path) -> Outcome {
     }
 }
 
-/// The (device, inode, path) of each file a `/proc/PID/maps` text maps executable.
-pub fn executable_mappings(maps: &str) -> Vec<(u64, u64, String)> {
+/// One executable file mapping of a `/proc/PID/maps` text.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Mapping {
+    /// `START-END`, the name of its `/proc/PID/map_files` entry.
+    pub range: String,
+    pub dev: u64,
+    pub ino: u64,
+    pub path: String,
+}
+
+/// Each file a `/proc/PID/maps` text maps executable.
+pub fn executable_mappings(maps: &str) -> Vec<Mapping> {
     maps.lines()
         .filter_map(|l| {
             let mut w = l.split_whitespace();
-            let (_, perms, _, dev, ino) = (w.next()?, w.next()?, w.next()?, w.next()?, w.next()?);
+            let (range, perms, _, dev, ino) =
+                (w.next()?, w.next()?, w.next()?, w.next()?, w.next()?);
             let path = w.collect::<Vec<_>>().join(" ");
             if !perms.contains('x') || !path.starts_with('/') {
                 return None;
             }
             let (major, minor) = dev.split_once(':')?;
-            let dev = libc::makedev(
-                u32::from_str_radix(major, 16).ok()?,
-                u32::from_str_radix(minor, 16).ok()?,
-            );
-            Some((dev, ino.parse().ok()?, path))
+            Some(Mapping {
+                range: range.to_string(),
+                dev: libc::makedev(
+                    u32::from_str_radix(major, 16).ok()?,
+                    u32::from_str_radix(minor, 16).ok()?,
+                ),
+                ino: ino.parse().ok()?,
+                path,
+            })
         })
         .collect()
 }
@@ -129,21 +144,11 @@ pub fn pid1_uses(enrolled: &std::collections::BTreeSet<(u64, u64)>) -> Option<Pa
         }
     }
     let maps = std::fs::read_to_string("/proc/1/maps").ok()?;
-    maps.lines()
-        .zip(executable_mappings_all(&maps))
-        .filter_map(|(line, m)| Some((line.split_whitespace().next()?, m?)))
-        .find_map(|(range, (dev, ino, path))| {
-            let id = std::fs::metadata(format!("/proc/1/map_files/{range}"))
-                .map_or((dev, ino), |m| (m.dev(), m.ino()));
-            enrolled.contains(&id).then(|| PathBuf::from(path))
-        })
-}
-
-/// [`executable_mappings`], one item per line (None for a line that is not an executable file mapping).
-fn executable_mappings_all(maps: &str) -> Vec<Option<(u64, u64, String)>> {
-    maps.lines()
-        .map(|l| executable_mappings(l).into_iter().next())
-        .collect()
+    executable_mappings(&maps).into_iter().find_map(|m| {
+        let id = std::fs::metadata(format!("/proc/1/map_files/{}", m.range))
+            .map_or((m.dev, m.ino), |s| (s.dev(), s.ino()));
+        enrolled.contains(&id).then(|| PathBuf::from(m.path))
+    })
 }
 
 /// The files of a watch list: one path per line, `#` comments; a directory stands for the regular files in it (not
@@ -240,7 +245,10 @@ mod tests {
 7ffd5c1f0000-7ffd5c1f2000 r-xp 00000000 00:00 0 [vdso]
 garbage line
 ";
-        let m = executable_mappings(maps);
+        let m: Vec<(u64, u64, String)> = executable_mappings(maps)
+            .into_iter()
+            .map(|m| (m.dev, m.ino, m.path))
+            .collect();
         assert_eq!(
             m,
             [

@@ -10,7 +10,7 @@ fuzz_target!(|data: &[u8]| {
         bpfgate::inspect::events::print_since(&events, 0, false, &names, &mut out);
         bpfgate::inspect::events::print_since(&events, 0, true, &[], &mut out);
         let plan = bpfgate::inspect::rollout::plan(&events, &[]);
-        out += &bpfgate::inspect::rollout::text(&plan);
-        out += &bpfgate::inspect::rollout::json(&plan);
+        out += &bpfgate::inspect::rollout::text(&plan, &[]);
+        out += &bpfgate::inspect::rollout::json(&plan, &[]);
     }
 });

@@ -295,6 +295,7 @@ int BPF_PROG(gate_bpf, int cmd, union bpf_attr *attr, unsigned int size)
 	__u32 slot = cmd >= 0 && cmd < BPFGATE_CMD_OTHER ? cmd : BPFGATE_CMD_OTHER;
 	bool known = slot < BPFGATE_CMD_OTHER;
 	bool listed = known && (cfg.bpf_allow >> slot) & 1;
+	struct task_trust *t = NULL; /* the verdict, when a check looked it up */
 	__u32 why, type = 0;
 
 	/* The gate's own maps, programs and links do not exist for lookups by id, for anyone: ENOENT, which tools
@@ -319,8 +320,6 @@ int BPF_PROG(gate_bpf, int cmd, union bpf_attr *attr, unsigned int size)
 		/* Blocked for everyone but the gate's own loader, which must still pin. */
 		why = is_loader(task) ? WHY_NONE : WHY_BLOCKED;
 	} else {
-		struct task_trust *t;
-
 		why = area_denies_entry(cfg.bpf_perm, listed, task, &t);
 		/* A trusted task: what its profile lets it do (its entry, just looked up). The allow-list holds for
 		 * everyone, profiles included. */
@@ -354,8 +353,8 @@ int BPF_PROG(gate_bpf, int cmd, union bpf_attr *attr, unsigned int size)
 		return 0;
 	/* A refused program, map or attach type is named in the event: detail = command | type << 8. */
 	if (why == WHY_PROFILE_PROG_TYPE || why == WHY_PROFILE_MAP_TYPE || why == WHY_PROFILE_ATTACH_TYPE)
-		return deny(EV_BPF, cmd | (type & 0xff) << 8, why);
-	return deny(EV_BPF, cmd, why);
+		return deny_profile(EV_BPF, cmd | (type & 0xff) << 8, why, event_profile(t));
+	return deny_profile(EV_BPF, cmd, why, t ? event_profile(t) : PROFILE_LOOKUP);
 }
 
 /* bpf.token_only: maps and programs come into being only through a BPF token (a trusted loader's delegation).
@@ -403,7 +402,7 @@ int BPF_PROG(gate_bpf_map_create, struct bpf_map *map, union bpf_attr *attr, str
 	if (bpf_map_update_elem(&protected_maps, &key, &one, BPF_ANY) == 0)
 		return 0;
 	count(CNT_PROTECTED_MAP);
-	record(EV_BPF, BPF_MAP_CREATE, VERDICT_DENIED, WHY_PROTECTED_MAP);
+	record(EV_BPF, BPF_MAP_CREATE, VERDICT_DENIED, WHY_PROTECTED_MAP, PROFILE_LOOKUP);
 	return -ENOSPC;
 }
 
@@ -484,14 +483,14 @@ int BPF_PROG(gate_prog_load, struct bpf_prog *prog, union bpf_attr *attr, struct
 	/* A profile with signed_programs loads nothing else. */
 	if (!is_signed && cfg.profile_signed && (p = signing_profile(task)) < BPFGATE_PROFILES) {
 		count(CNT_PROFILE_DENIED + p);
-		if ((ret = deny(EV_BPF, BPF_PROG_LOAD, WHY_PROFILE_UNSIGNED)))
+		if ((ret = deny_profile(EV_BPF, BPF_PROG_LOAD, WHY_PROFILE_UNSIGNED, p)))
 			return ret;
 	}
 	if (!is_signed)
 		return 0;
 	if (bpf_map_update_elem(&signed_progs, &key, &one, BPF_ANY) == 0)
 		return 0;
-	record(EV_BPF, BPF_PROG_LOAD, VERDICT_DENIED, WHY_UNTRUSTED);
+	record(EV_BPF, BPF_PROG_LOAD, VERDICT_DENIED, WHY_UNTRUSTED, PROFILE_LOOKUP);
 	return -ENOSPC;
 }
 

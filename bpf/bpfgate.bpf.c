@@ -126,7 +126,7 @@ static __always_inline __u64 read_ptr(__u64 *w, const void *src)
 
 /* Appends a record to the event ring. Writers on other CPUs take other slots; a reader skips a record whose seq
  * is 0 (being written) or changes while it copies it. Global (declared in gate.h): the one copy every file calls. */
-__noinline int record(__u32 kind, __u32 detail, __u32 verdict, __u32 why)
+__noinline int record(__u32 kind, __u32 detail, __u32 verdict, __u32 why, __u32 profile)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct gate_event *e;
@@ -152,18 +152,16 @@ __noinline int record(__u32 kind, __u32 detail, __u32 verdict, __u32 why)
 	e->detail = detail;
 	e->verdict = verdict;
 	e->why = why;
-	e->profile = BPFGATE_NO_PROFILE;
-	if (cfg.profiles > 1) {
-		struct task_struct *leader;
-		struct task_trust *t;
-
-		bpf_rcu_read_lock();
-		leader = task->group_leader;
-		t = leader ? bpf_task_storage_get(&task_trust, leader, 0, 0) : NULL;
-		if (t && t->trusted && !t->tainted)
-			e->profile = t->profile;
-		bpf_rcu_read_unlock();
+	/* PROFILE_LOOKUP: the caller had no verdict at hand (the gate's own objects, ptrace, attach paths). The task's
+	 * own entry is its process's verdict when it leads the process: no read of group_leader, which would cost
+	 * every program that records (nearly all) three searches of the kernel's BTF in the verifier and the rcu
+	 * kfuncs' lookups in the loader at boot. Another thread's events on these paths name no profile. */
+	if (profile == PROFILE_LOOKUP) {
+		profile = BPFGATE_NO_PROFILE;
+		if (cfg.profiles > 1 && (__u32)id == id >> 32)
+			profile = event_profile(trusted_verdict(bpf_task_storage_get(&task_trust, task, 0, 0)));
 	}
+	e->profile = profile;
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 	/* The executable's inode, device and name: probe reads, each pointer read into the event itself (no stack
 	 * temporaries, no verifier walk of BTF structs). A failed read leaves 0: no name. */

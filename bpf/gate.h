@@ -207,39 +207,60 @@ static __always_inline void count(__u32 slot)
 		__sync_fetch_and_add(c, 1);
 }
 
-/* The task's verdict entry when it is trusted, NULL otherwise. A process has one verdict, on its thread-group
- * leader: an exec leaves the exec'ing thread the leader of a group of one, and threads get no entry of their own
- * (gate_fork), so a thread costs no task storage and one lookup finds both the verdict and the taint of unverified
- * code mapped by any thread. (A thread may hold an entry for its own `signed_run` mark; its verdict fields are never
- * read.) */
-static __always_inline struct task_trust *trusted_entry(struct task_struct *task)
+/* The entry of the task's process, trusted or not: a process has one verdict, on its thread-group leader. An exec
+ * leaves the exec'ing thread the leader of a group of one, and threads get no entry of their own (gate_fork), so a
+ * thread costs no task storage and one lookup finds both the verdict and the taint of unverified code mapped by any
+ * thread. (A thread may hold an entry for its own `signed_run` mark; its verdict fields are never read.)
+ * `task->group_leader` is a pointer the verifier trusts only inside an RCU read section: every non-sleepable program
+ * runs in one; the two sleepable ones (exec, mmap) call trusted_entry_sleepable. No bpf_rcu_read_lock here: each
+ * program that calls the kfunc costs the light skeleton's loader a search of the kernel's BTF by name at boot,
+ * and each call a function call on the hot path. */
+static __always_inline struct task_trust *process_entry(struct task_struct *task)
 {
-	struct task_struct *leader;
-	struct task_trust *t = NULL;
+	struct task_struct *leader = task->group_leader;
+	struct task_trust *t;
 
-	/* group_leader may be walked only under RCU in sleepable programs. */
-	bpf_rcu_read_lock();
-	leader = task->group_leader;
-	if (leader) {
-		t = bpf_task_storage_get(&task_trust, leader, 0, 0);
-		/* During the initramfs window, processes that started before the gate (udev, the initrd's systemd) are
-		 * trusted when they run initramfs code: they get the entry their exec would have given them. */
-		if (!t && window_open() &&
-		    BPF_CORE_READ(leader, mm, exe_file, f_inode, i_sb, s_dev) == cfg.initramfs_dev) {
-			t = bpf_task_storage_get(&task_trust, leader, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
-			if (t) {
-				t->trusted = 1;
-				t->reason = EXEC_INITRAMFS;
-			}
+	if (!leader)
+		return NULL;
+	t = bpf_task_storage_get(&task_trust, leader, 0, 0);
+	/* During the initramfs window, processes that started before the gate (udev, the initrd's systemd) are trusted
+	 * when they run initramfs code: they get the entry their exec would have given them. */
+	if (!t && window_open() && BPF_CORE_READ(leader, mm, exe_file, f_inode, i_sb, s_dev) == cfg.initramfs_dev) {
+		t = bpf_task_storage_get(&task_trust, leader, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+		if (t) {
+			t->trusted = 1;
+			t->reason = EXEC_INITRAMFS;
 		}
 	}
-	bpf_rcu_read_unlock();
+	return t;
+}
+
+/* `t` when it is a trusted, untainted verdict, NULL otherwise. */
+static __always_inline struct task_trust *trusted_verdict(struct task_trust *t)
+{
 	if (!t || !t->trusted || t->tainted)
 		return NULL;
 	/* Trust from the initramfs phase ends with it, also for processes that survive the switch. */
 	if (t->reason == EXEC_INITRAMFS && !window_open())
 		return NULL;
 	return t;
+}
+
+/* The task's verdict entry when it is trusted, NULL otherwise (non-sleepable programs). */
+static __always_inline struct task_trust *trusted_entry(struct task_struct *task)
+{
+	return trusted_verdict(process_entry(task));
+}
+
+/* As trusted_entry, in a sleepable program: the leader is read inside bpf_rcu_read_lock. */
+static __always_inline struct task_trust *trusted_entry_sleepable(struct task_struct *task)
+{
+	struct task_trust *t;
+
+	bpf_rcu_read_lock();
+	t = process_entry(task);
+	bpf_rcu_read_unlock();
+	return trusted_verdict(t);
 }
 
 static __always_inline bool task_is_trusted(struct task_struct *task)
@@ -280,19 +301,35 @@ static __always_inline __u32 area_denies(__u32 perm, bool listed, struct task_st
 
 /* Appends a record to the event ring (defined once, in bpfgate.bpf.c). A global function, verified once on its own
  * (inlined into each caller it cost the verifier twice the instructions and the boot about 250 ms) and with its own
- * stack frame. The light skeleton's loader counts it against its 32 program slots. */
-int record(__u32 kind, __u32 detail, __u32 verdict, __u32 why); /* 0: a global function returns a scalar (6.12) */
+ * stack frame. The light skeleton's loader counts it against its 32 program slots. `profile`: the profile of the
+ * trusted task the decision was about when the caller holds its verdict, PROFILE_LOOKUP to have record() find it
+ * (the process's verdict when the task leads it: see record()). */
+int record(__u32 kind, __u32 detail, __u32 verdict, __u32 why, __u32 profile); /* 0: a global function returns a scalar (6.12) */
 
-/* A policy decision that denies: recorded, and enforced unless in audit mode. Returns the errno for the hook. */
-static __always_inline int deny(__u32 kind, __u32 detail, __u32 why)
+#define PROFILE_LOOKUP 0x100
+
+/* The profile an event names for a decision that had verdict `t` at hand. */
+static __always_inline __u32 event_profile(struct task_trust *t)
+{
+	return t && t->trusted && !t->tainted ? t->profile : BPFGATE_NO_PROFILE;
+}
+
+/* A policy decision that denies: recorded, and enforced unless in audit mode. Returns the errno for the hook.
+ * `profile` as for record(). */
+static __always_inline int deny_profile(__u32 kind, __u32 detail, __u32 why, __u32 profile)
 {
 	if (cfg.mode == MODE_AUDIT) {
-		record(kind, detail, VERDICT_AUDIT, why);
+		record(kind, detail, VERDICT_AUDIT, why, profile);
 		count(CNT_AUDITED);
 		return 0;
 	}
-	record(kind, detail, VERDICT_DENIED, why);
+	record(kind, detail, VERDICT_DENIED, why, profile);
 	return -EPERM;
+}
+
+static __always_inline int deny(__u32 kind, __u32 detail, __u32 why)
+{
+	return deny_profile(kind, detail, why, PROFILE_LOOKUP);
 }
 
 static __always_inline __u32 role_of(struct inode *inode)
@@ -311,7 +348,7 @@ static __always_inline int protect(bool refuse, __u32 object)
 	if (!refuse)
 		return 0;
 	count(CNT_GATE_PROTECTED);
-	record(EV_GATE, object, VERDICT_DENIED, WHY_PROTECTED);
+	record(EV_GATE, object, VERDICT_DENIED, WHY_PROTECTED, PROFILE_LOOKUP);
 	return -EPERM;
 }
 

@@ -389,7 +389,7 @@ void BPF_PROG(gate_exec, const struct linux_binprm *bprm)
 	struct task_struct *task = bpf_get_current_task_btf();
 	bool pid1 = bpf_get_current_pid_tgid() >> 32 == 1;
 	/* Before the window closes below: PID 1's exec out of the initramfs is made by initramfs code. */
-	bool pid1_trusted = pid1 && (window_open() || task_is_trusted(task));
+	bool pid1_trusted = pid1 && (window_open() || trusted_entry_sleepable(task));
 	struct task_trust *t;
 	__u32 reason, profile = 0; /* full: the initramfs, and a verdict that names none */
 	bool trusted;
@@ -401,7 +401,7 @@ void BPF_PROG(gate_exec, const struct linux_binprm *bprm)
 
 		if (closed) {
 			*closed = 1;
-			record(EV_WINDOW, 0, VERDICT_NOTED, WHY_NONE);
+			record(EV_WINDOW, 0, VERDICT_NOTED, WHY_NONE, BPFGATE_NO_PROFILE);
 		}
 	}
 	reason = exec_state(bprm, task, pid1, pid1_trusted);
@@ -470,68 +470,64 @@ static __always_inline bool protected_map_file(struct file *file)
 	return key && bpf_map_lookup_elem(&protected_maps, &key);
 }
 
-/* Marks the current process (its thread-group leader) as running unverified code. */
-static __always_inline void taint_process(struct task_struct *task, __u32 counter)
+/* Marks the process of trusted verdict `t` (its thread-group leader's entry) as running unverified code. The event
+ * names no profile: the process has none from here on. */
+static __always_inline void taint_process(struct task_trust *t, __u32 counter)
 {
-	struct task_trust *t;
-
-	bpf_rcu_read_lock();
-	t = bpf_task_storage_get(&task_trust, task->group_leader, 0, 0);
-	if (t && !t->tainted) {
-		t->tainted = 1;
-		count(counter);
-	}
-	bpf_rcu_read_unlock();
-	record(EV_TAINT, 0, VERDICT_NOTED, counter == CNT_TAINT_ANON ? WHY_TAINT_ANON : WHY_TAINT_FILE);
-	/* No leader entry means no verdict: the process was not trusted to begin with (trusted_entry reads it). */
+	t->tainted = 1;
+	count(counter);
+	record(EV_TAINT, 0, VERDICT_NOTED, counter == CNT_TAINT_ANON ? WHY_TAINT_ANON : WHY_TAINT_FILE,
+	       BPFGATE_NO_PROFILE);
 }
 
 SEC("lsm.s/mmap_file")
 int BPF_PROG(gate_mmap, struct file *file, unsigned long reqprot, unsigned long prot, unsigned long flags)
 {
 	struct task_struct *task;
+	struct task_trust *t;
 	__u32 profile = 0; /* a mapped library's profile means nothing: the process keeps its program's */
 
 	/* A shared writable mapping of a protected map (BPF_F_MMAPABLE) writes it without bpf(). */
 	if ((prot & PROT_WRITE) && (flags & MAP_SHARED) && !(flags & MAP_ANONYMOUS) && file &&
-	    protected_map_file(file) && !task_is_trusted(bpf_get_current_task_btf()))
+	    protected_map_file(file) && !trusted_entry_sleepable(bpf_get_current_task_btf()))
 		return protected_map_write(BPF_MAP_UPDATE_ELEM);
 	if (!(prot & PROT_EXEC))
 		return 0;
 	task = bpf_get_current_task_btf();
-	if (!task_is_trusted(task))
+	t = trusted_entry_sleepable(task);
+	if (!t)
 		return 0;
 	/* Anonymous is decided by MAP_ANONYMOUS, not by `file == NULL`: 6.12 types this argument as a trusted
 	 * non-NULL pointer, so its verifier hard-wires a NULL test away and an anonymous mapping would dereference
 	 * NULL (seen: an Oops). 7.x types it nullable and requires the test, which then fails closed. The kernel
 	 * passes no file exactly for MAP_ANONYMOUS (MAP_HUGETLB ones get a hugetlbfs file, unverified anyway). */
 	if (flags & MAP_ANONYMOUS)
-		taint_process(task, CNT_TAINT_ANON);
+		taint_process(t, CNT_TAINT_ANON);
 	else if (!file || !trusted_reason(file_verdict(file, task, &profile)))
-		taint_process(task, CNT_TAINT_FILE);
+		taint_process(t, CNT_TAINT_FILE);
 	return 0;
 }
 
 SEC("lsm/file_mprotect")
 int BPF_PROG(gate_mprotect, struct vm_area_struct *vma, unsigned long reqprot, unsigned long prot)
 {
-	struct task_struct *task;
+	struct task_trust *t;
 	struct file *file;
 	__u32 profile; /* unused: a mapping does not change the process's profile */
 
 	if (!(prot & PROT_EXEC))
 		return 0;
-	task = bpf_get_current_task_btf();
-	if (!task_is_trusted(task))
+	t = trusted_entry(bpf_get_current_task_btf());
+	if (!t)
 		return 0;
 	/* Not sleepable here: a file-backed area counts as verified only from the cache (filled when it was
 	 * mapped, or exec'ed). */
 	file = vma->vm_file;
 	if (!file) {
-		taint_process(task, CNT_TAINT_ANON);
+		taint_process(t, CNT_TAINT_ANON);
 		return 0;
 	}
 	if (cached_verdict(file->f_inode, &profile) != EXEC_TRUSTED_CACHED)
-		taint_process(task, CNT_TAINT_FILE);
+		taint_process(t, CNT_TAINT_FILE);
 	return 0;
 }

@@ -59,6 +59,29 @@ mode() { # ROUND MODE
         hold_stop 4 || obs "bench_error floor exit: $(tr '\n' ' ' </tmp/floor.$1.out)" ;;
     esac
 }
+# bpfgate_bench_trace=MODE:WORKLOAD (BENCH_TRACE=attached:bpfops): before the rounds, the function-graph tracer
+# follows a short run of one workload in one mode (16 iterations, every function, 5 calls deep from the
+# syscall) and prints each call of the last iteration with its duration: where a hot path's instructions go.
+trace=$(sed -n 's/.*bpfgate_bench_trace=\([^ ]*\).*/\1/p' /proc/cmdline)
+if [ -n "$trace" ]; then
+    TR=/sys/kernel/tracing; mount -t tracefs none $TR 2>/dev/null
+    tmode=${trace%%:*}; twork=${trace##*:}
+    case $tmode in
+    attached) hold_start bench_error /tmp/hold.t bpfgate-bench-hold 3 ;;
+    floor) hold_start bench_error /tmp/floor.t bpfgate-bench-floor 4 ;;
+    esac
+    case $twork in bpfops) tsys=__x64_sys_bpf ;; mmapexec) tsys=__x64_sys_mmap ;; *) tsys=__x64_sys_clone ;; esac
+    echo function_graph >$TR/current_tracer; echo $tsys >$TR/set_graph_function; echo 5 >$TR/max_graph_depth
+    echo 1 >$TR/options/funcgraph-tail; echo 65536 >$TR/buffer_size_kb; echo >$TR/trace
+    $T/bench-signed $twork 16 $T/bench-signed >/dev/null
+    echo 0 >$TR/tracing_on
+    # The last two calls of the syscall: one iteration (bpfops: the lookup and the update).
+    awk -v s="$tsys" 'index($0, s "()") && index($0, "{") { n++; start[n] = NR } { line[NR] = $0 }
+        END { from = n > 2 ? start[n - 1] : 1; for (i = from; i <= NR; i++) print line[i] }' $TR/trace |
+        while IFS= read -r l; do obs "trace $l"; done
+    echo nop >$TR/current_tracer; echo 1 >$TR/tracing_on
+    case $tmode in attached) hold_stop 3 >/dev/null ;; floor) hold_stop 4 ;; esac
+fi
 for r in $(seq 1 $ROUNDS); do
     ROUND=$r
     # Rotate the order each round, so that drift over the boot does not favour one mode.

@@ -29,6 +29,16 @@ policy_arg() {
     esac
 }
 policy_arg >/dev/null || exit 2
+# BENCH_TRACE=MODE:WORKLOAD (attached:bpfops, floor:mmapexec, ...): the guest traces one iteration of WORKLOAD in
+# MODE with the function-graph tracer before the rounds; the report prints it.
+trace_arg() {
+    case ${BENCH_TRACE:-} in
+    '') ;;
+    attached:* | floor:* | detached:*) echo " bpfgate_bench_trace=$BENCH_TRACE" ;;
+    *) echo "bench: BENCH_TRACE=$BENCH_TRACE: expected MODE:WORKLOAD, MODE attached, floor or detached" >&2; exit 2 ;;
+    esac
+}
+trace_arg >/dev/null || exit 2
 # The guest's profile word: BENCH_PROFILE=1 (bpf() calls, 4 deep) or FUNCTION:DEPTH.
 profile_arg() {
     case ${BENCH_PROFILE:-} in
@@ -63,7 +73,7 @@ for suite in ${BPFGATE_BENCH_KERNELS:-trixie sid trixie-backports}; do
     for run in $(seq 1 "$runs"); do
         log=$vm/bench-$suite-$run.log
         boot_guest "$suite" "$vm" "$vm/disk.img" "bench-$suite-$run" 1024 3600 \
-            "bpfgate_bench bpfgate_bench_rounds=$rounds bpfgate_bench_iters=$iters$(profile_arg)$(policy_arg)"
+            "bpfgate_bench bpfgate_bench_rounds=$rounds bpfgate_bench_iters=$iters$(profile_arg)$(policy_arg)$(trace_arg)"
         if ! grep -q '^done' "$log.obs" || grep -q 'bench_error\|failed' "$log.obs"; then
             echo "bench: the $suite guest did not complete run $run of the benchmark; see $log" >&2
             grep 'bench_error\|failed' "$log.obs" >&2 || true
@@ -110,6 +120,11 @@ for suite in ${BPFGATE_BENCH_KERNELS:-trixie sid trixie-backports}; do
         echo "where bpfgate load goes (function-graph tracer from ${BENCH_PROFILE/#1/bpf()}: total us including callees;"
         echo "tracing inflates it):"
         awk '$1 == "profile" { printf "  %-40s %8d calls %12.0f us\n", $2, $3, $4 }' "$log.obs" | head -40
+    fi
+    if grep -q '^trace ' "$log.obs"; then
+        echo
+        echo "one iteration of ${BENCH_TRACE#*:} ${BENCH_TRACE%%:*} (function-graph tracer: durations in guest ns, inflated by tracing):"
+        sed -n 's/^trace //p' "$log.obs"
     fi
     if [ ${#ok[@]} -gt 1 ]; then
         echo

@@ -1,5 +1,6 @@
 # Guest side of `make bench`: the gate attached (held by bpfgate-bench-hold), detached, and the floor (empty
-# programs on the same hooks, held by bpfgate-bench-floor), in rotating order, rounds of one boot. Prints "@@ bench ROUND MODE WORKLOAD NS_PER_OP" and "@@ stat ROUND PROGRAM RUN_CNT RUN_TIME_NS".
+# programs on the same hooks, held by bpfgate-bench-floor), in rotating order, rounds of one boot. Prints "@@ bench ROUND MODE WORKLOAD NS_PER_OP" and "@@ stat ROUND PROGRAM RUN_CNT RUN_TIME_NS" (the gate's
+# programs; "@@ floorstat ..." the floor's).
 T=/mnt/t
 S=/mnt/sig
 obs() { echo "@@ $*"; }
@@ -56,7 +57,8 @@ mode() { # ROUND MODE
     attached) hold_start bench_error /tmp/hold.$1 bpfgate-bench-hold 3; workloads; detach $1 ;;
     floor)
         hold_start bench_error /tmp/floor.$1 bpfgate-bench-floor 4; workloads
-        hold_stop 4 || obs "bench_error floor exit: $(tr '\n' ' ' </tmp/floor.$1.out)" ;;
+        hold_stop 4 || obs "bench_error floor exit: $(tr '\n' ' ' </tmp/floor.$1.out)"
+        sed -n 's/^stat /floorstat '"$1"' /p' /tmp/floor.$1.out | while read -r l; do obs "$l"; done ;;
     esac
 }
 # bpfgate_bench_trace=MODE:WORKLOAD (BENCH_TRACE=attached:bpfops): before the rounds, the function-graph tracer

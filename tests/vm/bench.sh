@@ -87,6 +87,7 @@ for suite in ${BPFGATE_BENCH_KERNELS:-trixie sid trixie-backports}; do
     awk "$MEDIAN"'
     $1 == "bench" { v[$3 " " $4] = v[$3 " " $4] " " $5; names[$4] = 1 }
     $1 == "stat" { cnt[$3] += $4; ns[$3] += $5 }
+    $1 == "floorstat" { fcnt[$3] += $4; fns[$3] += $5 }
     $1 == "bench_size" { size = $3 }
     $1 == "bench_load" { load_ms = $2; load_kib = $3 }
     $1 == "bench_minload" { min_ms = min_ms " " $2; min_kib = $3 }
@@ -110,10 +111,10 @@ for suite in ${BPFGATE_BENCH_KERNELS:-trixie sid trixie-backports}; do
             median(ph["open"]) / 1000, median(ph["load"]) / 1000, median(ph["attach"]) / 1000
         printf "  inside the load: the loader program (maps, BTF, CO-RE in the kernel) and the first program %.0f ms, the other %d programs %.0f ms\n", \
             median(ph["before_first_prog"]) / 1000, nprog - 1, median(ph["prog_loads"]) / 1000
-        printf "\n%-18s %12s %16s %16s\n", "program", "runs", "ns per run", "verified insns"
-        for (p in cnt) { tot += vi[p]; if (cnt[p] > 0) printf "%-18s %12d %16.0f %16d\n", p, cnt[p], ns[p] / cnt[p], vi[p] }
-        for (p in vi) if (!(p in cnt) || cnt[p] == 0) { if (!(p in cnt)) tot += vi[p]; printf "%-18s %12d %16s %16d\n", p, 0, "-", vi[p] }
-        printf "%-18s %12s %16s %16d\n", "all programs", "", "", tot
+        printf "\n%-18s %12s %16s %16s %16s\n", "program", "runs", "ns per run", "floor ns per run", "verified insns"
+        for (p in cnt) { tot += vi[p]; if (cnt[p] > 0) printf "%-18s %12d %16.0f %16s %16d\n", p, cnt[p], ns[p] / cnt[p], (fcnt[p] > 0 ? sprintf("%.0f", fns[p] / fcnt[p]) : "-"), vi[p] }
+        for (p in vi) if (!(p in cnt) || cnt[p] == 0) { if (!(p in cnt)) tot += vi[p]; printf "%-18s %12d %16s %16s %16d\n", p, 0, "-", "-", vi[p] }
+        printf "%-18s %12s %16s %16s %16d\n", "all programs", "", "", "", tot
     }' "$log.obs"
     if grep -q '^profile ' "$log.obs"; then
         echo

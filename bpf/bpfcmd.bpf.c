@@ -298,6 +298,13 @@ int BPF_PROG(gate_bpf, int cmd, union bpf_attr *attr, unsigned int size)
 	struct task_trust *t = NULL; /* the verdict, when a check looked it up */
 	__u32 why, type = 0;
 
+	/* The fast paths (the common case on every hot path): a command only the allow-list decides, and a trusted
+	 * task's command only its trust decides, as the loader computed them from the policy (cfg.bpf_fast_*). An
+	 * untrusted task's command falls through to the full path, which finds the same verdict and records it. */
+	if (known && ((cfg.bpf_fast_allow >> slot) & 1 || ((cfg.bpf_fast_trusted >> slot) & 1 && trusted_entry(task)))) {
+		count(CNT_CMD_ALLOWED + slot);
+		return 0;
+	}
 	/* The gate's own maps, programs and links do not exist for lookups by id, for anyone: ENOENT, which tools
 	 * that list objects (bpftool prog show, btf list) skip like an object freed between two calls, where EPERM
 	 * stopped them. Counted, not logged: a listing would flood the event ring. (Links have no LSM hook of their

@@ -219,6 +219,11 @@ struct gate_config {
 	__u32 prog_signing;    /* 1: the kernel has BPF program signing (6.18+) */
 	__u32 track_signed;    /* 1: signed programs and signed loaders' runs are recorded (bpf.signed or a profile's
 				* signed_programs, on a kernel with program signing) */
+	/* The bpf() gate's fast paths, computed by the loader from the fields above (src/load/config.rs,
+	 * fast_paths): commands the gate allows to everyone with no check but the allow-list, and commands it allows
+	 * to a trusted task with no check but its trust. Every other command takes the full path. */
+	__u64 bpf_fast_allow;
+	__u64 bpf_fast_trusted;
 };
 
 /* Key of the denylist map: the fs-verity digest, as in struct fsverity_digest, zero-padded. */

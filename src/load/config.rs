@@ -1,7 +1,8 @@
 //! The policy as the BPF side holds it: `gate_config` rodata (frozen by the kernel at load) and the denylist map.
 //! One conversion each way, so that `load` writes and `status` reads the same fields.
 
-use crate::load::skel::types::{deny_key, gate_config, gate_mode, gate_perm};
+use crate::commands;
+use crate::load::skel::types::{deny_key, gate_config, gate_counter, gate_mode, gate_perm};
 use crate::policy::{Digest, Mode, Perm, Policy, Profile, PROFILES_MAX};
 
 fn perm_to(p: Perm) -> u32 {
@@ -56,6 +57,54 @@ pub fn apply(cfg: &mut gate_config, p: &Policy) {
     cfg.attach_controlled = crate::policy::attach_controlled();
     cfg.profile_default = u32::from(p.profile_default);
     cfg.bindings = p.bindings.len() as u32;
+}
+
+/// The bpf() gate's fast paths (gate_bpf, bpf/bpfcmd.bpf.c) from the config's final fields, so call it last: the
+/// commands the gate allows to everyone with no check but the allow-list (`bpf_fast_allow`), and those it allows
+/// a trusted task with no check but its trust (`bpf_fast_trusted`). A command with a check of its own never takes
+/// either: the gate's objects by id, link changes through an fd, `bpf.block`, a signed loader's runs, BTF under
+/// `bpf.token_only`, a listed map write (protected maps), and for trusted tasks profiles and `restrict`'s
+/// namespace check. Commands past the last counted slot always take the full path.
+pub fn fast_paths(cfg: &mut gate_config) {
+    let bit = |name: &str| {
+        commands::NAMES
+            .iter()
+            .position(|n| *n == name)
+            .map_or(0, |i| 1u64 << i)
+    };
+    let bits = |names: &[&str]| names.iter().fold(0, |m, n| m | bit(n));
+    // Slots below BPFGATE_CMD_OTHER (the last counter slot, shared by all later commands).
+    let known = (1u64 << (gate_counter::CNT_CMD_DENIED.0 - 1)) - 1;
+    let mut special = cfg.bpf_block
+        | bits(&[
+            "prog_get_fd_by_id",
+            "map_get_fd_by_id",
+            "link_get_fd_by_id",
+            "link_update",
+            "link_detach",
+        ]);
+    if cfg.track_signed != 0 {
+        special |= bit("prog_test_run");
+    }
+    if cfg.token_only != 0 {
+        special |= bit("btf_load");
+    }
+    let writes = bits(&[
+        "map_update_elem",
+        "map_delete_elem",
+        "map_lookup_and_delete_elem",
+        "map_freeze",
+        "map_update_batch",
+        "map_delete_batch",
+        "map_lookup_and_delete_batch",
+    ]);
+    let (allow, trusted) = match gate_perm(cfg.bpf_perm) {
+        gate_perm::PERM_ALLOW => (u64::MAX, 0),
+        gate_perm::PERM_DENY if cfg.profiles <= 1 => (cfg.bpf_allow & !writes, !cfg.bpf_allow),
+        _ => (cfg.bpf_allow & !writes, 0),
+    };
+    cfg.bpf_fast_allow = allow & known & !special;
+    cfg.bpf_fast_trusted = trusted & known & !special;
 }
 
 /// The names of the gate's profiles, by index (from its config).
@@ -150,6 +199,68 @@ mod tests {
         cfg.initramfs_dev = 1; // as when loaded from the initramfs (gate.rs sets it)
         let back = policy_of(&cfg);
         assert_eq!(back.render(), p.render());
+    }
+
+    /// The config `load` writes for policy `text` (kernel features as given), fast paths included.
+    fn loaded(text: &str, track_signed: bool) -> gate_config {
+        let (p, w) = policy::layered(text, None, "");
+        assert!(w.is_empty(), "{w:?}");
+        let mut cfg = gate_config::default();
+        apply(&mut cfg, &p);
+        cfg.track_signed = u32::from(track_signed);
+        fast_paths(&mut cfg);
+        cfg
+    }
+
+    fn has(map: u64, cmd: &str) -> bool {
+        let i = commands::NAMES.iter().position(|n| *n == cmd).unwrap();
+        map >> i & 1 == 1
+    }
+
+    /// The default policy: the read-only commands pass for everyone at once, the rest for a trusted task at once;
+    /// the commands with checks of their own take neither path.
+    #[test]
+    fn fast_paths_of_the_default_policy() {
+        let cfg = loaded("", false);
+        assert_eq!(cfg.bpf_fast_allow & cfg.bpf_fast_trusted, 0);
+        for cmd in ["map_lookup_elem", "obj_get_info_by_fd", "prog_get_next_id", "map_lookup_batch"] {
+            assert!(has(cfg.bpf_fast_allow, cmd), "{cmd}");
+        }
+        for cmd in ["map_update_elem", "map_create", "prog_load", "obj_pin", "link_create", "btf_load", "prog_test_run"] {
+            assert!(has(cfg.bpf_fast_trusted, cmd), "{cmd}");
+            assert!(!has(cfg.bpf_fast_allow, cmd), "{cmd}");
+        }
+        for cmd in ["map_get_fd_by_id", "prog_get_fd_by_id", "link_get_fd_by_id", "link_update", "link_detach"] {
+            assert!(!has(cfg.bpf_fast_allow | cfg.bpf_fast_trusted, cmd), "{cmd}");
+        }
+        // The shared slot of commands this build does not number: always the full path.
+        assert_eq!((cfg.bpf_fast_allow | cfg.bpf_fast_trusted) >> 63, 0);
+    }
+
+    /// Each policy knob that adds a check to a command takes that command off the fast paths.
+    #[test]
+    fn fast_paths_leave_checked_commands_to_the_full_path() {
+        let cfg = loaded("bpf.allow=read,map_update_elem
+bpf.block=token_create
+bpf.token_only=1", true);
+        for cmd in ["map_update_elem", "token_create", "btf_load", "prog_test_run"] {
+            assert!(!has(cfg.bpf_fast_allow | cfg.bpf_fast_trusted, cmd), "{cmd}");
+        }
+        assert!(has(cfg.bpf_fast_allow, "map_lookup_elem"));
+        assert!(has(cfg.bpf_fast_trusted, "prog_load"));
+        // Profiles and restrict check more than trust: no trusted fast path at all.
+        for text in ["profile.readonly.bpf=read", "bpf=restrict"] {
+            let cfg = loaded(text, false);
+            assert_eq!(cfg.bpf_fast_trusted, 0, "{text}");
+            assert!(has(cfg.bpf_fast_allow, "map_lookup_elem"), "{text}");
+        }
+        // bpf=allow: everything without a check of its own passes for everyone, listed writes included.
+        let cfg = loaded("bpf=allow", false);
+        assert_eq!(cfg.bpf_fast_trusted, 0);
+        for cmd in ["map_update_elem", "prog_load", "map_lookup_elem"] {
+            assert!(has(cfg.bpf_fast_allow, cmd), "{cmd}");
+        }
+        assert!(!has(cfg.bpf_fast_allow, "link_update"));
     }
 
     /// policy.rs names operations by bit; bpf/bpfgate.h numbers them: the two lists must agree.

@@ -297,6 +297,7 @@ pub fn attach(
         cfg.signed_progs = u32::from(signed);
         cfg.prog_signing = u32::from(features.prog_signing);
         cfg.track_signed = u32::from(track_signed);
+        config::fast_paths(cfg);
     };
     let opened = std::time::Instant::now();
     let obj = lskel::load(&lskel::gate_api(), &mut configure)

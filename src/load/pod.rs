@@ -40,7 +40,7 @@ const _: () = assert!(size_of::<gate_ids>() == 3 * 40 * 4);
 const _: () = assert!(size_of::<status_counter>() == 4 + 4 + 8);
 const _: () = assert!(
     size_of::<status_header>()
-        == 4 * 4 + (5 * 8 + 16 * 4 + 8 * 4 + 7 * 8 * 8 + 8 + 8 * 16 + 4 * 4 + 8 * 4 + 2 * 4)
+        == 4 * 4 + (5 * 8 + 16 * 4 + 8 * 4 + 7 * 8 * 8 + 8 + 8 * 16 + 4 * 4 + 8 * 4 + 2 * 4 + 2 * 8)
 );
 const _: () = assert!(size_of::<gate_event>() == 3 * 8 + 10 * 4 + 16 + 48);
 const _: () = assert!(size_of::<deny_key>() == 2 + 2 + 64);

@@ -360,8 +360,8 @@ int BPF_PROG(gate_bpf, int cmd, union bpf_attr *attr, unsigned int size)
 		return 0;
 	/* A refused program, map or attach type is named in the event: detail = command | type << 8. */
 	if (why == WHY_PROFILE_PROG_TYPE || why == WHY_PROFILE_MAP_TYPE || why == WHY_PROFILE_ATTACH_TYPE)
-		return deny_profile(EV_BPF, cmd | (type & 0xff) << 8, why, event_profile(t));
-	return deny_profile(EV_BPF, cmd, why, t ? event_profile(t) : PROFILE_LOOKUP);
+		cmd |= (type & 0xff) << 8;
+	return deny_profile(EV_BPF, cmd, why, event_profile(t));
 }
 
 /* bpf.token_only: maps and programs come into being only through a BPF token (a trusted loader's delegation).

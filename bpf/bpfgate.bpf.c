@@ -158,8 +158,12 @@ __noinline int record(__u32 kind, __u32 detail, __u32 verdict, __u32 why, __u32 
 	 * kfuncs' lookups in the loader at boot. Another thread's events on these paths name no profile. */
 	if (profile == PROFILE_LOOKUP) {
 		profile = BPFGATE_NO_PROFILE;
-		if (cfg.profiles > 1 && (__u32)id == id >> 32)
-			profile = event_profile(trusted_verdict(bpf_task_storage_get(&task_trust, task, 0, 0)));
+		if (cfg.profiles > 1 && (__u32)id == id >> 32) {
+			struct task_trust *t = trusted_verdict(bpf_task_storage_get(&task_trust, task, 0, 0));
+
+			if (t)
+				profile = t->profile;
+		}
 	}
 	e->profile = profile;
 	bpf_get_current_comm(e->comm, sizeof(e->comm));

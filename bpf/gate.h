@@ -308,10 +308,11 @@ int record(__u32 kind, __u32 detail, __u32 verdict, __u32 why, __u32 profile); /
 
 #define PROFILE_LOOKUP 0x100
 
-/* The profile an event names for a decision that had verdict `t` at hand. */
+/* The profile argument of record() for a decision that looked up the task's trust: `t` is trusted_entry()'s answer
+ * (a trusted verdict, or NULL when the task is untrusted or the check never asked), so NULL leaves it to record(). */
 static __always_inline __u32 event_profile(struct task_trust *t)
 {
-	return t && t->trusted && !t->tainted ? t->profile : BPFGATE_NO_PROFILE;
+	return t ? t->profile : PROFILE_LOOKUP;
 }
 
 /* A policy decision that denies: recorded, and enforced unless in audit mode. Returns the errno for the hook.

@@ -46,7 +46,7 @@ static __always_inline int kernel_op(__u32 kind, __u32 op)
 	if (why == WHY_NONE)
 		return 0;
 	count(CNT_KERNEL_MODIFY_DENIED);
-	return deny_profile(kind, op, why, t ? event_profile(t) : PROFILE_LOOKUP);
+	return deny_profile(kind, op, why, event_profile(t));
 }
 
 /* kexec reads, module reads: anything else the kernel reads from a file (firmware, policies) is not ours. */

@@ -211,7 +211,8 @@ Install bpftool (apt-get install bpftool) or point BPFTOOL at one."
             String::from_utf8_lossy(&gen.stderr)
         ));
     }
-    fs::write(&header, &gen.stdout)
+    let skeleton = String::from_utf8_lossy(&gen.stdout);
+    fs::write(&header, cleanup_in_frame(&skeleton))
         .unwrap_or_else(|e| fail(&format!("writing {}: {e}", header.display())));
 
     // The names, from the skeleton's `struct bpf_map_desc NAME;` and `struct bpf_prog_desc NAME;` members.
@@ -281,6 +282,86 @@ Install bpftool (apt-get install bpftool) or point BPFTOOL at one."
         fail(&format!("archiving {}", lib.display()));
     }
     println!("cargo:rustc-link-search=native={}", out.display());
+}
+
+/// The skeleton with its loader program's cleanup kept inside the loader's stack frame. libbpf's loader generator
+/// (gen_loader.c, libbpf 1.1 to 1.7) keeps the fds of at most 32 programs (MAX_USED_PROGS) in its frame but sizes
+/// its cleanup loop, which closes them on failure, by every program of the object, global subprograms included,
+/// although those are never loaded on their own. The gate has 31 programs and two global functions (record,
+/// trust_of): the loop's last reads fall outside the frame and the kernel refuses the loader ("invalid read from
+/// stack R10 off=0"). Each such read (`r1 = *(u32 *)(r10 + off)`, off >= 0) opens a three-instruction step
+/// (read, `if r1 s<= 0 goto +1`, `call sys_close`) for a slot no program fd is ever stored in: the step becomes three
+/// `goto +0`, so that no jump offset changes. Anything else at such a read fails the build.
+fn cleanup_in_frame(skeleton: &str) -> String {
+    const START: &str = "opts.insns = (void *)\"\\\n";
+    let Some(at) = skeleton.find(START) else {
+        fail("the light skeleton has no `opts.insns = (void *)\"` line (bpftool changed its output?)")
+    };
+    let body = at + START.len();
+    let Some(len) = skeleton[body..].find("\";") else {
+        fail("the light skeleton's loader instructions do not end with `\";`")
+    };
+    let text = skeleton[body..body + len].replace("\\\n", "");
+    // bpftool writes each byte as \0 or \xHH.
+    let mut insns = Vec::with_capacity(text.len() / 3);
+    let mut rest = text.as_str();
+    while !rest.is_empty() {
+        if let Some(r) = rest.strip_prefix("\\0") {
+            insns.push(0u8);
+            rest = r;
+        } else if let Some(byte) = rest
+            .strip_prefix("\\x")
+            .and_then(|r| r.get(..2))
+            .and_then(|h| u8::from_str_radix(h, 16).ok())
+        {
+            insns.push(byte);
+            rest = &rest[4..];
+        } else {
+            fail("the light skeleton's loader instructions are not \\0/\\xHH escapes (bpftool changed its output?)")
+        }
+    }
+    if insns.len() % 8 != 0 {
+        fail("the light skeleton's loader instructions are not whole 8-byte instructions");
+    }
+    const GOTO_0: [u8; 8] = [0x05, 0, 0, 0, 0, 0, 0, 0];
+    let mut patched = 0;
+    let mut i = 0;
+    while i + 8 <= insns.len() {
+        let insn = &insns[i..i + 8];
+        // BPF_LDX | BPF_MEM | BPF_W, dst r1, src r10 (frame pointer), off >= 0: above the frame.
+        if insn[0] == 0x61 && insn[1] == 0xa1 && i16::from_le_bytes([insn[2], insn[3]]) >= 0 {
+            let step = insns.get(i + 8..i + 24);
+            // `if r1 s<= 0 goto +1` (BPF_JMP | BPF_JSLE | BPF_K), then a helper call.
+            let ok = step.is_some_and(|s| s[0] == 0xd5 && s[1] == 0x01 && s[2..4] == [1, 0] && s[8] == 0x85);
+            if !ok {
+                fail("the light skeleton's loader reads above its stack frame outside its cleanup loop");
+            }
+            for k in 0..3 {
+                insns[i + 8 * k..i + 8 * k + 8].copy_from_slice(&GOTO_0);
+            }
+            patched += 1;
+            i += 24;
+            continue;
+        }
+        i += 8;
+    }
+    if patched == 0 {
+        return skeleton.to_string();
+    }
+    let mut out = String::with_capacity(skeleton.len());
+    out.push_str(&skeleton[..body]);
+    for (n, b) in insns.iter().enumerate() {
+        if n > 0 && n % 19 == 0 {
+            out.push_str("\\\n");
+        }
+        if *b == 0 {
+            out.push_str("\\0");
+        } else {
+            let _ = write!(out, "\\x{b:02x}");
+        }
+    }
+    out.push_str(&skeleton[body + len..]);
+    out
 }
 
 /// The gate's programs as the linked object has them, in its order: (pin name, program, section), the one list

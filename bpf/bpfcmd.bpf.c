@@ -26,9 +26,7 @@ enum gate_kind { GATE_MAP, GATE_PROG, GATE_LINK };
 /* The gate's own loader, during its short life: exempt from bpf.block and bpf.token_only while it pins. */
 static __always_inline bool is_loader(struct task_struct *task)
 {
-	struct task_trust *t = trusted_entry(task);
-
-	return t && t->loader;
+	return trust_of(task, 0) & VERDICT_LOADER;
 }
 
 static __always_inline bool is_gate_id(enum gate_kind kind, __u32 id)
@@ -250,14 +248,13 @@ static __always_inline bool attach_refused(__u32 p, __u32 type)
  * in the kernel (BPF_PROG_LOAD); the map type (BPF_MAP_CREATE); the attach type (BPF_PROG_ATTACH, BPF_PROG_DETACH,
  * BPF_LINK_CREATE). `*type` is the refused type, for the event. The gate's own loader is not bound by one, `full`
  * allows everything (types the kernel adds later too). Only when the policy defines profiles (cfg.profiles > 1). */
-static __always_inline __u32 profile_denies(struct task_trust *t, __u32 slot, int cmd, union bpf_attr *attr,
-					    __u32 *type)
+static __always_inline __u32 profile_denies(__u32 v, __u32 slot, int cmd, union bpf_attr *attr, __u32 *type)
 {
 	__u32 p, why = WHY_NONE;
 
-	if (!t || t->loader)
+	if (!v || (v & VERDICT_LOADER))
 		return WHY_NONE;
-	p = t->profile;
+	p = verdict_profile(v);
 	if (p >= BPFGATE_PROFILES)
 		return WHY_PROFILE;
 	if (p == 0) {
@@ -291,17 +288,23 @@ static __always_inline __u32 profile_denies(struct task_trust *t, __u32 slot, in
 SEC("lsm/bpf")
 int BPF_PROG(gate_bpf, int cmd, union bpf_attr *attr, unsigned int size)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
 	__u32 slot = cmd >= 0 && cmd < BPFGATE_CMD_OTHER ? cmd : BPFGATE_CMD_OTHER;
 	bool known = slot < BPFGATE_CMD_OTHER;
 	bool listed = known && (cfg.bpf_allow >> slot) & 1;
-	struct task_trust *t = NULL; /* the verdict, when a check looked it up */
+	__u32 v = 0; /* the verdict (trust_of), when a check looked it up */
+	struct task_struct *task;
 	__u32 why, type = 0;
 
 	/* The fast paths (the common case on every hot path): a command only the allow-list decides, and a trusted
 	 * task's command only its trust decides, as the loader computed them from the policy (cfg.bpf_fast_*). An
-	 * untrusted task's command falls through to the full path, which finds the same verdict and records it. */
-	if (known && ((cfg.bpf_fast_allow >> slot) & 1 || ((cfg.bpf_fast_trusted >> slot) & 1 && trusted_entry(task)))) {
+	 * untrusted task's command falls through to the full path, which finds the same verdict and records it. The
+	 * allow-list's needs no task: it is answered before the helper call that fetches one. */
+	if (known && (cfg.bpf_fast_allow >> slot) & 1) {
+		count(CNT_CMD_ALLOWED + slot);
+		return 0;
+	}
+	task = bpf_get_current_task_btf();
+	if (known && (cfg.bpf_fast_trusted >> slot) & 1 && trusted_entry(task)) {
 		count(CNT_CMD_ALLOWED + slot);
 		return 0;
 	}
@@ -327,11 +330,11 @@ int BPF_PROG(gate_bpf, int cmd, union bpf_attr *attr, unsigned int size)
 		/* Blocked for everyone but the gate's own loader, which must still pin. */
 		why = is_loader(task) ? WHY_NONE : WHY_BLOCKED;
 	} else {
-		why = area_denies_entry(cfg.bpf_perm, listed, task, &t);
+		why = area_denies_verdict(cfg.bpf_perm, listed, task, &v);
 		/* A trusted task: what its profile lets it do (its entry, just looked up). The allow-list holds for
 		 * everyone, profiles included. */
-		if (cfg.profiles > 1 && why == WHY_NONE && t)
-			why = profile_denies(t, slot, cmd, attr, &type);
+		if (cfg.profiles > 1 && why == WHY_NONE && v)
+			why = profile_denies(v, slot, cmd, attr, &type);
 	}
 	if (cfg.track_signed && cmd == BPF_PROG_TEST_RUN)
 		mark_run(ctx, attr, task);
@@ -361,7 +364,7 @@ int BPF_PROG(gate_bpf, int cmd, union bpf_attr *attr, unsigned int size)
 	/* A refused program, map or attach type is named in the event: detail = command | type << 8. */
 	if (why == WHY_PROFILE_PROG_TYPE || why == WHY_PROFILE_MAP_TYPE || why == WHY_PROFILE_ATTACH_TYPE)
 		cmd |= (type & 0xff) << 8;
-	return deny_profile(EV_BPF, cmd, why, event_profile(t));
+	return deny_profile(EV_BPF, cmd, why, event_profile(v));
 }
 
 /* bpf.token_only: maps and programs come into being only through a BPF token (a trusted loader's delegation).
@@ -459,11 +462,11 @@ static __always_inline bool kernel_verified(struct bpf_prog *prog, union bpf_att
 /* The profile of a trusted task whose profile requires signed programs, or BPFGATE_PROFILES. */
 static __always_inline __u32 signing_profile(struct task_struct *task)
 {
-	struct task_trust *t = trusted_entry(task);
+	__u32 v = trust_of(task, 0), p = verdict_profile(v);
 
-	if (!t || t->loader || t->profile >= BPFGATE_PROFILES || !((cfg.profile_signed >> t->profile) & 1))
+	if (!v || (v & VERDICT_LOADER) || p >= BPFGATE_PROFILES || !((cfg.profile_signed >> p) & 1))
 		return BPFGATE_PROFILES;
-	return t->profile;
+	return p;
 }
 
 /* Attached when the policy asks for bpf.token_only, bpf.signed or a profile's signed_programs. */

@@ -124,6 +124,17 @@ static __always_inline __u64 read_ptr(__u64 *w, const void *src)
 	return *w;
 }
 
+/* The trust of `task`'s process, and the taint (see gate.h). Global: the one copy every file calls. */
+__noinline int trust_of(struct task_struct *task __arg_trusted, __u32 taint)
+{
+	struct task_trust *t = trusted_entry(task);
+	__u32 v = verdict_of(t);
+
+	if (t && taint)
+		taint_process(t, taint);
+	return v;
+}
+
 /* Appends a record to the event ring. Writers on other CPUs take other slots; a reader skips a record whose seq
  * is 0 (being written) or changes while it copies it. Global (declared in gate.h): the one copy every file calls. */
 __noinline int record(__u32 kind, __u32 detail, __u32 verdict, __u32 why, __u32 profile)

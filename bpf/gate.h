@@ -246,11 +246,47 @@ static __always_inline struct task_trust *trusted_verdict(struct task_trust *t)
 	return t;
 }
 
-/* The task's verdict entry when it is trusted, NULL otherwise (non-sleepable programs). */
+/* The task's verdict entry when it is trusted, NULL otherwise, inlined: for the one hot path where a function call
+ * would cost (gate_bpf's fast path); every other non-sleepable caller asks trust_of(). */
 static __always_inline struct task_trust *trusted_entry(struct task_struct *task)
 {
 	return trusted_verdict(process_entry(task));
 }
+
+/* A process's trust as one number, what trust_of() answers: 0 when the task is not trusted (no verdict, an
+ * untrusted one, tainted, or initramfs trust that has ended), else VERDICT_TRUSTED with the loader flag, the exec
+ * reason and the profile of its verdict. */
+#define VERDICT_TRUSTED (1u << 31)
+#define VERDICT_LOADER (1u << 30)
+
+static __always_inline __u32 verdict_profile(__u32 v)
+{
+	return v & 0xffff;
+}
+
+static __always_inline __u32 verdict_reason(__u32 v)
+{
+	return (v >> 16) & 0xff;
+}
+
+/* `t` (trusted_verdict()'s answer) as a number. A profile index too large to encode stays too large
+ * (>= BPFGATE_PROFILES), so that it still refuses. */
+static __always_inline __u32 verdict_of(struct task_trust *t)
+{
+	if (!t)
+		return 0;
+	return VERDICT_TRUSTED | (t->loader ? VERDICT_LOADER : 0) | (t->reason & 0xff) << 16 |
+	       (t->profile < 0xffff ? t->profile : 0xffff);
+}
+
+/* The trust of `task`'s process (non-sleepable programs only), and with `taint` (a CNT_TAINT_* counter) marks a
+ * trusted process as running unverified code (taint_process); the answer is the verdict before the mark. Global
+ * (defined in bpfgate.bpf.c), like record(): verified once per program instead of at every inlined call site. The
+ * read of `task->group_leader` costs the verifier three linear searches of the kernel's BTF by name
+ * (`task_struct__safe_*`) each time a distinct state reaches it: inlined at 36 sites they were 150 searches,
+ * about 225 ms of the boot on 6.12. The light skeleton's loader counts it against its 32 program slots (the last
+ * one). */
+int trust_of(struct task_struct *task __arg_trusted, __u32 taint); /* 0: a global function returns a scalar */
 
 /* As trusted_entry, in a sleepable program: the leader is read inside bpf_rcu_read_lock. */
 static __always_inline struct task_trust *trusted_entry_sleepable(struct task_struct *task)
@@ -265,7 +301,7 @@ static __always_inline struct task_trust *trusted_entry_sleepable(struct task_st
 
 static __always_inline bool task_is_trusted(struct task_struct *task)
 {
-	return trusted_entry(task) != NULL;
+	return trust_of(task, 0) != 0;
 }
 
 /* Is the task in the initial mount namespace (policy `restrict`)? */
@@ -275,28 +311,28 @@ static __always_inline bool in_init_mnt_ns(struct task_struct *task)
 }
 
 /* Why `task` may not do something in an area with permission `perm`: WHY_NONE when it may. `listed`: the
- * operation is on the area's allow-list, which holds for everyone. `*entry`: the task's verdict entry when the
- * check looked it up and it is trusted (a profile check reuses it), NULL otherwise. */
-static __always_inline __u32 area_denies_entry(__u32 perm, bool listed, struct task_struct *task,
-						struct task_trust **entry)
+ * operation is on the area's allow-list, which holds for everyone. `*verdict`: the task's trust_of() when the
+ * check looked it up (a profile check reuses it), 0 otherwise. */
+static __always_inline __u32 area_denies_verdict(__u32 perm, bool listed, struct task_struct *task,
+						  __u32 *verdict)
 {
-	*entry = NULL;
+	*verdict = 0;
 	if (perm == PERM_ALLOW || listed)
 		return WHY_NONE;
-	*entry = trusted_entry(task);
-	if (!*entry)
+	*verdict = trust_of(task, 0);
+	if (!*verdict)
 		return WHY_UNTRUSTED;
 	if (perm == PERM_RESTRICT && !in_init_mnt_ns(task))
 		return WHY_NAMESPACE;
 	return WHY_NONE;
 }
 
-/* As area_denies_entry, without the entry. */
+/* As area_denies_verdict, without the verdict. */
 static __always_inline __u32 area_denies(__u32 perm, bool listed, struct task_struct *task)
 {
-	struct task_trust *t;
+	__u32 v;
 
-	return area_denies_entry(perm, listed, task, &t);
+	return area_denies_verdict(perm, listed, task, &v);
 }
 
 /* Appends a record to the event ring (defined once, in bpfgate.bpf.c). A global function, verified once on its own
@@ -308,11 +344,11 @@ int record(__u32 kind, __u32 detail, __u32 verdict, __u32 why, __u32 profile); /
 
 #define PROFILE_LOOKUP 0x100
 
-/* The profile argument of record() for a decision that looked up the task's trust: `t` is trusted_entry()'s answer
- * (a trusted verdict, or NULL when the task is untrusted or the check never asked), so NULL leaves it to record(). */
-static __always_inline __u32 event_profile(struct task_trust *t)
+/* The profile argument of record() for a decision that looked up the task's trust: `v` is trust_of()'s answer
+ * (a trusted verdict, or 0 when the task is untrusted or the check never asked), so 0 leaves it to record(). */
+static __always_inline __u32 event_profile(__u32 v)
 {
-	return t ? t->profile : PROFILE_LOOKUP;
+	return v ? verdict_profile(v) : PROFILE_LOOKUP;
 }
 
 /* A policy decision that denies: recorded, and enforced unless in audit mode. Returns the errno for the hook.
@@ -331,6 +367,16 @@ static __always_inline int deny_profile(__u32 kind, __u32 detail, __u32 why, __u
 static __always_inline int deny(__u32 kind, __u32 detail, __u32 why)
 {
 	return deny_profile(kind, detail, why, PROFILE_LOOKUP);
+}
+
+/* Marks the process of trusted verdict `t` (its thread-group leader's entry) as running unverified code. The event
+ * names no profile: the process has none from here on. */
+static __always_inline void taint_process(struct task_trust *t, __u32 counter)
+{
+	t->tainted = 1;
+	count(counter);
+	record(EV_TAINT, 0, VERDICT_NOTED, counter == CNT_TAINT_ANON ? WHY_TAINT_ANON : WHY_TAINT_FILE,
+	       BPFGATE_NO_PROFILE);
 }
 
 static __always_inline __u32 role_of(struct inode *inode)

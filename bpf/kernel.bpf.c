@@ -18,12 +18,12 @@
 
 /* Does the profile of trusted `task` withhold operation `op` of area `kind`? (The area's allow-list, which holds for
  * everyone, was checked before.) */
-static __always_inline bool profile_withholds(struct task_trust *t, __u32 kind, __u32 op)
+static __always_inline bool profile_withholds(__u32 v, __u32 kind, __u32 op)
 {
 	__u32 p;
 	__u64 m;
 
-	p = t->profile;
+	p = verdict_profile(v);
 	if (p >= BPFGATE_PROFILES)
 		return true;
 	m = kind == EV_KMOD ? cfg.profile_kmod[p] : kind == EV_KIMG ? cfg.profile_kimg[p] : cfg.profile_sysctl[p];
@@ -37,16 +37,16 @@ static __always_inline int kernel_op(__u32 kind, __u32 op)
 	__u32 perm = kind == EV_KMOD ? cfg.kmod_perm : kind == EV_KIMG ? cfg.kimg_perm : cfg.sysctl_perm;
 	__u64 allow = kind == EV_KMOD ? cfg.kmod_allow : kind == EV_KIMG ? cfg.kimg_allow : cfg.sysctl_allow;
 	bool listed = (allow >> op) & 1;
-	struct task_trust *t;
-	__u32 why = area_denies_entry(perm, listed, bpf_get_current_task_btf(), &t);
+	__u32 v;
+	__u32 why = area_denies_verdict(perm, listed, bpf_get_current_task_btf(), &v);
 
-	if (cfg.profiles > 1 && why == WHY_NONE && t && profile_withholds(t, kind, op))
+	if (cfg.profiles > 1 && why == WHY_NONE && v && profile_withholds(v, kind, op))
 		why = WHY_PROFILE;
 
 	if (why == WHY_NONE)
 		return 0;
 	count(CNT_KERNEL_MODIFY_DENIED);
-	return deny_profile(kind, op, why, event_profile(t));
+	return deny_profile(kind, op, why, event_profile(v));
 }
 
 /* kexec reads, module reads: anything else the kernel reads from a file (firmware, policies) is not ours. */

@@ -436,20 +436,20 @@ void BPF_PROG(gate_exec, const struct linux_binprm *bprm)
 SEC("lsm/task_alloc")
 int BPF_PROG(gate_fork, struct task_struct *task, unsigned long clone_flags)
 {
-	struct task_trust *parent = trusted_entry(bpf_get_current_task_btf());
+	__u32 parent = trust_of(bpf_get_current_task_btf(), 0);
 	struct task_trust *child;
 
 	if (!parent)
 		return 0;
-	/* A thread shares its process's verdict, on the leader (trusted_entry): no entry, no storage. */
+	/* A thread shares its process's verdict, on the leader (trust_of): no entry, no storage. */
 	if (clone_flags & CLONE_THREAD) {
 		count(CNT_FORK_TRUSTED);
 		return 0;
 	}
 	child = bpf_task_storage_get(&task_trust, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (child) {
-		child->reason = parent->reason;
-		child->profile = parent->profile;
+		child->reason = verdict_reason(parent);
+		child->profile = verdict_profile(parent);
 		child->trusted = 1;
 		count(CNT_FORK_TRUSTED);
 	}
@@ -470,16 +470,6 @@ static __always_inline bool protected_map_file(struct file *file)
 	return key && bpf_map_lookup_elem(&protected_maps, &key);
 }
 
-/* Marks the process of trusted verdict `t` (its thread-group leader's entry) as running unverified code. The event
- * names no profile: the process has none from here on. */
-static __always_inline void taint_process(struct task_trust *t, __u32 counter)
-{
-	t->tainted = 1;
-	count(counter);
-	record(EV_TAINT, 0, VERDICT_NOTED, counter == CNT_TAINT_ANON ? WHY_TAINT_ANON : WHY_TAINT_FILE,
-	       BPFGATE_NO_PROFILE);
-}
-
 SEC("lsm.s/mmap_file")
 int BPF_PROG(gate_mmap, struct file *file, unsigned long reqprot, unsigned long prot, unsigned long flags)
 {
@@ -492,6 +482,11 @@ int BPF_PROG(gate_mmap, struct file *file, unsigned long reqprot, unsigned long 
 	    protected_map_file(file) && !trusted_entry_sleepable(bpf_get_current_task_btf()))
 		return protected_map_write(BPF_MAP_UPDATE_ELEM);
 	if (!(prot & PROT_EXEC))
+		return 0;
+	/* A file whose verified verdict is cached taints nobody: answered before the task's trust is looked up (one
+	 * storage lookup on the common path of a trusted process mapping its signed libraries, not two; an untrusted
+	 * task was never going to be tainted). Behind MAP_ANONYMOUS, for the reason below. */
+	if (!(flags & MAP_ANONYMOUS) && file && cached_verdict(file->f_inode, &profile) == EXEC_TRUSTED_CACHED)
 		return 0;
 	task = bpf_get_current_task_btf();
 	t = trusted_entry_sleepable(task);
@@ -511,23 +506,24 @@ int BPF_PROG(gate_mmap, struct file *file, unsigned long reqprot, unsigned long 
 SEC("lsm/file_mprotect")
 int BPF_PROG(gate_mprotect, struct vm_area_struct *vma, unsigned long reqprot, unsigned long prot)
 {
-	struct task_trust *t;
+	struct task_struct *task;
 	struct file *file;
 	__u32 profile; /* unused: a mapping does not change the process's profile */
 
 	if (!(prot & PROT_EXEC))
 		return 0;
-	t = trusted_entry(bpf_get_current_task_btf());
-	if (!t)
+	task = bpf_get_current_task_btf();
+	if (!trust_of(task, 0))
 		return 0;
 	/* Not sleepable here: a file-backed area counts as verified only from the cache (filled when it was
-	 * mapped, or exec'ed). */
+	 * mapped, or exec'ed). The taint is trust_of()'s second call, on this rare path only: it marks the process
+	 * when it is (still) trusted. */
 	file = vma->vm_file;
 	if (!file) {
-		taint_process(t, CNT_TAINT_ANON);
+		trust_of(task, CNT_TAINT_ANON);
 		return 0;
 	}
 	if (cached_verdict(file->f_inode, &profile) != EXEC_TRUSTED_CACHED)
-		taint_process(t, CNT_TAINT_FILE);
+		trust_of(task, CNT_TAINT_FILE);
 	return 0;
 }

@@ -22,6 +22,8 @@ timeout 900 qemu-system-x86_64 -accel tcg -icount shift=0,sleep=off -m 1024 -smp
 tr -d '\r' <"$work/out.log" | grep -o '@@ .*' | sed 's/^@@ //' >"$work/obs"
 grep -q '^load bpfgate: active' "$work/obs" || { echo "profile-load: the guest did not load the gate:" >&2; cat "$work/obs" >&2; exit 1; }
 echo "== $suite: time by caller > callee (ms, guest clock; only the traced functions)"
-sed -n 's/^prof //p' "$work/obs" | sort -t= -k3 -rn | head -25
+sed -n 's/^prof //p' "$work/obs" | sort -t= -k3 -rn | head -45
 echo "== btf_find_by_name_kind, by name (calls)"
 sed -n 's/^name //p' "$work/obs" | head -30
+echo "== one attach (bpf_trampoline_update), call by call"
+sed -n "s/^raw //p" "$work/obs"

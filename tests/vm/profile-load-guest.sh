@@ -22,6 +22,7 @@ echo 1 > events/kprobes/btfk/enable
 echo 1 > tracing_on
 bpfgate --log stderr load >/tmp/load.out 2>&1
 echo 0 > tracing_on
+obs "ftrace_records $(wc -l <available_filter_functions)"
 obs "load $(tr '\n' ' ' </tmp/load.out)"
 # function_graph lines: "func() {" opens, "}" closes with the duration, "func();" is a leaf with its duration.
 cat trace > /tmp/trace.txt

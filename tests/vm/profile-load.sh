@@ -25,5 +25,5 @@ echo "== $suite: time by caller > callee (ms, guest clock; only the traced funct
 sed -n 's/^prof //p' "$work/obs" | sort -t= -k3 -rn | head -45
 echo "== btf_find_by_name_kind, by name (calls)"
 sed -n 's/^name //p' "$work/obs" | head -30
-echo "== one attach (bpf_trampoline_update), call by call"
+echo "== one attach (bpf_trampoline_update), call by call; the kernel has $(sed -n 's/^ftrace_records //p' "$work/obs") ftrace records"
 sed -n "s/^raw //p" "$work/obs"

@@ -925,6 +925,11 @@ fn unverified_executable_mappings_cost_trust(g: &Guest) {
         g.kernel
     );
     g.assert_eq("dlopen_signed", "map=ok");
+    // A library's cached verdict counts only while it is current (mmap_file reads it before the task's trust): the
+    // signature removed after a mapping cached it, the next mapping taints; restored (as the user xattr), it does not.
+    g.assert_eq("dlopen_signed_cached", "map=ok");
+    g.assert_eq("dlopen_signed_stale", "map=EPERM");
+    g.assert_eq("dlopen_signed_restored", "map=ok");
     // Attacks: unverified code mapped executable into a trusted process.
     for a in [
         "bpftool_ld_preload",

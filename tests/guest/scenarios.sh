@@ -251,6 +251,14 @@ rm -f /sys/fs/bpf/inj
 run dlopen_unsigned $T/probe-dyn dlopen $T/libevil.so map
 run dlopen_unsigned_then_fork $T/probe-dyn dlopen $T/libevil.so fork map
 run dlopen_signed $T/probe-dyn dlopen $T/libgood.so map
+# mmap_file answers a library's cached verdict before the task's trust, and only a current one: with its signature
+# removed after a mapping cached the verdict, the next mapping verifies again, fails and taints.
+run dlopen_signed_cached $T/probe-dyn dlopen $T/libgood.so map
+bpfprobe rmxattr $T/libgood.so security.bpf.bpfgate.sig >/dev/null # enroll wrote both names
+bpfprobe rmxattr $T/libgood.so user.bpfgate.sig >/dev/null
+run dlopen_signed_stale $T/probe-dyn dlopen $T/libgood.so map
+bpfprobe setxattr $T/libgood.so user.bpfgate.sig $S/libgood.so.sig >/dev/null
+run dlopen_signed_restored $T/probe-dyn dlopen $T/libgood.so map
 run anon_exec $T/probe-signed anonexec map
 run mprotect_exec $T/probe-signed mprotectexec map
 run anon_exec_untrusted_control $T/probe-unsigned anonexec map

@@ -9,7 +9,7 @@ echo 16384 > buffer_size_kb
 for f in bpf_prog_load bpf_check bpf_core_apply btf_find_by_name_kind bpf_int_jit_compile map_create btf_new_fd \
     bpf_tracing_prog_attach bpf_trampoline_link_prog bpf_raw_tp_link_attach bpf_link_prime bpf_obj_pin_user \
     synchronize_rcu synchronize_rcu_tasks synchronize_rcu_tasks_trace bpf_lsm_verify_prog bpf_prog_test_run_syscall \
-    bpf_core_find_cands bpf_core_add_cands text_poke_finish text_poke_bp_batch arch_protect_bpf_trampoline bpf_jit_alloc_exec btf_get_module_btf bpf_check_attach_target do_check_common \
+    bpf_core_find_cands bpf_core_add_cands bpf_compute_live_registers bpf_compute_subprog_arg_access bpf_check_btf_info text_poke_finish text_poke_bp_batch arch_protect_bpf_trampoline bpf_jit_alloc_exec btf_get_module_btf bpf_check_attach_target do_check_common \
     check_attach_btf_id resolve_pseudo_ldimm64 add_kfunc_call bpf_jit_binary_pack_finalize \
     bpf_arch_text_poke arch_prepare_bpf_trampoline bpf_trampoline_update kallsyms_lookup_name \
     bpf_prog_alloc bpf_iter_link_attach __sys_bpf kern_sys_bpf bpf_sys_bpf bpf_btf_find_by_name_kind bpf_find_btf_id btf_parse_struct_metas btf_find_dtor_kfunc check_kfunc_call fetch_kfunc_meta find_kfunc_desc_btf __find_kfunc_desc_btf bpf_lsm_find_cgroup_shim btf_get_by_fd; do

@@ -284,8 +284,8 @@ static __always_inline __u32 verdict_of(struct task_trust *t)
  * (defined in bpfgate.bpf.c), like record(): verified once per program instead of at every inlined call site. The
  * read of `task->group_leader` costs the verifier three linear searches of the kernel's BTF by name
  * (`task_struct__safe_*`) each time a distinct state reaches it: inlined at 36 sites they were 150 searches,
- * about 225 ms of the boot on 6.12. The light skeleton's loader counts it against its 32 program slots (the last
- * one). */
+ * about 225 ms of the boot on 6.12. Like record(), it takes none of the light skeleton's 32 program slots (build.rs,
+ * cleanup_in_frame). */
 int trust_of(struct task_struct *task __arg_trusted, __u32 taint); /* 0: a global function returns a scalar */
 
 /* As trusted_entry, in a sleepable program: the leader is read inside bpf_rcu_read_lock. */
@@ -337,7 +337,7 @@ static __always_inline __u32 area_denies(__u32 perm, bool listed, struct task_st
 
 /* Appends a record to the event ring (defined once, in bpfgate.bpf.c). A global function, verified once on its own
  * (inlined into each caller it cost the verifier twice the instructions and the boot about 250 ms) and with its own
- * stack frame. The light skeleton's loader counts it against its 32 program slots. `profile`: the profile of the
+ * stack frame; no program slot of the light skeleton's (build.rs, cleanup_in_frame). `profile`: the profile of the
  * trusted task the decision was about when the caller holds its verdict, PROFILE_LOOKUP to have record() find it
  * (the process's verdict when the task leads it: see record()). */
 int record(__u32 kind, __u32 detail, __u32 verdict, __u32 why, __u32 profile); /* 0: a global function returns a scalar (6.12) */

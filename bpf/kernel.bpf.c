@@ -37,8 +37,7 @@ static __always_inline int kernel_op(__u32 kind, __u32 op)
 	__u32 perm = kind == EV_KMOD ? cfg.kmod_perm : kind == EV_KIMG ? cfg.kimg_perm : cfg.sysctl_perm;
 	__u64 allow = kind == EV_KMOD ? cfg.kmod_allow : kind == EV_KIMG ? cfg.kimg_allow : cfg.sysctl_allow;
 	bool listed = (allow >> op) & 1;
-	__u32 v;
-	__u32 why = area_denies_verdict(perm, listed, bpf_get_current_task_btf(), &v);
+	__u32 v, why = area_denies_verdict(perm, listed, bpf_get_current_task_btf(), &v);
 
 	if (cfg.profiles > 1 && why == WHY_NONE && v && profile_withholds(v, kind, op))
 		why = WHY_PROFILE;

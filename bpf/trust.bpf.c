@@ -485,7 +485,8 @@ int BPF_PROG(gate_mmap, struct file *file, unsigned long reqprot, unsigned long 
 		return 0;
 	/* A file whose verified verdict is cached taints nobody: answered before the task's trust is looked up (one
 	 * storage lookup on the common path of a trusted process mapping its signed libraries, not two; an untrusted
-	 * task was never going to be tainted). Behind MAP_ANONYMOUS, for the reason below. */
+	 * task was never going to be tainted). The price: an untrusted task's executable mapping of a file never
+	 * verified pays this lookup's miss before its trust lookup. Behind MAP_ANONYMOUS, for the reason below. */
 	if (!(flags & MAP_ANONYMOUS) && file && cached_verdict(file->f_inode, &profile) == EXEC_TRUSTED_CACHED)
 		return 0;
 	task = bpf_get_current_task_btf();
